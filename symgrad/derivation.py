@@ -1,0 +1,196 @@
+"""The derivation model: immutable data, independent of any renderer.
+
+A ``Derivation`` holds the forward definitions, one ``Factor`` per local derivative
+(each derived step by step), one ``Adjoint`` per intermediate quantity (dL/dv, the
+backprop delta, derived once and reused by name), one ``Gradient`` per requested
+parameter, and, given values, the ``Worked`` numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterator, Mapping
+
+import sympy as sp
+
+from .models import Definition, Graph
+from .rules import Step
+
+
+@dataclass(frozen=True)
+class Factor:
+    """The local derivative d(of)/d(wrt) of one edge of the graph, derived by ``step``."""
+
+    of: sp.Symbol
+    wrt: sp.Symbol
+    step: Step
+    result: sp.Expr
+
+    @property
+    def symbol(self) -> sp.Expr:
+        """The factor as an unevaluated derivative, d(of)/d(wrt)."""
+        return sp.Derivative(self.of, self.wrt)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One consumer's share of a chain rule sum: dL/d(consumer) * d(consumer)/d(node)."""
+
+    consumer: sp.Symbol
+    factor: Factor
+
+
+@dataclass(frozen=True)
+class Adjoint:
+    """dL/d(node), the sum over the node's consumers, derived once.
+
+    ``name`` is how later steps refer to it (delta for a weighted sum, else dL/dv);
+    ``named`` says whether they do (True) or use ``value`` inline (False).
+    """
+
+    node: sp.Symbol
+    name: sp.Expr
+    terms: tuple[Term, ...]
+    value: sp.Expr
+    named: bool
+
+    @property
+    def reference(self) -> sp.Expr:
+        """What an expression that uses this adjoint contains: its name or its value."""
+        return self.name if self.named else self.value
+
+
+@dataclass(frozen=True)
+class Path:
+    """One route from L down to a parameter (L <- yhat <- z <- w) and its chain of factors."""
+
+    nodes: tuple[sp.Symbol, ...]
+    factors: tuple[Factor, ...]
+
+    @property
+    def product(self) -> sp.Expr:
+        """The chain-rule product of the factors' results, as written (unevaluated)."""
+        results = [f.result for f in self.factors]
+        return results[0] if len(results) == 1 else sp.Mul(*results, evaluate=False)
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """dL/d(parameter): the sum over the parameter's consumers, with lazy expanded views."""
+
+    parameter: sp.Symbol
+    terms: tuple[Term, ...]
+    result: sp.Expr
+    backward: "Backward" = field(repr=False, compare=False)
+
+    @cached_property
+    def paths(self) -> tuple[Path, ...]:
+        """Every route from L to the parameter: their sum of products is the gradient."""
+        return tuple(self.backward.paths(self.parameter))
+
+    @property
+    def product(self) -> sp.Expr:
+        """The sum over paths of the chain-rule products, as written."""
+        products = [p.product for p in self.paths]
+        return products[0] if len(products) == 1 else sp.Add(*products, evaluate=False)
+
+    @cached_property
+    def intermediate(self) -> sp.Expr:
+        """The gradient simplified, in intermediate quantities (yhat, z, a, ...)."""
+        return tidy(sp.Add(*(sp.Mul(*(f.result for f in p.factors)) for p in self.paths)))
+
+    @cached_property
+    def expanded(self) -> sp.Expr:
+        """The gradient fully in terms of inputs, targets and parameters."""
+        return self.backward.graph_expand(self.intermediate)
+
+
+@dataclass(frozen=True)
+class Backward:
+    """The backward pass: every local factor and adjoint, shared by all gradients."""
+
+    graph: Graph
+    factors: Mapping[tuple[sp.Symbol, sp.Symbol], Factor]
+    adjoints: Mapping[sp.Symbol, Adjoint]
+    consumers: Mapping[sp.Symbol, tuple[sp.Symbol, ...]]
+
+    def paths(self, start: sp.Symbol) -> Iterator[Path]:
+        """The routes from L down to ``start``, through the relevant quantities."""
+        if start == self.graph.loss:
+            yield Path((start,), ())
+            return
+        for consumer in self.consumers.get(start, ()):
+            factor = self.factors[(consumer, start)]
+            for rest in self.paths(consumer):
+                yield Path(rest.nodes + (start,), rest.factors + (factor,))
+
+    def graph_expand(self, expr: sp.Expr) -> sp.Expr:
+        """``expr`` with every intermediate quantity replaced by its definition."""
+        for d in reversed(self.graph.definitions):
+            expr = expr.xreplace({d.symbol: d.expr})
+        return expr
+
+
+@dataclass(frozen=True)
+class Worked:
+    """The numbers: given values, the forward pass, every factor, adjoint and gradient."""
+
+    given: Mapping[sp.Symbol, sp.Expr]
+    literals: Mapping[sp.Symbol, str]
+    forward: Mapping[sp.Symbol, sp.Float]
+    factors: Mapping[tuple[sp.Symbol, sp.Symbol], sp.Float]
+    adjoints: Mapping[sp.Symbol, sp.Float]
+    gradients: Mapping[sp.Symbol, sp.Float]
+    learning_rate: sp.Expr | None = None
+    updated: Mapping[sp.Symbol, sp.Float] = field(default_factory=dict)
+
+    @property
+    def loss(self) -> sp.Float:
+        """The value of the loss."""
+        return list(self.forward.values())[-1]
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A complete worked derivation of dL/d(parameter) for each requested parameter."""
+
+    title: str
+    graph: Graph
+    parameters: tuple[sp.Symbol, ...]
+    backward: Backward
+    gradients: tuple[Gradient, ...]
+    worked: Worked | None = None
+
+    @property
+    def loss(self) -> sp.Symbol:
+        """The loss symbol, L."""
+        return self.graph.loss
+
+    @property
+    def definitions(self) -> tuple[Definition, ...]:
+        """The forward definitions, ending with the loss."""
+        return self.graph.definitions
+
+    @property
+    def adjoints(self) -> tuple[Adjoint, ...]:
+        """The adjoints in the order they are derived (from the loss backwards)."""
+        return tuple(self.backward.adjoints.values())
+
+    @property
+    def factors(self) -> tuple[Factor, ...]:
+        """Every local derivative used, each once."""
+        return tuple(self.backward.factors.values())
+
+    def gradient(self, parameter: sp.Symbol | str) -> Gradient:
+        """The gradient for ``parameter`` (a symbol or its name)."""
+        for g in self.gradients:
+            if g.parameter == parameter or g.parameter.name == parameter:
+                return g
+        raise KeyError(parameter)
+
+
+def tidy(expr: sp.Expr) -> sp.Expr:
+    """The shortest of a few cheap equivalent forms (never a slow full ``simplify``)."""
+    candidates = [expr, sp.factor_terms(expr)]
+    return min(candidates, key=sp.count_ops)

@@ -1,0 +1,139 @@
+"""The chain-rule engine: reverse accumulation over a graph of named quantities.
+
+``derive`` reads as the pipeline: graph, parameters, backward pass, gradients, numbers.
+Each local derivative is derived once (a ``Factor``); each intermediate quantity's
+dL/dv is derived once (an ``Adjoint``) and later steps refer to it by name, so what is
+derived grows like the network, not like the composed expression.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any, Mapping, Sequence
+
+import sympy as sp
+
+from .derivation import Adjoint, Backward, Derivation, Factor, Gradient, Term, tidy
+from .errors import DerivationError, ValuesError
+from .models import Definition, Graph, Model, Role, from_expression
+from .numeric import evaluate, read_number, read_values
+from .rules import differentiate
+from .symbols import Var
+
+DELTA_ROLES = (Role.WEIGHTED_SUM, Role.ARGUMENT)
+
+
+def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, *,
+           at: Mapping[str, Any] | None = None, learning_rate: Any = None,
+           title: str | None = None) -> Derivation:
+    """Derive dL/dp for each parameter p named by ``wrt`` (default: all), step by step.
+
+    ``loss`` is a graph (``with_loss(network(...), "mse")``), an expression string such
+    as ``"1/2*(yhat - y)**2"``, or a SymPy expression. With ``at`` (values by name) the
+    derivation becomes a worked example; with ``learning_rate`` it ends with the update.
+    """
+    graph = as_graph(loss)
+    parameters = graph.resolve(wrt)
+    backward = backpropagate(graph, parameters)
+    gradients = tuple(_gradient(backward, p) for p in parameters)
+    rate = None if learning_rate is None else read_number(learning_rate, "learning_rate")
+    if rate is not None and at is None:
+        raise ValuesError("learning_rate needs values in at for the update step")
+    worked = None if at is None else evaluate(backward, gradients, read_values(graph, at), rate)
+    return Derivation(title or default_title(graph, parameters), graph, parameters, backward,
+                      gradients, worked)
+
+
+def as_graph(loss: Graph | Model | str | sp.Expr) -> Graph:
+    """The graph of a loss given as a graph, an expression string or a SymPy expression."""
+    if isinstance(loss, Graph):
+        return loss
+    if isinstance(loss, Model):
+        raise DerivationError("a model needs a loss: use with_loss(model, 'half_squared_error')")
+    if isinstance(loss, (str, sp.Expr)):
+        return from_expression(loss)
+    raise DerivationError(f"cannot derive a {type(loss).__name__}: give a graph or an expression")
+
+
+def backpropagate(graph: Graph, parameters: Sequence[sp.Symbol]) -> Backward:
+    """Every factor and adjoint on the paths from L to the parameters, each derived once."""
+    relevant = _dependents(graph, parameters)
+    consumers = {
+        v: tuple(d.symbol for d in graph.definitions if d.symbol in relevant and v in d.expr.free_symbols)
+        for v in relevant
+    }
+    factors = {
+        (c, v): _factor(graph, c, v) for v in relevant for c in consumers[v]
+    }
+    adjoints: dict[sp.Symbol, Adjoint] = {}
+    for d in _backward_order(graph.definitions[:-1]):
+        if d.symbol in relevant:
+            terms = tuple(Term(c, factors[(c, d.symbol)]) for c in consumers[d.symbol])
+            uses = len(d.expr.free_symbols & relevant)
+            adjoints[d.symbol] = _adjoint(graph, d.symbol, d.role, terms, adjoints, uses)
+    return Backward(graph, factors, adjoints, consumers)
+
+
+def _backward_order(definitions: Sequence[Definition]) -> list[Definition]:
+    """Layers from the last to the first, units within a layer in their forward order."""
+    blocks = [list(block) for _, block in groupby(definitions, key=lambda d: (d.role, _layer(d)))]
+    return [d for block in reversed(blocks) for d in block]
+
+
+def _layer(definition: Definition) -> int | None:
+    return getattr(definition.symbol, "layer", None) or id(definition)
+
+
+def _dependents(graph: Graph, parameters: Sequence[sp.Symbol]) -> set[sp.Symbol]:
+    relevant = set(parameters)
+    for d in graph.definitions:
+        if d.expr.free_symbols & relevant:
+            relevant.add(d.symbol)
+    for p in parameters:
+        if not _reaches(graph, p):
+            raise DerivationError(f"{graph.loss} does not depend on {p.name}")
+    return relevant
+
+
+def _reaches(graph: Graph, parameter: sp.Symbol) -> bool:
+    reached = {parameter}
+    for d in graph.definitions:
+        if d.expr.free_symbols & reached:
+            reached.add(d.symbol)
+    return graph.loss in reached
+
+
+def _factor(graph: Graph, of: sp.Symbol, wrt: sp.Symbol) -> Factor:
+    step = differentiate(graph.definition(of).expr, wrt)
+    return Factor(of, wrt, step, tidy(step.result))
+
+
+def _reference(adjoints: Mapping[sp.Symbol, Adjoint], consumer: sp.Symbol) -> sp.Expr:
+    adjoint = adjoints.get(consumer)
+    return sp.S.One if adjoint is None else adjoint.reference
+
+
+def _adjoint(graph: Graph, node: sp.Symbol, role: Role, terms: tuple[Term, ...],
+             adjoints: Mapping[sp.Symbol, Adjoint], uses: int) -> Adjoint:
+    value = sp.Add(*(_reference(adjoints, t.consumer) * t.factor.result for t in terms))
+    is_delta = role in DELTA_ROLES
+    name = _delta(node) if is_delta else sp.Derivative(graph.loss, node)
+    return Adjoint(node, name, terms, value, named=is_delta or uses > 1)
+
+
+def _delta(node: sp.Symbol) -> Var:
+    if isinstance(node, Var):
+        return Var(f"delta_{node.name}", "delta", node.layer, node.index)
+    return Var(f"delta_{node.name}", "delta")
+
+
+def _gradient(backward: Backward, parameter: sp.Symbol) -> Gradient:
+    terms = tuple(Term(c, backward.factors[(c, parameter)]) for c in backward.consumers[parameter])
+    result = sp.Add(*(_reference(backward.adjoints, t.consumer) * t.factor.result for t in terms))
+    return Gradient(parameter, terms, result, backward)
+
+
+def default_title(graph: Graph, parameters: Sequence[sp.Symbol]) -> str:
+    """A title naming the loss and the parameters, for derivations given none."""
+    names = ", ".join(p.name for p in parameters)
+    return f"Gradient of {graph.loss} with respect to {names}"

@@ -1,0 +1,149 @@
+"""Activation functions as SymPy functions that know their textbook derivatives.
+
+Each class differentiates to the form a textbook writes (sigma' = sigma (1 - sigma)),
+rewrites to its definition with ``definition()``, and evaluates numerically with ``evalf``.
+``tanh`` is SymPy's own: its derivative is already 1 - tanh^2.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.core.function import ArgumentIndexError
+
+
+class Activation(sp.Function):
+    """An activation: a SymPy function with a definition in elementary functions."""
+
+    def definition(self) -> sp.Expr:
+        """The activation written out in elementary functions."""
+        raise NotImplementedError
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return self.definition()._eval_evalf(prec)
+
+    def _eval_rewrite_as_exp(self, *args: sp.Expr, **hints: object) -> sp.Expr:
+        return self.definition()
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+
+class sigmoid(Activation):
+    """The logistic function sigma(z) = 1 / (1 + e^{-z}); sigma'(z) = sigma(z) (1 - sigma(z))."""
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, z: sp.Expr) -> sp.Expr | None:
+        return sp.S.Half if z.is_zero else None
+
+    def definition(self) -> sp.Expr:
+        return 1 / (1 + sp.exp(-self.args[0]))
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return self * (1 - self)
+
+
+class relu(Activation):
+    """ReLU(z) = max(0, z); ReLU'(z) = 1 for z > 0 and 0 otherwise (0 is taken at z = 0)."""
+
+    nargs = 1
+
+    def definition(self) -> sp.Expr:
+        return sp.Max(0, self.args[0])
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return sp.Piecewise((1, self.args[0] > 0), (0, True))
+
+
+class leaky_relu(Activation):
+    """LeakyReLU(z) = z for z > 0, alpha z otherwise; its derivative is 1 or alpha (alpha at 0)."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, z: sp.Expr, alpha: sp.Expr) -> sp.Expr | None:
+        return None
+
+    def definition(self) -> sp.Expr:
+        z, alpha = self.args
+        return sp.Piecewise((z, z > 0), (alpha * z, True))
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        z, alpha = self.args
+        return sp.Piecewise((1, z > 0), (alpha, True))
+
+
+class softplus(Activation):
+    """softplus(z) = ln(1 + e^z); softplus'(z) = sigma(z)."""
+
+    nargs = 1
+
+    def definition(self) -> sp.Expr:
+        return sp.log(1 + sp.exp(self.args[0]))
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return sigmoid(self.args[0])
+
+
+class softmax(Activation):
+    """softmax(z)_k = e^{z_k} / sum_j e^{z_j}, as ``softmax(k, z_1, ..., z_n)`` with k from 1.
+
+    d softmax_k / d z_j = softmax_k (1 - softmax_k) when j = k, and -softmax_k softmax_j otherwise.
+    """
+
+    @classmethod
+    def eval(cls, k: sp.Expr, *zs: sp.Expr) -> sp.Expr | None:
+        if not (k.is_Integer and 1 <= k <= len(zs)):
+            raise ValueError(f"softmax index {k} is not between 1 and {len(zs)}")
+        return None
+
+    @property
+    def index(self) -> int:
+        """The output index k, counted from 1."""
+        return int(self.args[0])
+
+    @property
+    def inputs(self) -> tuple[sp.Expr, ...]:
+        """The vector z the softmax is taken over."""
+        return self.args[1:]
+
+    def definition(self) -> sp.Expr:
+        zs = self.inputs
+        return sp.exp(zs[self.index - 1]) / sp.Add(*(sp.exp(z) for z in zs))
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        if argindex == 1:
+            raise ArgumentIndexError(self, argindex)
+        j = argindex - 1
+        if j == self.index:
+            return self * (1 - self)
+        return -self * softmax(j, *self.inputs)
+
+    def _eval_is_real(self) -> bool | None:
+        return all(z.is_real for z in self.inputs) or None
+
+
+ACTIVATION_FUNCTIONS: dict[str, type[sp.Function]] = {
+    "sigmoid": sigmoid,
+    "tanh": sp.tanh,
+    "relu": relu,
+    "leaky_relu": leaky_relu,
+    "softplus": softplus,
+    "softmax": softmax,
+}
+
+LEAKY_RELU_SLOPE = sp.Rational(1, 100)
+
+
+def expand_activations(expr: sp.Expr) -> sp.Expr:
+    """Rewrite every activation in ``expr`` as its elementary definition (for references)."""
+    return expr.replace(lambda e: isinstance(e, Activation), lambda e: e.definition())

@@ -1,0 +1,260 @@
+"""Expression builders: a loss as a graph of named quantities.
+
+A ``Graph`` is a straight-line program: leaves (inputs, targets, parameters) grouped by
+name and shape, then definitions in forward order (z = w x + b, yhat = sigma(z), L = ...).
+Builders make graphs for a neuron, for dense networks, and from a free expression string.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from itertools import product
+from typing import Iterable, Sequence
+
+import sympy as sp
+
+from .errors import DerivationError, UnknownNameError
+from .functions import ACTIVATION_FUNCTIONS, LEAKY_RELU_SLOPE, Activation, leaky_relu, softmax
+from .losses import Loss, get_loss
+from .parse import parse_expression
+from .symbols import Var, layered
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity", "softmax")
+
+
+class Role(Enum):
+    """What a defined quantity is, which decides how derivations name and explain it."""
+
+    WEIGHTED_SUM = "weighted sum"
+    ARGUMENT = "argument"
+    ACTIVATION = "activation"
+    INTERMEDIATE = "intermediate"
+    LOSS = "loss"
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One forward step: ``symbol = expr``."""
+
+    symbol: sp.Symbol
+    expr: sp.Expr
+    role: Role
+    activation: str | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    """A named leaf quantity (scalar, vector or matrix) and its element symbols, row-major."""
+
+    name: str
+    role: str
+    shape: tuple[int, ...]
+    symbols: tuple[sp.Symbol, ...]
+
+    def positions(self) -> Iterable[tuple[int, ...]]:
+        """0-based positions of the elements, in the order of ``symbols``."""
+        return product(*(range(n) for n in self.shape))
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model before its loss: leaves, forward definitions and the output symbols."""
+
+    groups: tuple[Group, ...]
+    definitions: tuple[Definition, ...]
+    outputs: tuple[sp.Symbol, ...]
+    targets: Group
+    kind: str
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A loss as named quantities: leaves in groups, definitions in forward order, L last."""
+
+    groups: tuple[Group, ...]
+    definitions: tuple[Definition, ...]
+    kind: str
+    loss_name: str | None = None
+
+    @property
+    def loss(self) -> sp.Symbol:
+        """The symbol of the loss (the last definition)."""
+        return self.definitions[-1].symbol
+
+    @property
+    def parameters(self) -> tuple[Group, ...]:
+        """The groups one can differentiate with respect to under ``wrt: all``."""
+        return tuple(g for g in self.groups if g.role in ("parameter", "variable"))
+
+    def group(self, name: str) -> Group | None:
+        """The leaf group called ``name``, if any."""
+        return next((g for g in self.groups if g.name == name), None)
+
+    def definition(self, symbol: sp.Symbol) -> Definition | None:
+        """The definition of ``symbol``, if it is an intermediate quantity."""
+        return next((d for d in self.definitions if d.symbol == symbol), None)
+
+    def composed(self) -> sp.Expr:
+        """The loss with every intermediate substituted: the naive composed expression."""
+        expr = self.definitions[-1].expr
+        for d in reversed(self.definitions[:-1]):
+            expr = expr.xreplace({d.symbol: d.expr})
+        return expr
+
+    def resolve(self, wrt: str | Sequence[str] | None) -> tuple[sp.Symbol, ...]:
+        """The symbols named by ``wrt``: ``all``, a group name, an element name, or a list."""
+        names = ["all"] if wrt is None else [wrt] if isinstance(wrt, str) else list(wrt)
+        if not names:
+            raise DerivationError("wrt is empty: name at least one parameter")
+        symbols: list[sp.Symbol] = []
+        for name in names:
+            for symbol in self._resolve_one(str(name).replace(" ", "")):
+                if symbol not in symbols:
+                    symbols.append(symbol)
+        return tuple(symbols)
+
+    def _resolve_one(self, name: str) -> tuple[sp.Symbol, ...]:
+        if name == "all":
+            return tuple(s for g in self.parameters for s in g.symbols)
+        group = self.group(name)
+        if group is not None:
+            return group.symbols
+        for g in self.groups:
+            for symbol in g.symbols:
+                if symbol.name == name:
+                    return (symbol,)
+        known = ", ".join(g.name for g in self.groups)
+        raise DerivationError(f"wrt {name!r} is not in the expression (its quantities: {known})")
+
+
+def _activate(name: str, zs: Sequence[sp.Symbol], j: int) -> sp.Expr:
+    if name == "identity":
+        return zs[j]
+    if name == "softmax":
+        return softmax(j + 1, *zs)
+    if name == "leaky_relu":
+        return leaky_relu(zs[j], LEAKY_RELU_SLOPE)
+    return ACTIVATION_FUNCTIONS[name](zs[j])
+
+
+def check_activation(name: str) -> str:
+    """Return ``name`` if it is a known activation; raise UnknownNameError otherwise."""
+    if name not in ACTIVATIONS:
+        raise UnknownNameError(f"unknown activation {name!r} (known: {', '.join(ACTIVATIONS)})")
+    return name
+
+
+def _group(name: str, role: str, base: str, layer: int | None, shape: tuple[int, ...]) -> Group:
+    positions = product(*(range(n) for n in shape))
+    if shape == ():
+        return Group(name, role, (), (Var(name),))
+    return Group(name, role, shape, tuple(layered(base, layer, p) for p in positions))
+
+
+def neuron(activation: str = "sigmoid", bias: bool = True) -> Model:
+    """One neuron, yhat = f(w x + b), or yhat = f(w x) without the bias (as in the seed)."""
+    check_activation(activation)
+    if activation == "softmax":
+        raise UnknownNameError("softmax needs several outputs: use it on a dense layer")
+    x, w, b, z, yhat = (Var(n) for n in ("x", "w", "b", "z", "yhat"))
+    groups = [_group("x", "input", "x", None, ()), _group("w", "parameter", "w", None, ())]
+    if bias:
+        groups.append(_group("b", "parameter", "b", None, ()))
+    definitions = (
+        Definition(z, w * x + b if bias else w * x, Role.WEIGHTED_SUM),
+        Definition(yhat, _activate(activation, [z], 0), Role.ACTIVATION, activation),
+    )
+    return Model(tuple(groups), definitions, (yhat,), _group("y", "target", "y", None, ()), "neuron")
+
+
+@dataclass(frozen=True)
+class Dense:
+    """A dense layer: ``units`` outputs, each f(sum_k W_jk a_k + b_j)."""
+
+    units: int
+    activation: str
+
+
+def network(inputs: int, layers: Sequence[Dense | tuple[int, str]]) -> Model:
+    """Dense layers stacked: layer l has W<l> of shape (units, inputs) and b<l>; outputs yhat."""
+    layers = [layer if isinstance(layer, Dense) else Dense(*layer) for layer in layers]
+    if inputs < 1 or not layers or any(layer.units < 1 for layer in layers):
+        raise DerivationError("a network needs at least one input, one layer and one unit per layer")
+    x = _group("x", "input", "x", None, (inputs,))
+    groups, definitions, previous = [x], [], x.symbols
+    for l, layer in enumerate(layers, start=1):
+        check_activation(layer.activation)
+        last = l == len(layers)
+        W = _group(f"W{l}", "parameter", "W", l, (layer.units, len(previous)))
+        b = _group(f"b{l}", "parameter", "b", l, (layer.units,))
+        groups += [W, b]
+        zs = [layered("z", l, (j,)) for j in range(layer.units)]
+        for j, z in enumerate(zs):
+            row = W.symbols[j * len(previous):(j + 1) * len(previous)]
+            total = sp.Add(*(w * a for w, a in zip(row, previous))) + b.symbols[j]
+            definitions.append(Definition(z, total, Role.WEIGHTED_SUM))
+        outs = [layered("yhat", None, (j,)) if last else layered("a", l, (j,)) for j in range(layer.units)]
+        for j, a in enumerate(outs):
+            definitions.append(Definition(a, _activate(layer.activation, zs, j), Role.ACTIVATION,
+                                          layer.activation))
+        previous = tuple(outs)
+    y = _group("y", "target", "y", None, (layers[-1].units,))
+    return Model(tuple(groups), tuple(definitions), previous, y, "network")
+
+
+def with_loss(model: Model, loss: str | Loss) -> Graph:
+    """The graph of ``loss`` applied to the model's outputs and targets."""
+    loss = get_loss(loss) if isinstance(loss, str) else loss
+    L = Var("L")
+    expr = loss.build(model.outputs, model.targets.symbols)
+    definitions = model.definitions + (Definition(L, expr, Role.LOSS),)
+    return Graph(model.groups + (model.targets,), definitions, model.kind, loss.name)
+
+
+def from_expression(text: str | sp.Expr) -> Graph:
+    """A graph for a free loss expression; each activation call gets named quantities z, a."""
+    expr = parse_expression(text) if isinstance(text, str) else text
+    leaves = sorted(expr.free_symbols, key=lambda s: s.name)
+    if not leaves:
+        raise DerivationError(f"expression {str(text)!r} has no symbols to differentiate by")
+    taken = {s.name for s in leaves}
+    definitions, named = _decompose(expr, taken)
+    loss = Var(next(n for n in ("L", "E", "J", "loss") if n not in taken))
+    definitions.append(Definition(loss, expr.xreplace(named), Role.LOSS))
+    groups = tuple(Group(s.name, "variable", (), (s,)) for s in leaves)
+    return Graph(groups, tuple(definitions), "expression")
+
+
+def _is_named_call(e: sp.Expr) -> bool:
+    return isinstance(e, (Activation, sp.tanh)) and not isinstance(e, softmax) and bool(e.free_symbols)
+
+
+def _decompose(expr: sp.Expr, taken: set[str]) -> tuple[list[Definition], dict]:
+    """Definitions z = argument, a = f(z) for each activation call, innermost first."""
+    calls = list(dict.fromkeys(e for e in sp.postorder_traversal(expr) if _is_named_call(e)))
+    arguments = list(dict.fromkeys(c.args[0] for c in calls if not c.args[0].is_Symbol))
+    z_base = next(b for b in ("z", "u", "s", "v") if not _taken(b, taken))
+    a_base = next(b for b in ("a", "h", "g", "q") if not _taken(b, taken))
+    zs = {arg: _numbered(z_base, i, len(arguments)) for i, arg in enumerate(arguments)}
+    definitions: list[Definition] = []
+    named: dict[sp.Expr, sp.Symbol] = {}
+    for i, call in enumerate(calls):
+        arg = call.args[0]
+        if arg in zs and arg not in named:
+            definitions.append(Definition(zs[arg], arg.xreplace(named), Role.ARGUMENT))
+            named[arg] = zs[arg]
+        a = _numbered(a_base, i, len(calls))
+        name = "tanh" if call.func is sp.tanh else call.func.__name__
+        definitions.append(Definition(a, call.xreplace(named), Role.ACTIVATION, name))
+        named[call] = a
+    return definitions, named
+
+
+def _taken(base: str, taken: set[str]) -> bool:
+    return any(re.fullmatch(re.escape(base) + r"_?\d*", n) for n in taken)
+
+
+def _numbered(base: str, i: int, count: int) -> Var:
+    return Var(base) if count == 1 else Var(f"{base}{i + 1}", base, None, (i + 1,))

@@ -1,0 +1,110 @@
+"""Numbers: reading values, the worked example's exact evaluation, and numpy compilation.
+
+Given values become exact rationals (0.8 is 4/5); every computed quantity is evaluated
+to ``PRECISION`` digits, so rounding in displayed numbers never leaks into computed ones.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+import sympy as sp
+
+from .errors import ValuesError
+
+PRECISION = 30
+
+
+def read_number(value: Any, where: str) -> sp.Rational:
+    """An exact rational for a number as a user gives it (int, float, or numeric string)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValuesError(f"{where} is not a number: {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValuesError(f"{where} is not a number: {value!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValuesError(f"{where} is not a finite number: {value!r}")
+    return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
+
+
+def literal(value: Any) -> str:
+    """How a given number is shown: as the user wrote it (1.0 stays 1.0)."""
+    return repr(float(value)) if isinstance(value, str) else repr(value)
+
+
+def read_values(graph, at: Mapping[str, Any]) -> tuple[dict, dict]:
+    """The leaf values in ``at`` by symbol, exact, and their literals; checks names and shapes."""
+    if not isinstance(at, Mapping):
+        raise ValuesError(f"at must map names to values, got {type(at).__name__}")
+    given: dict[sp.Symbol, sp.Rational] = {}
+    literals: dict[sp.Symbol, str] = {}
+    for name, value in at.items():
+        for symbol, number in _elements(graph, str(name).replace(" ", ""), value):
+            given[symbol] = read_number(number, f"at: {symbol.name}")
+            literals[symbol] = literal(number)
+    missing = [s.name for g in graph.groups for s in g.symbols if s not in given]
+    if missing:
+        raise ValuesError(f"at: missing value for {', '.join(missing)}")
+    return given, literals
+
+
+def _elements(graph, name: str, value: Any) -> list[tuple[sp.Symbol, Any]]:
+    group = graph.group(name)
+    if group is not None:
+        flat = _flatten(value, group.shape, name)
+        return list(zip(group.symbols, flat))
+    for g in graph.groups:
+        for symbol in g.symbols:
+            if symbol.name == name:
+                return [(symbol, value)]
+    known = ", ".join(g.name for g in graph.groups)
+    raise ValuesError(f"at: {name!r} is not a quantity of the model (its quantities: {known})")
+
+
+def _flatten(value: Any, shape: tuple[int, ...], name: str) -> list[Any]:
+    if not shape:
+        if isinstance(value, (list, tuple)):
+            raise ValuesError(f"at: {name} should be a number, got a list")
+        return [value]
+    if not isinstance(value, (list, tuple)) or len(value) != shape[0]:
+        got = f"a list of {len(value)}" if isinstance(value, (list, tuple)) else repr(value)
+        raise ValuesError(f"at: {name} should be {_describe(shape)}, got {got}")
+    return [x for i, row in enumerate(value) for x in _flatten(row, shape[1:], f"{name}[{i}]")]
+
+
+def _describe(shape: tuple[int, ...]) -> str:
+    if len(shape) == 1:
+        return f"a list of {shape[0]} numbers"
+    return f"a {'x'.join(map(str, shape))} matrix (a list of {shape[0]} rows of {shape[1]})"
+
+
+def number(expr: sp.Expr, what: str) -> sp.Float:
+    """``expr`` evaluated to PRECISION digits; raise ValuesError if it is not a finite number."""
+    value = expr.evalf(PRECISION)
+    if not (value.is_Number and value.is_finite):
+        raise ValuesError(f"{what} is not a finite number at these values (got {value})")
+    return sp.Float(value, PRECISION)
+
+
+def evaluate(backward, gradients: Sequence, values: tuple[dict, dict], rate: sp.Expr | None):
+    """The worked numbers: forward pass, factors, adjoints, gradients and the update."""
+    from .derivation import Worked
+
+    given, literals = values
+    env: dict[sp.Expr, sp.Expr] = dict(given)
+    forward = {}
+    for d in backward.graph.definitions:
+        forward[d.symbol] = env[d.symbol] = number(d.expr.xreplace(env), str(d.symbol))
+    factors = {key: number(f.result.xreplace(env), f"d{key[0]}/d{key[1]}")
+               for key, f in backward.factors.items()}
+    adjoints = {}
+    for node, adjoint in backward.adjoints.items():
+        adjoints[node] = env[adjoint.name] = number(adjoint.value.xreplace(env), f"dL/d{node}")
+    grads = {g.parameter: number(g.result.xreplace(env), f"dL/d{g.parameter}") for g in gradients}
+    updated = {} if rate is None else {
+        p: number(given[p] - rate * g, f"updated {p}") for p, g in grads.items()
+    }
+    return Worked(given, literals, forward, factors, adjoints, grads, rate, updated)

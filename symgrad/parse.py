@@ -1,0 +1,140 @@
+"""Safe parsing of expression strings into SymPy, without ``eval``.
+
+The text is read with Python's ``ast`` parser (which only parses) and each node is
+turned into SymPy by a whitelist: numbers, names, + - * / ** ^, and calls of the
+functions in ``FUNCTIONS``. Decimals become exact rationals (0.8 is 4/5).
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Callable
+
+import sympy as sp
+
+from .errors import ParseError
+from .functions import LEAKY_RELU_SLOPE, leaky_relu, relu, sigmoid, softplus
+from .symbols import real_symbol
+
+MAX_LENGTH = 10_000
+MAX_EXPONENT = 1_000
+
+FUNCTIONS: dict[str, Callable[..., sp.Expr]] = {
+    "sigmoid": sigmoid,
+    "tanh": sp.tanh,
+    "relu": relu,
+    "leaky_relu": lambda z, alpha=LEAKY_RELU_SLOPE: leaky_relu(z, alpha),
+    "softplus": softplus,
+    "exp": sp.exp,
+    "log": sp.log,
+    "ln": sp.log,
+    "sqrt": sp.sqrt,
+    "abs": sp.Abs,
+    "sin": sp.sin,
+    "cos": sp.cos,
+    "tan": sp.tan,
+    "sinh": sp.sinh,
+    "cosh": sp.cosh,
+}
+
+CONSTANTS: dict[str, sp.Expr] = {"e": sp.E, "pi": sp.pi}
+
+ARITY: dict[str, tuple[int, int]] = {"leaky_relu": (1, 2), "log": (1, 2)}
+
+BINARY: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+}
+
+
+def parse_expression(text: str) -> sp.Expr:
+    """Parse ``text`` into a SymPy expression over real symbols; raise ParseError if it can't."""
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"expression is longer than {MAX_LENGTH} characters")
+    try:
+        tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
+    except SyntaxError as error:
+        raise ParseError(f"cannot parse expression {text!r}: {error.msg}") from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ParseError(f"cannot parse expression {text!r}: it is too deeply nested") from None
+    try:
+        return _convert(tree.body, text)
+    except RecursionError:
+        raise ParseError(f"cannot parse expression {text!r}: it is too deeply nested") from None
+
+
+def _convert(node: ast.AST, text: str) -> sp.Expr:
+    handler = _HANDLERS.get(type(node))
+    if handler is None:
+        snippet = ast.get_source_segment(text, node) or type(node).__name__
+        raise ParseError(f"cannot parse expression {text!r}: {snippet!r} is not allowed")
+    return handler(node, text)
+
+
+def _constant(node: ast.Constant, text: str) -> sp.Expr:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParseError(f"cannot parse expression {text!r}: {value!r} is not a number")
+    return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
+
+
+def _name(node: ast.Name, text: str) -> sp.Expr:
+    if node.id in CONSTANTS:
+        return CONSTANTS[node.id]
+    if node.id in FUNCTIONS:
+        raise ParseError(f"cannot parse expression {text!r}: function {node.id!r} needs an argument")
+    return real_symbol(node.id)
+
+
+def _binary(node: ast.BinOp, text: str) -> sp.Expr:
+    left, right = _convert(node.left, text), _convert(node.right, text)
+    if isinstance(node.op, ast.Pow):
+        return _power(left, right, text)
+    operation = BINARY.get(type(node.op))
+    if operation is None:
+        raise ParseError(f"cannot parse expression {text!r}: operator "
+                         f"{type(node.op).__name__} is not allowed")
+    return operation(left, right)
+
+
+def _power(base: sp.Expr, exponent: sp.Expr, text: str) -> sp.Expr:
+    if exponent.is_Number and abs(exponent) > MAX_EXPONENT and base.is_Number:
+        raise ParseError(f"cannot parse expression {text!r}: exponent {exponent} is too large")
+    return base**exponent
+
+
+def _unary(node: ast.UnaryOp, text: str) -> sp.Expr:
+    operand = _convert(node.operand, text)
+    if isinstance(node.op, ast.USub):
+        return -operand
+    if isinstance(node.op, ast.UAdd):
+        return operand
+    raise ParseError(f"cannot parse expression {text!r}: operator "
+                     f"{type(node.op).__name__} is not allowed")
+
+
+def _call(node: ast.Call, text: str) -> sp.Expr:
+    name = node.func.id if isinstance(node.func, ast.Name) else None
+    if name not in FUNCTIONS:
+        shown = name or ast.get_source_segment(text, node.func)
+        known = ", ".join(sorted(FUNCTIONS))
+        raise ParseError(f"unknown function {shown!r} in expression {text!r} (known: {known})")
+    if node.keywords:
+        raise ParseError(f"cannot parse expression {text!r}: {name}() takes no keyword arguments")
+    low, high = ARITY.get(name, (1, 1))
+    if not low <= len(node.args) <= high:
+        count = str(low) if low == high else f"{low} or {high}"
+        raise ParseError(f"cannot parse expression {text!r}: {name}() takes {count} argument(s), "
+                         f"got {len(node.args)}")
+    return FUNCTIONS[name](*(_convert(arg, text) for arg in node.args))
+
+
+_HANDLERS: dict[type, Callable[..., sp.Expr]] = {
+    ast.Constant: _constant,
+    ast.Name: _name,
+    ast.BinOp: _binary,
+    ast.UnaryOp: _unary,
+    ast.Call: _call,
+}
