@@ -8,7 +8,6 @@ derived grows like the network, not like the composed expression.
 
 from __future__ import annotations
 
-from itertools import groupby
 from typing import Any, Mapping, Sequence
 
 import sympy as sp
@@ -75,13 +74,23 @@ def backpropagate(graph: Graph, parameters: Sequence[sp.Symbol]) -> Backward:
 
 
 def _backward_order(definitions: Sequence[Definition]) -> list[Definition]:
-    """Layers from the last to the first, units within a layer in their forward order."""
-    blocks = [list(block) for _, block in groupby(definitions, key=lambda d: (d.role, _layer(d)))]
+    """Layers from the last to the first, units within a layer in their forward order.
+
+    A block is a run of definitions of one kind and layer, none using another of the run.
+    """
+    blocks: list[list[Definition]] = []
+    for d in definitions:
+        block = blocks[-1] if blocks else []
+        if block and _kind(block[0]) == _kind(d) and not any(b.symbol in d.expr.free_symbols for b in block):
+            block.append(d)
+        else:
+            blocks.append([d])
     return [d for block in reversed(blocks) for d in block]
 
 
-def _layer(definition: Definition) -> int | None:
-    return getattr(definition.symbol, "layer", None) or id(definition)
+def _kind(definition: Definition) -> tuple:
+    symbol = definition.symbol
+    return definition.role, getattr(symbol, "base", symbol.name), getattr(symbol, "layer", None)
 
 
 def _dependents(graph: Graph, parameters: Sequence[sp.Symbol]) -> set[sp.Symbol]:

@@ -108,3 +108,26 @@ def evaluate(backward, gradients: Sequence, values: tuple[dict, dict], rate: sp.
         p: number(given[p] - rate * g, f"updated {p}") for p, g in grads.items()
     }
     return Worked(given, literals, forward, factors, adjoints, grads, rate, updated)
+
+
+def arrange(graph, parameters: Sequence[sp.Symbol], values: Mapping[sp.Symbol, Any]) -> dict[str, Any]:
+    """Values by name, shaped like the quantities: a whole requested group under its name
+    (a number, a list, or a list of rows), single requested elements under their own names."""
+    out: dict[str, Any] = {}
+    wanted = set(parameters)
+    for group in graph.groups:
+        chosen = [s for s in group.symbols if s in wanted]
+        if not chosen:
+            continue
+        if len(chosen) == len(group.symbols):
+            out[group.name] = _nest([values[s] for s in group.symbols], group.shape)
+        else:
+            out.update({s.name: values[s] for s in chosen})
+    return out
+
+
+def _nest(flat: list[Any], shape: tuple[int, ...]) -> Any:
+    if not shape:
+        return flat[0]
+    step = len(flat) // shape[0]
+    return [_nest(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]

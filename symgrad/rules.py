@@ -170,3 +170,45 @@ _RULES: dict[type, Callable[[sp.Expr, sp.Symbol], Step | None]] = {
     sp.Pow: _pow_rule,
     sp.Function: _function_rule,
 }
+
+
+def written(step: Step, depth: int) -> sp.Expr:
+    """The derivative as written after ``depth`` rule applications, unsimplified.
+
+    Depth 0 is d/dx(expr) itself; each level replaces the derivatives left by the level
+    before with what their rule gives, keeping the shape a reader can follow.
+    """
+    if depth == 0:
+        return sp.Derivative(step.expr, step.var)
+    if not step.substeps or step.rule is Rule.FALLBACK:
+        return step.result
+    parts = [written(s, depth - 1) for s in step.substeps]
+    with sp.evaluate(False):
+        return _combine(step, parts)
+
+
+def _combine(step: Step, parts: list[sp.Expr]) -> sp.Expr:
+    if step.rule is Rule.CONSTANT_MULTIPLE:
+        return sp.Mul(step.inner, parts[0])
+    if step.rule is Rule.SUM:
+        return sp.Add(*parts)
+    if step.rule is Rule.PRODUCT:
+        factors = [s.expr for s in step.substeps]
+        return sp.Add(*(sp.Mul(*factors[:i], p, *factors[i + 1:]) for i, p in enumerate(parts)))
+    if step.rule is Rule.CHAIN:
+        outer = step.substeps[0].result.xreplace({step.dummy: step.inner})
+        return sp.Mul(outer, parts[1])
+    raise ValueError(f"no written form for rule {step.rule.label}")
+
+
+def lines(step: Step) -> list[sp.Expr]:
+    """The successive written forms of the derivative, from d/dx(expr) to the rules' result."""
+    out: list[sp.Expr] = []
+    depth = 0
+    while True:
+        line = written(step, depth)
+        if not out or line != out[-1]:
+            out.append(line)
+        if not line.has(sp.Derivative):
+            return out
+        depth += 1
