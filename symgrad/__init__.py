@@ -1,0 +1,36 @@
+"""symgrad: derive the gradients of neural-network losses step by step, render them, check them.
+
+>>> import symgrad
+>>> d = symgrad.derive("1/2*(yhat - y)**2", wrt="yhat", at={"yhat": 0.8, "y": 1.0})
+>>> float(d.worked.loss), float(d.worked.gradients[d.parameters[0]])
+(0.02, -0.2)
+"""
+
+from .compile import Compiled, Evaluation, compile
+from .derivation import Adjoint, Derivation, Factor, Gradient, Path, Worked
+from .engine import derive
+from .errors import (DerivationError, ParseError, SpecError, SymgradError, UnknownNameError,
+                     ValuesError)
+from .losses import LOSSES
+from .models import ACTIVATIONS, Dense, Graph, from_expression, network, neuron, with_loss
+from .parse import parse_expression
+from .rules import Rule, Step
+from .spec import Spec, load_spec, parse_spec
+
+__version__ = "0.1.0"
+
+
+def render(derivation: Derivation, fmt: str = "markdown", **options) -> str:
+    """Render ``derivation`` as ``markdown``, ``latex``, ``latex-fragment`` or ``json``."""
+    from .render import render as _render
+
+    return _render(derivation, fmt, **options)
+
+
+__all__ = [
+    "ACTIVATIONS", "LOSSES", "Adjoint", "Compiled", "Dense", "Derivation", "DerivationError",
+    "Evaluation", "Factor", "Gradient", "Graph", "ParseError", "Path", "Rule", "Spec",
+    "SpecError", "Step", "SymgradError", "UnknownNameError", "ValuesError", "Worked", "compile",
+    "derive", "from_expression", "load_spec", "network", "neuron", "parse_expression",
+    "parse_spec", "render", "with_loss",
+]

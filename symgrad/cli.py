@@ -1,0 +1,197 @@
+"""The ``symgrad`` command: derive a spec or a quick expression, and rebuild the gallery.
+
+Thin by design: it calls only the public API. Bad input prints one line and exits 2;
+nothing is written unless the whole document rendered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from . import __version__
+from .engine import derive
+from .errors import SpecError, SymgradError
+from .models import from_expression
+from .render import EXTENSIONS, FORMATS, render
+from .spec import Spec, load_spec
+
+GALLERY_FORMATS = ("markdown", "latex")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise SpecError(message)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (0 ok, 1 stale gallery, 2 bad input)."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.run(args)
+    except SymgradError as error:
+        print(f"symgrad: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="symgrad", description="Derive neural-network gradients step by step.")
+    parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    d = commands.add_parser("derive", help="derive the gradients a spec (or --expr) asks for")
+    d.add_argument("spec", nargs="?", help="a YAML spec file")
+    d.add_argument("--expr", help="a loss expression, e.g. '1/2*(yhat - y)**2'")
+    d.add_argument("--wrt", help="parameters, comma-separated, or all (default: all)")
+    d.add_argument("--at", help="values, e.g. yhat=0.8,y=1.0 or x=[0.5,-0.2]")
+    d.add_argument("--learning-rate", help="add one gradient-descent step with this rate")
+    d.add_argument("--title", help="the document's title")
+    d.add_argument("--format", choices=FORMATS, help="output format (default: from -o, else markdown)")
+    d.add_argument("-o", "--output", help="write to this file instead of standard output")
+    d.add_argument("--templates", action="append", default=[], metavar="DIR",
+                   help="a template folder searched before the defaults (repeatable)")
+    d.set_defaults(run=_derive)
+    g = commands.add_parser("gallery", help="regenerate output/ from examples/")
+    g.add_argument("--examples", default="examples", help="folder of spec files (default: examples)")
+    g.add_argument("--output", default="output", help="folder for the documents (default: output)")
+    g.add_argument("--check", action="store_true", help="only report stale documents; exit 1 if any")
+    g.set_defaults(run=_gallery)
+    return parser
+
+
+def _derive(args: argparse.Namespace) -> int:
+    spec = _quick_spec(args) if args.spec is None else _spec_with_overrides(args)
+    fmt = args.format or _format_for(args.output)
+    text = render_spec(spec, fmt, source=args.spec, template_dirs=tuple(args.templates))
+    if args.output:
+        write_atomically(Path(args.output), text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _quick_spec(args: argparse.Namespace) -> Spec:
+    if args.expr is None:
+        raise SpecError("give a spec file or --expr")
+    at = None if args.at is None else parse_assignments(args.at)
+    return Spec(from_expression(args.expr), _split(args.wrt) if args.wrt else "all", at,
+                args.learning_rate, args.title)
+
+
+def _spec_with_overrides(args: argparse.Namespace) -> Spec:
+    if args.expr is not None:
+        raise SpecError("give a spec file or --expr, not both")
+    spec = load_spec(args.spec)
+    return Spec(spec.graph,
+                _split(args.wrt) if args.wrt else spec.wrt,
+                parse_assignments(args.at) if args.at else spec.at,
+                args.learning_rate if args.learning_rate is not None else spec.learning_rate,
+                args.title or spec.title)
+
+
+def render_spec(spec: Spec, fmt: str, *, source: str | None = None,
+                template_dirs: tuple[str, ...] = ()) -> str:
+    """Derive what ``spec`` asks for and render it; errors name ``source``."""
+    try:
+        derivation = derive(spec.graph, spec.wrt, at=spec.at, learning_rate=spec.learning_rate,
+                            title=spec.title)
+        return render(derivation, fmt, template_dirs=template_dirs)
+    except SymgradError as error:
+        raise error.located(source=source) from None
+
+
+def _format_for(output: str | None) -> str:
+    suffix = Path(output).suffix if output else ""
+    by_suffix = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json"}
+    return by_suffix.get(suffix, "markdown")
+
+
+def _split(text: str) -> list[str] | str:
+    parts = _top_level_split(text)
+    return parts[0] if len(parts) == 1 else parts
+
+
+def _top_level_split(text: str) -> list[str]:
+    """Split at commas outside brackets: ``x=[1,2],y=3`` -> ``['x=[1,2]', 'y=3']``."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    parts.append(current.strip())
+    return [p for p in parts if p]
+
+
+def parse_assignments(text: str) -> dict[str, Any]:
+    """``yhat=0.8,y=1.0,x=[0.5,-0.2]`` as a dict of YAML-read values."""
+    values: dict[str, Any] = {}
+    for part in _top_level_split(text):
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise SpecError(f"--at: expected name=value, got {part!r}")
+        try:
+            values[name.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise SpecError(f"--at: cannot read the value of {name.strip()}: {value!r}") from None
+    return values
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so no partial file is ever left."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise SpecError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def gallery_documents(examples: Path) -> dict[str, str]:
+    """Every gallery document, by file name, rendered in memory from the specs in ``examples``."""
+    specs = sorted(examples.glob("*.yaml"))
+    if not specs:
+        raise SpecError(f"no spec files (*.yaml) in {examples}")
+    documents: dict[str, str] = {}
+    for path in specs:
+        spec = load_spec(path)
+        for fmt in GALLERY_FORMATS:
+            documents[path.stem + EXTENSIONS[fmt]] = render_spec(spec, fmt, source=str(path))
+    return documents
+
+
+def _gallery(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    documents = gallery_documents(Path(args.examples))
+    stale = [name for name, text in documents.items() if _read(output / name) != text]
+    if args.check:
+        for name in stale:
+            print(f"stale: {output / name}")
+        return 1 if stale else 0
+    for name in stale:
+        write_atomically(output / name, documents[name])
+    print(f"{len(documents)} documents in {output}/ ({len(stale)} rewritten)")
+    return 0
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,459 @@
+"""Rendering a ``Derivation`` as Markdown, LaTeX (a document or a fragment) or JSON.
+
+One Jinja environment per template search path, made by ``environment``. Render
+functions hand the derivation to a template; the templates read the data model and
+use the filters and helpers registered here, which only print (``symgrad.latex``) or
+select parts of the model. Explanations are written in the templates.
+
+Users override a template by passing ``template_dirs``: their folders come first on the
+search path, so a file there with a default template's name replaces it. The defaults
+stay reachable under the prefix ``default:``, so an override can extend the template it
+replaces and change one block::
+
+    {% extends "default:markdown/derivation.md.j2" %}
+    {% block title %}# My own title{% endblock %}
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import jinja2
+import sympy as sp
+
+from . import latex
+from .derivation import Adjoint, Derivation, Factor, Gradient, Term, tidy
+from .errors import UnknownNameError
+from .losses import LOSSES
+from .models import Graph, Role
+from .numeric import arrange
+from .rules import Rule, Step, lines, written
+
+FORMATS = ("markdown", "latex", "latex-fragment", "json")
+EXTENSIONS = {"markdown": ".md", "latex": ".tex", "latex-fragment": ".tex", "json": ".json"}
+TEMPLATES = {
+    "markdown": "markdown/derivation.md.j2",
+    "latex": "latex/document.tex.j2",
+    "latex-fragment": "latex/fragment.tex.j2",
+}
+EXPANDED_MAX_OPS = 40
+"""The gradient written in inputs and parameters alone is shown up to this many operations."""
+PATHS_WRITTEN_MAX = 4
+"""The chain rule is written out path by path up to this many paths."""
+ZERO = 1e-20
+"""A gradient smaller than this in magnitude reads as zero (a flat point)."""
+
+
+def _template_dir() -> Path:
+    installed = importlib.resources.files("symgrad") / "templates"
+    if installed.is_dir():
+        return Path(str(installed))
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+TEMPLATE_DIR = _template_dir()
+
+
+def render(derivation: Derivation, fmt: str = "markdown", *,
+           template_dirs: Iterable[str | Path] = ()) -> str:
+    """``derivation`` as text in format ``fmt`` (one of ``FORMATS``).
+
+    ``template_dirs`` are searched before the default templates (see the module docs).
+    Raises UnknownNameError for an unknown format.
+    """
+    if fmt not in FORMATS:
+        raise UnknownNameError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    if fmt == "json":
+        return json.dumps(to_json(derivation), indent=2)
+    env = environment(tuple(str(Path(d)) for d in template_dirs))
+    text = env.get_template(TEMPLATES[fmt]).render(derivation=derivation)
+    return tidy_text(text)
+
+
+def tidy_text(text: str) -> str:
+    """No trailing spaces, at most one blank line in a row, one final newline."""
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+
+
+@functools.lru_cache(maxsize=None)
+def environment(template_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
+    """The Jinja environment for this search path: ``template_dirs``, then the defaults
+    (also reachable as ``default:NAME``)."""
+    defaults = jinja2.FileSystemLoader(str(TEMPLATE_DIR))
+    loader = jinja2.ChoiceLoader([
+        jinja2.FileSystemLoader(list(template_dirs)),
+        defaults,
+        jinja2.PrefixLoader({"default": defaults}, delimiter=":"),
+    ])
+    env = jinja2.Environment(
+        loader=loader, autoescape=False, keep_trailing_newline=True, trim_blocks=True,
+        lstrip_blocks=True, undefined=jinja2.StrictUndefined,
+        comment_start_string="{##", comment_end_string="##}", extensions=["jinja2.ext.do"],
+    )
+    env.filters.update(FILTERS)
+    env.globals.update(GLOBALS)
+    return env
+
+
+# --- JSON -----------------------------------------------------------------------------
+
+
+def to_json(derivation: Derivation) -> dict[str, Any]:
+    """The derivation as plain data: title, loss, gradients (shaped like the parameters;
+    numbers when worked, else LaTeX), ``updated`` (with a learning rate), the symbolic
+    gradients as LaTeX, and one step per local derivative."""
+    d, worked = derivation, derivation.worked
+    if worked is None:
+        grads = {g.parameter: str(latex.tex(g.intermediate)) for g in d.gradients}
+    else:
+        grads = {p: float(v) for p, v in worked.gradients.items()}
+    out: dict[str, Any] = {
+        "title": d.title,
+        "loss": None if worked is None else float(worked.loss),
+        "gradients": arrange(d.graph, d.parameters, grads),
+    }
+    if worked is not None and worked.learning_rate is not None:
+        out["updated"] = arrange(d.graph, d.parameters, {p: float(v) for p, v in worked.updated.items()})
+    out["symbolic"] = {g.parameter.name: str(latex.tex(g.intermediate)) for g in d.gradients}
+    out["steps"] = [_json_step(f) for f in document_factors(d)]
+    return out
+
+
+def _json_step(factor: Factor) -> dict[str, str]:
+    rules = environment(()).get_template("common/rules.j2").module
+    explanation = " ".join(str(rules.explain(s)) for s in explained_steps(factor.step))
+    return {
+        "rule": factor.step.rule.label,
+        "equation": latex.inline_equation(factor.symbol, *lines(factor.step), factor.result),
+        "explanation": " ".join(explanation.split()),
+    }
+
+
+# --- selecting parts of the model -----------------------------------------------------
+
+
+def factors_of(gradient: Gradient) -> list[Factor]:
+    """The distinct local derivatives on the gradient's paths, in the order met."""
+    return list(dict.fromkeys(f for p in gradient.paths for f in p.factors))
+
+
+def document_factors(derivation: Derivation) -> list[Factor]:
+    """Every local derivative the document derives, each once, in document order."""
+    return list(dict.fromkeys(f for g in derivation.gradients for f in factors_of(g)))
+
+
+def earlier_factors(derivation: Derivation, gradient: Gradient) -> list[Factor]:
+    """The local derivatives already derived for the gradients before ``gradient``."""
+    before = derivation.gradients[:derivation.gradients.index(gradient)]
+    return [f for g in before for f in factors_of(g)]
+
+
+def adjoints_of(derivation: Derivation, gradient: Gradient) -> list[Adjoint]:
+    """The adjoints the gradient uses (quantities on its paths), in backward order."""
+    nodes = {n for p in gradient.paths for n in p.nodes[1:-1]}
+    return [a for a in derivation.adjoints if a.node in nodes]
+
+
+def earlier_adjoints(derivation: Derivation, gradient: Gradient) -> list[Adjoint]:
+    """The adjoints already derived for the gradients before ``gradient``."""
+    before = derivation.gradients[:derivation.gradients.index(gradient)]
+    return [a for g in before for a in adjoints_of(derivation, g)]
+
+
+def explained_steps(step: Step) -> list[Step]:
+    """The steps of a derivation worth a sentence, depth first: all but the constant and
+    identity steps inside a larger rule (the rule's own sentence covers those)."""
+    out = [step]
+    for sub in step.substeps:
+        if sub.rule not in (Rule.CONSTANT, Rule.IDENTITY):
+            out.extend(explained_steps(sub))
+    return out
+
+
+def constant_terms(step: Step) -> list[sp.Expr]:
+    """The terms of a sum step that do not contain the variable, in printed order."""
+    constants = {s.expr for s in step.substeps if s.rule is Rule.CONSTANT}
+    return [t for t in latex.Printer().ordered_terms(step.expr) if t in constants]
+
+
+def activations(derivation: Derivation) -> list[str]:
+    """The names of the activations the model uses, in order of first use."""
+    return list(dict.fromkeys(d.activation for d in derivation.definitions if d.activation))
+
+
+def leaky_slopes(derivation: Derivation) -> list[sp.Expr]:
+    """The slopes of the LeakyReLU calls in the model."""
+    calls = (d.expr for d in derivation.definitions if d.activation == "leaky_relu")
+    return list(dict.fromkeys(c.args[1] for c in calls if len(c.args) > 1))
+
+
+def loss_formula(graph: Graph) -> sp.Expr | None:
+    """The general definition of the graph's named loss, or None for a free expression."""
+    if graph.loss_name not in LOSSES:
+        return None
+    targets = graph.group("y")
+    outputs = 1 if targets is None or not targets.shape else targets.shape[0]
+    return LOSSES[graph.loss_name].formula(outputs)
+
+
+def loss_title(graph: Graph) -> str | None:
+    """The one-line name of the graph's named loss, if any."""
+    return LOSSES[graph.loss_name].title if graph.loss_name in LOSSES else None
+
+
+def is_composite(derivation: Derivation) -> bool:
+    """True when the loss is written with intermediate quantities (more than L = ...)."""
+    return len(derivation.definitions) > 1
+
+
+def function_name(expr: sp.Expr) -> str:
+    """The name of the function an expression applies: ``sigmoid``, ``tanh``, ``log``."""
+    return type(expr).__name__
+
+
+def count_ops(expr: sp.Expr) -> int:
+    """SymPy's operation count, the measure of when an expression is too long to show."""
+    return int(sp.count_ops(expr))
+
+
+def sign(value: Any) -> int:
+    """-1, 0 or 1: the sign of a worked number, zero when below ``ZERO`` in magnitude."""
+    number = float(value)
+    return 0 if abs(number) < ZERO else (1 if number > 0 else -1)
+
+
+# --- formulas built from the model ----------------------------------------------------
+
+
+def derivative(of: sp.Expr, wrt: sp.Symbol) -> latex.Math:
+    """The unevaluated derivative d(of)/d(wrt)."""
+    return latex.tex(sp.Derivative(of, wrt, evaluate=False))
+
+
+def factor_chain(factor: Factor) -> latex.Display:
+    """d(of)/d(wrt) = each written form of its derivation = the simplified result."""
+    return latex.equation(factor.symbol, *lines(factor.step), factor.result)
+
+
+def _reference(derivation: Derivation, consumer: sp.Symbol) -> sp.Expr | None:
+    adjoint = derivation.backward.adjoints.get(consumer)
+    return None if adjoint is None else adjoint.reference
+
+
+def terms_symbols(derivation: Derivation, terms: Sequence[Term]) -> latex.Math:
+    """Sum over consumers c of dL/dc * dc/dv in Leibniz notation (dL/dc by its name,
+    such as delta, when it has one)."""
+    parts = []
+    for t in terms:
+        adjoint = derivation.backward.adjoints.get(t.consumer)
+        if adjoint is None:
+            parts.append(t.factor.symbol)
+        else:
+            outer = adjoint.name if adjoint.named else sp.Derivative(derivation.loss, t.consumer)
+            parts.append(latex.join_math([outer, t.factor.symbol], r"\cdot"))
+    return latex.join_math(parts, "+")
+
+
+def terms_results(derivation: Derivation, terms: Sequence[Term],
+                  values: dict[sp.Basic, str] | None = None) -> latex.Math:
+    """Sum over consumers c of (dL/dc by name or value) * (dc/dv as derived); with
+    ``values``, the same with numbers substituted."""
+    parts = []
+    for t in terms:
+        reference = _reference(derivation, t.consumer)
+        factors = [t.factor.result] if reference is None else [reference, t.factor.result]
+        parts.append(latex.join_math([latex.tex(f, values) for f in factors], r"\cdot"))
+    return latex.join_math(parts, "+")
+
+
+def terms_numbers(derivation: Derivation, terms: Sequence[Term]) -> latex.Math:
+    """The worked numbers of ``terms_results``."""
+    worked = derivation.worked
+    parts = []
+    for t in terms:
+        numbers = [worked.factors[(t.factor.of, t.factor.wrt)]]
+        if t.consumer in worked.adjoints:
+            numbers.insert(0, worked.adjoints[t.consumer])
+        parts.append(_numbers_product(numbers))
+    return latex.join_math(parts, "+")
+
+
+def _numbers_product(numbers: Sequence[Any]) -> latex.Math:
+    texts = [latex.num(n) for n in numbers]
+    if len(texts) == 1:
+        return latex.Math.atom(texts[0])
+    return latex.Math(tuple(latex.Piece(r"\cdot" if i else "", _bracketed(t))
+                            for i, t in enumerate(texts)))
+
+
+def _bracketed(text: str) -> str:
+    return latex.bracket(text) if text.startswith("-") or r"\times" in text else text
+
+
+def chain_symbols(gradient: Gradient) -> latex.Math:
+    """The chain rule in Leibniz notation: a product of factors per path, summed."""
+    return latex.join_math([latex.join_math([f.symbol for f in p.factors], r"\cdot")
+                            for p in gradient.paths], "+")
+
+
+def chain_results(gradient: Gradient) -> latex.Math:
+    """The chain rule with each factor replaced by its derived result."""
+    return latex.join_math([latex.join_math([f.result for f in p.factors], r"\cdot")
+                            for p in gradient.paths], "+")
+
+
+def chain_numbers(derivation: Derivation, gradient: Gradient) -> latex.Math:
+    """The chain rule with each factor replaced by its worked value."""
+    worked = derivation.worked
+    return latex.join_math([_numbers_product([worked.factors[(f.of, f.wrt)] for f in p.factors])
+                            for p in gradient.paths], "+")
+
+
+def path_tex(path) -> str:
+    """A path from L down to a parameter: ``L \\leftarrow \\hat{y} \\leftarrow z``."""
+    return r" \leftarrow ".join(str(latex.tex(n)) for n in path.nodes)
+
+
+# --- the worked numbers ---------------------------------------------------------------
+
+
+def given_values(derivation: Derivation) -> dict[sp.Basic, str]:
+    """Each given quantity as the user wrote it."""
+    return {s: latex.literal_tex(text) for s, text in derivation.worked.literals.items()}
+
+
+def forward_values(derivation: Derivation) -> dict[sp.Basic, str]:
+    """Given quantities as written and computed ones rounded: for the forward pass."""
+    values = given_values(derivation)
+    values.update({s: latex.num(v) for s, v in derivation.worked.forward.items()})
+    return values
+
+
+def backward_values(derivation: Derivation) -> dict[sp.Basic, str]:
+    """The forward values, plus each activation call (sigma(z) is yhat's value) and each
+    named adjoint, so derivatives evaluate in the numbers already computed."""
+    worked = derivation.worked
+    values = forward_values(derivation)
+    for d in derivation.definitions:
+        if d.role is Role.ACTIVATION and isinstance(d.expr, sp.Function):
+            values[d.expr] = latex.num(worked.forward[d.symbol])
+    for a in derivation.adjoints:
+        if a.named:
+            values[a.name] = latex.num(worked.adjoints[a.node])
+    return values
+
+
+def subs(expr: sp.Expr, values: dict[sp.Basic, str]) -> latex.Math:
+    """``expr`` with numbers in place of quantities, keeping its shape."""
+    return latex.tex(expr, values)
+
+
+def group_tex(group) -> str:
+    """The name of a whole vector or matrix: W^{(1)} for the group W1, x for x."""
+    first = group.symbols[0]
+    if group.shape and hasattr(first, "base"):
+        return str(latex.tex(type(first)(group.name, first.base, first.layer)))
+    return str(latex.tex(first))
+
+
+def group_value(derivation: Derivation, group) -> str:
+    """A given group's values as written: a number, a column vector or a matrix."""
+    literals = [latex.literal_tex(derivation.worked.literals[s]) for s in group.symbols]
+    if not group.shape:
+        return literals[0]
+    columns = group.shape[1] if len(group.shape) > 1 else 1
+    rows = [" & ".join(literals[i:i + columns]) for i in range(0, len(literals), columns)]
+    return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+
+
+def given_groups(derivation: Derivation) -> list[Any]:
+    """The groups with given values, in the model's order (inputs, parameters, targets)."""
+    return [g for g in derivation.graph.groups if all(s in derivation.worked.literals for s in g.symbols)]
+
+
+def given_display(derivation: Derivation) -> latex.Display:
+    """The given values, ``name = value`` for each group, packed into rows."""
+    items = [f"{group_tex(g)} = {group_value(derivation, g)}" for g in given_groups(derivation)]
+    rows: list[str] = []
+    for item in items:
+        if rows and latex.width(rows[-1] + item) + 4 <= latex.WIDTH:
+            rows[-1] += r", \qquad " + item
+        else:
+            rows.append(item)
+    return latex.Display(tuple(("", row) for row in rows))
+
+
+def worked_factors(derivation: Derivation) -> list[Factor]:
+    """The local derivatives to evaluate on their own: all of them, unless every gradient
+    is a single local derivative (then evaluating the gradients says it all)."""
+    if all(len(p.factors) == 1 for g in derivation.gradients for p in g.paths):
+        return []
+    return document_factors(derivation)
+
+
+def update_chain(derivation: Derivation, parameter: sp.Symbol) -> list[Any]:
+    """p, p - eta dL/dp, the same in numbers, and the updated value (for ``rel=\\leftarrow``)."""
+    worked = derivation.worked
+    name = str(latex.tex(parameter))
+    symbolic = rf"{name} - \eta {derivative(derivation.loss, parameter)}"
+    given = latex.literal_tex(worked.literals[parameter])
+    numbers = rf"{given} - {latex.num(worked.learning_rate)} \cdot {_bracketed(latex.num(worked.gradients[parameter]))}"
+    return [name, symbolic, numbers, latex.num(worked.updated[parameter])]
+
+
+FILTERS = {
+    "tex": latex.tex,
+    "num": latex.num,
+    "literal": latex.literal_tex,
+    "latex_escape": latex.latex_escape,
+    "markdown_escape": latex.markdown_escape,
+    "subs": subs,
+    "count_ops": count_ops,
+    "sign": sign,
+    "path_tex": path_tex,
+    "group_tex": group_tex,
+    "function_name": function_name,
+    "tidy": tidy,
+}
+
+GLOBALS = {
+    "equation": latex.equation,
+    "equations": latex.equations,
+    "inline_equation": latex.inline_equation,
+    "written": written,
+    "derivative": derivative,
+    "factor_chain": factor_chain,
+    "factors_of": factors_of,
+    "earlier_factors": earlier_factors,
+    "adjoints_of": adjoints_of,
+    "earlier_adjoints": earlier_adjoints,
+    "explained_steps": explained_steps,
+    "constant_terms": constant_terms,
+    "activations": activations,
+    "leaky_slopes": leaky_slopes,
+    "loss_formula": loss_formula,
+    "loss_title": loss_title,
+    "is_composite": is_composite,
+    "terms_symbols": terms_symbols,
+    "terms_results": terms_results,
+    "terms_numbers": terms_numbers,
+    "chain_symbols": chain_symbols,
+    "chain_results": chain_results,
+    "chain_numbers": chain_numbers,
+    "given_values": given_values,
+    "forward_values": forward_values,
+    "backward_values": backward_values,
+    "given_groups": given_groups,
+    "given_display": given_display,
+    "worked_factors": worked_factors,
+    "update_chain": update_chain,
+    "group_value": group_value,
+    "EXPANDED_MAX_OPS": EXPANDED_MAX_OPS,
+    "PATHS_WRITTEN_MAX": PATHS_WRITTEN_MAX,
+}

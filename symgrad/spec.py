@@ -1,0 +1,144 @@
+"""Spec files: a YAML description of one derivation, read into ``derive``'s arguments.
+
+Errors name the file and the key (``two_layer.yaml: model.layers[1].activation: ...``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import SpecError, SymgradError
+from .models import Dense, Graph, check_activation, from_expression, network, neuron, with_loss
+
+KEYS = ("title", "expression", "model", "loss", "wrt", "at", "learning_rate")
+NEURON_KEYS = ("activation", "bias")
+NETWORK_KEYS = ("inputs", "layers")
+LAYER_KEYS = ("units", "activation")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a spec asks for: the loss graph, ``wrt``, values, learning rate and title."""
+
+    graph: Graph
+    wrt: Any = "all"
+    at: Mapping[str, Any] | None = None
+    learning_rate: Any = None
+    title: str | None = None
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and check the spec file at ``path``."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"cannot read spec: {getattr(error, 'strerror', None) or error}",
+                        source=source) from None
+    return parse_spec(text, source)
+
+
+def parse_spec(text: str, source: str = "<spec>") -> Spec:
+    """Check a spec given as YAML text; ``source`` names it in error messages."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise SpecError(f"malformed YAML{where}: {problem}", source=source) from None
+    try:
+        return _spec(data)
+    except SymgradError as error:
+        raise error.located(source=source) from None
+
+
+def _spec(data: Any) -> Spec:
+    mapping = _mapping(data, None, KEYS)
+    if ("expression" in mapping) == ("model" in mapping):
+        raise SpecError("give either an expression or a model (exactly one)")
+    graph = _expression(mapping) if "expression" in mapping else _model(mapping)
+    title = mapping.get("title")
+    if title is not None and not isinstance(title, str):
+        raise SpecError("title must be text", key="title")
+    at = mapping.get("at")
+    if at is not None and not isinstance(at, Mapping):
+        raise SpecError("at must map names to values", key="at")
+    wrt = mapping.get("wrt", "all")
+    if not (isinstance(wrt, str) or (isinstance(wrt, list) and all(isinstance(w, str) for w in wrt))):
+        raise SpecError("wrt must be a name, a list of names, or all", key="wrt")
+    return Spec(graph, wrt, at, mapping.get("learning_rate"), title)
+
+
+def _mapping(data: Any, key: str | None, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise SpecError(f"expected a mapping with keys {', '.join(allowed)}", key=key)
+    for name in data:
+        if name not in allowed:
+            raise SpecError(f"unknown key {name!r} (known: {', '.join(allowed)})", key=key)
+    return data
+
+
+def _expression(mapping: Mapping[str, Any]) -> Graph:
+    if "loss" in mapping:
+        raise SpecError("an expression is its own loss: drop loss, or use a model", key="loss")
+    text = mapping["expression"]
+    if not isinstance(text, (str, int, float)) or isinstance(text, bool):
+        raise SpecError("expression must be text", key="expression")
+    try:
+        return from_expression(str(text))
+    except SymgradError as error:
+        raise error.located(key="expression") from None
+
+
+def _model(mapping: Mapping[str, Any]) -> Graph:
+    if "loss" not in mapping:
+        raise SpecError("a model needs a loss", key="loss")
+    model = mapping["model"]
+    is_network = isinstance(model, Mapping) and "layers" in model
+    built = _network(model) if is_network else _neuron(model)
+    try:
+        return with_loss(built, mapping["loss"])
+    except SymgradError as error:
+        raise error.located(key="loss") from None
+
+
+def _neuron(data: Any):
+    mapping = _mapping(data, "model", NEURON_KEYS)
+    bias = mapping.get("bias", True)
+    if not isinstance(bias, bool):
+        raise SpecError("bias must be true or false", key="model.bias")
+    try:
+        return neuron(mapping.get("activation", "sigmoid"), bias=bias)
+    except SymgradError as error:
+        raise error.located(key="model.activation") from None
+
+
+def _network(data: Any):
+    mapping = _mapping(data, "model", NETWORK_KEYS)
+    inputs = mapping.get("inputs")
+    if not _positive_int(inputs):
+        raise SpecError("inputs must be a positive whole number", key="model.inputs")
+    layers = mapping["layers"]
+    if not isinstance(layers, list) or not layers:
+        raise SpecError("layers must be a non-empty list", key="model.layers")
+    return network(inputs, [_layer(layer, f"model.layers[{i}]") for i, layer in enumerate(layers)])
+
+
+def _layer(data: Any, key: str) -> Dense:
+    mapping = _mapping(data, key, LAYER_KEYS)
+    units, activation = mapping.get("units"), mapping.get("activation", "sigmoid")
+    if not _positive_int(units):
+        raise SpecError("units must be a positive whole number", key=f"{key}.units")
+    try:
+        return Dense(units, check_activation(str(activation)))
+    except SymgradError as error:
+        raise error.located(key=f"{key}.activation") from None
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0

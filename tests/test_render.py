@@ -1,0 +1,457 @@
+"""Tests of the render layer: the LaTeX printer, numbers and escaping, the templates,
+and the rendered documents as the real tools read them (KaTeX for Markdown math,
+pdflatex for LaTeX documents and fragments).
+
+The seed document is compared with a golden copy (``SEED_MARKDOWN`` below); when the
+templates change on purpose, regenerate it with::
+
+    PYTHONPATH=.:tests python -c "from test_render import seed_markdown; print(seed_markdown(), end='')"
+
+and paste the output over ``SEED_MARKDOWN``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from render_tools import (compile_latex, katex_available, katex_errors, markdown_math_segments,
+                          pdflatex_available, require)
+from symgrad.engine import derive
+from symgrad.errors import UnknownNameError
+from symgrad.functions import leaky_relu, relu, sigmoid, softmax, softplus
+from symgrad.latex import (Printer, equation, latex_escape, literal_tex, markdown_escape, num, tex,
+                           width, WIDTH)
+from symgrad.models import network, neuron, with_loss
+from symgrad.render import (EXTENSIONS, FORMATS, TEMPLATE_DIR, environment, render, to_json)
+from symgrad.symbols import Var, layered
+
+# --- the derivations every document test uses -------------------------------------------
+
+NETWORK_VALUES = dict(x=[0.5, -0.2], y=[0.0, 1.0], W1=[[0.1, 0.2], [0.3, 0.4]], b1=[0.0, 0.1],
+                      W2=[[0.5, 0.6], [0.7, 0.8]], b2=[0.2, 0.3])
+SOFTMAX_VALUES = dict(x=[0.5, -0.2], y=[0.0, 1.0, 0.0], W1=[[0.1, 0.2], [0.3, 0.4]], b1=[0.0, 0.1],
+                      W2=[[0.5, 0.6], [0.7, 0.8], [-0.3, 0.2]], b2=[0.2, 0.3, -0.1])
+
+
+def seed():
+    """The source document's MSE example: L = 1/2 (yhat - y)^2 at yhat = 0.8, y = 1.0."""
+    return derive("1/2*(yhat - y)**2", "yhat", at={"yhat": 0.8, "y": 1.0})
+
+
+def sigmoid_neuron():
+    """The chain rule through one neuron, yhat = sigma(w x), with an update step."""
+    return derive(with_loss(neuron("sigmoid", bias=False), "squared_error"), "w",
+                  at={"x": 1.5, "w": 0.8, "y": 1.0}, learning_rate=0.1)
+
+
+def two_layer(wrt=("W2[0][0]", "W1[0][0]")):
+    """A 2-2-2 sigmoid network: W1[0][0] reaches the loss along two paths."""
+    model = with_loss(network(2, [(2, "sigmoid"), (2, "sigmoid")]), "half_squared_error")
+    return derive(model, list(wrt), at=NETWORK_VALUES, learning_rate=0.5)
+
+
+def two_paths():
+    """A free expression in which w reaches the loss along two paths."""
+    return derive("sigmoid(w*x) + tanh(w*x)**2 - y", "w", at={"w": 0.5, "x": 1.2, "y": 0.3})
+
+
+def softmax_network():
+    """tanh then softmax with categorical cross-entropy, every parameter."""
+    model = with_loss(network(2, [(2, "tanh"), (3, "softmax")]), "categorical_cross_entropy")
+    return derive(model, "all", at=SOFTMAX_VALUES, learning_rate=0.1)
+
+
+def dead_relu():
+    """A ReLU neuron below zero: every gradient is exactly zero."""
+    return derive(with_loss(neuron("relu"), "half_squared_error"), "all",
+                  at={"x": 1.0, "w": -0.5, "b": 0.1, "y": 1.0}, learning_rate=0.1)
+
+
+EXAMPLES = {"seed": seed, "neuron": sigmoid_neuron, "network": two_layer, "paths": two_paths,
+            "softmax": softmax_network, "relu": dead_relu}
+
+
+@pytest.fixture(scope="module")
+def derivations():
+    """Each example derived once for the module."""
+    return {name: make() for name, make in EXAMPLES.items()}
+
+
+# --- the printer ----------------------------------------------------------------------
+
+z, w, x, y, b = (sp.Symbol(n, real=True) for n in ("z", "w", "x", "y", "b"))
+yhat, L = sp.Symbol("yhat", real=True), Var("L")
+u = sp.Dummy("u")
+z2 = [layered("z", 2, (i,)) for i in range(3)]
+
+PRINTED = [
+    (Var("W1[0][1]", "W", 1, (1, 2)), r"W^{(1)}_{12}"),
+    (Var("W1[0][9]", "W", 1, (1, 10)), r"W^{(1)}_{1,10}"),
+    (Var("yhat"), r"\hat{y}"),
+    (layered("yhat", None, (0,)), r"\hat{y}_{1}"),
+    (Var("delta_z2[0]", "delta", 2, (1,)), r"\delta^{(2)}_{1}"),
+    (sigmoid(z), r"\sigma(z)"),
+    (sigmoid(z) ** 2, r"\sigma^{2}(z)"),
+    (relu(z), r"\operatorname{ReLU}(z)"),
+    (leaky_relu(z, sp.Rational(1, 100)), r"\operatorname{LeakyReLU}(z)"),
+    (softplus(z), r"\operatorname{softplus}(z)"),
+    (sp.tanh(z), r"\tanh(z)"),
+    (1 - sp.tanh(z) ** 2, r"1 - \tanh^{2}(z)"),
+    (softmax(2, *z2), r"\operatorname{softmax}_{2}(z^{(2)})"),
+    (softmax(1, z, w), r"\operatorname{softmax}_{1}(z, w)"),
+    (relu(z).fdiff(), r"\begin{cases} 1 & \text{if } z > 0 \\ 0 & \text{otherwise} \end{cases}"),
+    (sp.Derivative(L, yhat), r"\frac{\partial L}{\partial \hat{y}}"),
+    (sp.Derivative(w * x, w), r"\frac{\partial}{\partial w} (w x)"),
+    (sp.Derivative(sigmoid(z), z), r"\frac{\partial}{\partial z} \sigma(z)"),
+    (sp.Derivative(u ** 2, u), r"\frac{d}{d u} u^{2}"),
+    (-y + yhat, r"\hat{y} - y"),
+    (b + w * x, r"w x + b"),
+    ((1 - sigmoid(z)) * sigmoid(z), r"\sigma(z) (1 - \sigma(z))"),
+    (sp.Rational(1, 2) * (yhat - y) ** 2, r"\frac{1}{2} (\hat{y} - y)^{2}"),
+    (-y / yhat, r"- \frac{y}{\hat{y}}"),
+    (sp.Mul(x, 1, evaluate=False), r"x \cdot 1"),
+    (sp.Float(0.02), "0.02"),
+]
+
+
+@pytest.mark.parametrize("expr, expected", PRINTED, ids=[e for _, e in PRINTED])
+def test_printer(expr, expected):
+    assert str(tex(expr)) == expected
+
+
+SUBSTITUTED = [
+    (sp.Rational(1, 2) * (yhat - y) ** 2, {yhat: "0.8", y: "1.0"}, r"\frac{1}{2} (0.8 - 1.0)^{2}"),
+    (w * x, {w: "0.8", x: "1.5"}, r"0.8 \cdot 1.5"),
+    (w * x, {w: "-0.2", x: "1.5"}, r"(-0.2) \cdot 1.5"),
+    (yhat - y, {yhat: "0.8", y: "-1.0"}, r"0.8 - (-1.0)"),
+    (sp.Mul(2, yhat - y, evaluate=False), {yhat: "0.8", y: "1.0"}, r"2 (0.8 - 1.0)"),
+    (sigmoid(z), {z: "-0.4"}, r"\sigma(-0.4)"),
+    (sp.tanh(z) ** 2, {sp.tanh(z): "0.5"}, r"0.5^{2}"),
+    (relu(z).fdiff(), {z: "-0.4"},
+     r"\begin{cases} 1 & \text{if } -0.4 > 0 \\ 0 & \text{otherwise} \end{cases}"),
+]
+
+
+@pytest.mark.parametrize("expr, values, expected", SUBSTITUTED, ids=[e for *_, e in SUBSTITUTED])
+def test_substituted(expr, values, expected):
+    assert str(tex(expr, values)) == expected
+
+
+NUMBERS = [
+    (0.02, "0.02"),
+    (-0.2, "-0.2"),
+    (0.0743, "0.0743"),
+    (1e-5, r"1 \times 10^{-5}"),
+    (-1.23456789e-5, r"-1.23457 \times 10^{-5}"),
+    (123456.7, "123457"),
+    (1234567, r"1.23457 \times 10^{6}"),
+    (sp.Float("0.0200000000000000000000000000000", 30), "0.02"),
+    (sp.Rational(1, 3), "0.333333"),
+    (0, "0"),
+    (2, "2"),
+]
+
+
+@pytest.mark.parametrize("value, expected", NUMBERS, ids=[e for _, e in NUMBERS])
+def test_num(value, expected):
+    assert num(value) == expected
+
+
+@pytest.mark.parametrize("literal, expected", [("1.0", "1.0"), ("-0.2", "-0.2"), ("3", "3"),
+                                               ("1e-05", r"1 \times 10^{-5}")])
+def test_given_numbers_print_as_written(literal, expected):
+    assert literal_tex(literal) == expected
+
+
+TITLE = "Loss & gradients: 100% of x_1 #1 {test} ~ ^ \\"
+
+
+def test_latex_escape():
+    assert latex_escape(TITLE) == (r"Loss \& gradients: 100\% of x\_1 \#1 \{test\} "
+                                   r"\textasciitilde{} \^{} \textbackslash{}")
+
+
+def test_markdown_escape():
+    assert markdown_escape("a_b *c* $d$ [e]") == r"a\_b \*c\* \$d\$ \[e\]"
+
+
+def test_printed_math_is_accepted_by_katex():
+    require("KaTeX", katex_available(), "KaTeX not installed: npm ci --prefix tests/js")
+    formulas = [e for _, e in PRINTED] + [e for *_, e in SUBSTITUTED] + [n for _, n in NUMBERS]
+    errors = katex_errors([(f, True) for f in formulas])
+    assert [(f, e) for f, e in zip(formulas, errors) if e] == []
+
+
+def test_printed_math_is_accepted_by_pdflatex(tmp_path):
+    require("pdflatex", pdflatex_available(), "pdflatex not installed (texlive-latex-base)")
+    formulas = [e for _, e in PRINTED] + [e for *_, e in SUBSTITUTED] + [n for _, n in NUMBERS]
+    body = "\n".join(rf"\[ {f} \]" for f in formulas)
+    path = tmp_path / "printed.tex"
+    path.write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
+                    f"\\begin{{document}}\n{body}\n\\end{{document}}\n")
+    compile_latex(path)
+
+
+def test_long_equation_is_broken_into_rows():
+    terms = sp.Add(*(Var(f"w{i}", "w", None, (i,)) * Var(f"x{i}", "x", None, (i,)) for i in range(1, 30)))
+    display = equation(Var("z"), terms)
+    assert len(display.rows) > 2
+    assert all(width(right) <= WIDTH for _, right in display.rows)
+    assert " + ".join(f"w_{{{i}}} x_{{{i}}}" for i in range(1, 30)) in str(tex(terms))
+
+
+# --- the seed example, to the digit ---------------------------------------------------
+
+
+def test_seed_markdown_has_the_worked_numbers(derivations):
+    text = render(derivations["seed"], "markdown")
+    assert r"L = \frac{1}{2} (\hat{y} - y)^{2} = \frac{1}{2} (0.8 - 1.0)^{2} = 0.02" in text
+    assert r"\frac{\partial L}{\partial \hat{y}} = \hat{y} - y = 0.8 - 1.0 = -0.2" in text
+    assert "increasing $\\hat{y}$ decreases the loss, so gradient descent increases $\\hat{y}$" in text
+
+
+def test_seed_latex_has_the_worked_numbers(derivations):
+    for fmt in ("latex", "latex-fragment"):
+        text = render(derivations["seed"], fmt)
+        assert r"\frac{1}{2} (0.8 - 1.0)^{2} = 0.02" in text
+        assert r"= 0.8 - 1.0 = -0.2" in text
+
+
+def seed_markdown() -> str:
+    """The seed example as Markdown (what ``SEED_MARKDOWN`` holds)."""
+    return render(seed(), "markdown")
+
+
+def test_seed_markdown_matches_golden_copy():
+    assert seed_markdown() == SEED_MARKDOWN, (
+        "the seed document changed; if on purpose, regenerate SEED_MARKDOWN as the module "
+        "docstring says")
+
+
+def test_neuron_update_and_chain(derivations):
+    text = render(derivations["neuron"], "markdown")
+    assert (r"\frac{\partial L}{\partial w} = \frac{\partial L}{\partial \hat{y}} \cdot "
+            r"\frac{\partial \hat{y}}{\partial z} \cdot \frac{\partial z}{\partial w}") in text
+    assert (r"w \leftarrow w - \eta \frac{\partial L}{\partial w} = 0.8 - 0.1 \cdot (-0.123534)"
+            r" = 0.812353") in text
+    assert r"(-0.46295) \cdot 0.177894 \cdot 1.5 = -0.123534" in text
+
+
+def test_factors_and_adjoints_are_derived_once(derivations):
+    text = render(derivations["network"], "markdown")
+    heading = r"#### $\frac{\partial L}{\partial \hat{y}_{1}}$"
+    assert text.count(heading) == 1
+    assert "Derived above: " in text
+    assert r"Reusing $\frac{\partial L}{\partial \hat{y}_{1}}$ and $\delta^{(2)}_{1}$ from above." in text
+
+
+def test_sign_readings(derivations):
+    assert "The gradient is positive: increasing $W^{(2)}_{11}$ increases the loss" in render(
+        derivations["network"], "markdown")
+    dead = render(derivations["relu"], "markdown")
+    assert "no change in $w$ changes the loss to first order (a flat point)" in dead
+    assert "we take it to be $0$ there" in dead
+
+
+# --- the documents, read by KaTeX and pdflatex ----------------------------------------
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_markdown_math_renders_with_katex(derivations, name):
+    require("KaTeX", katex_available(), "KaTeX not installed: npm ci --prefix tests/js")
+    segments = markdown_math_segments(render(derivations[name], "markdown"))
+    assert segments
+    errors = katex_errors([(tex_, display) for tex_, display, _ in segments])
+    failed = [(line, tex_[:80], e) for (tex_, _, line), e in zip(segments, errors) if e]
+    assert failed == []
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_latex_document_compiles(derivations, name, tmp_path):
+    require("pdflatex", pdflatex_available(), "pdflatex not installed (texlive-latex-base)")
+    path = tmp_path / f"{name}.tex"
+    path.write_text(render(derivations[name], "latex"))
+    compile_latex(path)
+
+
+@pytest.mark.parametrize("name", ["seed", "network"])
+def test_latex_fragment_compiles_when_input(derivations, name, tmp_path):
+    require("pdflatex", pdflatex_available(), "pdflatex not installed (texlive-latex-base)")
+    (tmp_path / "body.tex").write_text(render(derivations[name], "latex-fragment"))
+    wrapper = tmp_path / "wrapper.tex"
+    wrapper.write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
+                       "\\begin{document}\n\\input{body}\n\\end{document}\n")
+    compile_latex(wrapper)
+
+
+def test_document_includes_the_fragment(derivations):
+    document = render(derivations["neuron"], "latex")
+    fragment = render(derivations["neuron"], "latex-fragment")
+    assert fragment.strip() in document
+    assert document.startswith("\\documentclass")
+
+
+def test_escaped_title(tmp_path):
+    d = derive("1/2*(yhat - y)**2", "yhat", title=TITLE)
+    assert latex_escape(TITLE) in render(d, "latex")
+    assert render(d, "markdown").startswith("# " + markdown_escape(TITLE) + "\n")
+    if pdflatex_available():
+        path = tmp_path / "title.tex"
+        path.write_text(render(d, "latex"))
+        compile_latex(path)
+
+
+# --- the environment and template overrides -------------------------------------------
+
+
+def test_formats_and_templates():
+    assert FORMATS == ("markdown", "latex", "latex-fragment", "json")
+    assert EXTENSIONS == {"markdown": ".md", "latex": ".tex", "latex-fragment": ".tex", "json": ".json"}
+    for name in ("markdown/derivation.md.j2", "latex/document.tex.j2", "latex/fragment.tex.j2",
+                 "common/rules.j2"):
+        assert (Path(TEMPLATE_DIR) / name).is_file()
+
+
+def test_unknown_format(derivations):
+    with pytest.raises(UnknownNameError, match="markdown, latex, latex-fragment, json"):
+        render(derivations["seed"], "html")
+
+
+def test_environment_settings():
+    env = environment(())
+    assert env is environment(())
+    assert env.autoescape is False
+    assert env.from_string("{#1} {## a comment ##}& <b>").render() == "{#1} & <b>"
+
+
+def test_user_template_overrides_a_block(derivations, tmp_path):
+    (tmp_path / "markdown").mkdir()
+    (tmp_path / "markdown" / "derivation.md.j2").write_text(
+        '{% extends "default:markdown/derivation.md.j2" %}\n'
+        '{% block title %}# My notes on {{ derivation.title }}{% endblock %}\n'
+        '{% block backprop %}(backpropagation left as an exercise for ${{ g.parameter|tex }}$){% endblock %}\n')
+    d = derivations["neuron"]
+    default = render(d, "markdown")
+    custom = render(d, "markdown", template_dirs=[tmp_path])
+    assert custom.startswith("# My notes on Gradient of L with respect to w\n")
+    assert "(backpropagation left as an exercise for $w$)" in custom
+    assert "The backpropagation view" not in custom and "The backpropagation view" in default
+    assert custom.count("## With numbers") == 1
+
+
+def test_user_partial_is_used_by_the_defaults(derivations, tmp_path):
+    (tmp_path / "common").mkdir()
+    prose = (Path(TEMPLATE_DIR) / "common" / "prose.j2").read_text()
+    (tmp_path / "common" / "prose.j2").write_text(prose.replace("The gradient is negative:", "NEGATIVE:"))
+    text = render(derivations["seed"], "markdown", template_dirs=[str(tmp_path)])
+    assert "NEGATIVE: increasing" in text
+
+
+# --- JSON -----------------------------------------------------------------------------
+
+
+def test_json_shapes_and_values():
+    d = two_layer(["W2", "W1[0][0]"])
+    data = to_json(d)
+    assert isinstance(data["loss"], float) and math.isclose(data["loss"], float(d.worked.loss))
+    W2 = data["gradients"]["W2"]
+    assert len(W2) == 2 and all(len(row) == 2 and all(isinstance(v, float) for v in row) for row in W2)
+    assert isinstance(data["gradients"]["W1[0][0]"], float)
+    assert [len(row) for row in data["updated"]["W2"]] == [2, 2]
+    assert set(data["symbolic"]) == {p.name for p in d.parameters}
+    assert all(set(step) == {"rule", "equation", "explanation"} for step in data["steps"])
+    assert render(d, "json") == json.dumps(data, indent=2)
+
+
+def test_json_gradient_agrees_with_finite_differences():
+    data = to_json(sigmoid_neuron())
+
+    def loss(w_: float) -> float:
+        return (1 / (1 + math.exp(-w_ * 1.5)) - 1.0) ** 2
+
+    h = 1e-6
+    numeric = (loss(0.8 + h) - loss(0.8 - h)) / (2 * h)
+    assert math.isclose(data["gradients"]["w"], numeric, rel_tol=1e-8)
+    assert math.isclose(data["updated"]["w"], 0.8 - 0.1 * numeric, rel_tol=1e-8)
+    assert data["steps"][0]["rule"] == "chain"
+
+
+def test_json_without_numbers():
+    data = to_json(derive("1/2*(yhat - y)**2", "yhat"))
+    assert data["loss"] is None
+    assert data["gradients"] == {"yhat": r"\hat{y} - y"}
+    assert "updated" not in data
+    assert data["symbolic"] == {"yhat": r"\hat{y} - y"}
+
+
+SEED_MARKDOWN = r'''# Gradient of L with respect to yhat
+
+## The model
+
+The loss is
+
+$$
+L = \frac{1}{2} (\hat{y} - y)^{2}
+$$
+
+We want the gradient of $L$ with respect to $\hat{y}$: how fast the loss changes as $\hat{y}$ changes, everything else held fixed.
+
+## The gradient with respect to $\hat{y}$
+
+$L$ depends on $\hat{y}$ directly, so the gradient is a single local derivative.
+
+### The local derivative
+
+Here $L = \frac{1}{2} (\hat{y} - y)^{2}$.
+
+- The constant factor $\frac{1}{2}$ carries through the derivative (constant multiple rule).
+- By the chain rule with $u = \hat{y} - y$, the derivative of the outer function $u^{2}$ with respect to $u$ is multiplied by the derivative of $u$: $\frac{\partial}{\partial \hat{y}} (\hat{y} - y)^{2} = 2 (\hat{y} - y) \cdot \frac{\partial}{\partial \hat{y}} (\hat{y} - y) = 2 (\hat{y} - y)$.
+- By the power rule, $\frac{d}{dx} x^{n} = n x^{n-1}$: $\frac{d}{d u} u^{2} = 2 u$.
+- The derivative of a sum is the sum of the derivatives of its terms (sum rule); the term $- y$ does not contain $\hat{y}$ and contributes $0$: $\frac{\partial}{\partial \hat{y}} (\hat{y} - y) = \frac{\partial \hat{y}}{\partial \hat{y}} + \frac{\partial}{\partial \hat{y}} (- y) = 1$.
+
+Step by step:
+
+$$
+\begin{aligned}
+\frac{\partial L}{\partial \hat{y}} &= \frac{\partial}{\partial \hat{y}} \left(\frac{1}{2} (\hat{y} - y)^{2}\right) \\
+&= \frac{1}{2} \cdot \frac{\partial}{\partial \hat{y}} (\hat{y} - y)^{2} \\
+&= \frac{1}{2} \cdot 2 (\hat{y} - y) \cdot \frac{\partial}{\partial \hat{y}} (\hat{y} - y) \\
+&= \frac{1}{2} \cdot 2 (\hat{y} - y) \left(\frac{\partial \hat{y}}{\partial \hat{y}} + \frac{\partial}{\partial \hat{y}} (- y)\right) \\
+&= \frac{1}{2} \cdot 2 (\hat{y} - y) (0 + 1) \\
+&= \hat{y} - y
+\end{aligned}
+$$
+
+So $\frac{\partial L}{\partial \hat{y}} = \hat{y} - y$.
+
+## With numbers
+
+### Given values
+
+$$
+y = 1.0, \qquad \hat{y} = 0.8
+$$
+
+### Forward pass
+
+Each quantity in turn, with the numbers substituted (computed values are shown to 6 significant digits; the calculation keeps full precision):
+
+$$
+L = \frac{1}{2} (\hat{y} - y)^{2} = \frac{1}{2} (0.8 - 1.0)^{2} = 0.02
+$$
+
+So the loss is $L = 0.02$.
+
+### Gradients
+
+$$
+\frac{\partial L}{\partial \hat{y}} = \hat{y} - y = 0.8 - 1.0 = -0.2
+$$
+
+The gradient is negative: increasing $\hat{y}$ decreases the loss, so gradient descent increases $\hat{y}$.
+'''
