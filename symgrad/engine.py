@@ -57,13 +57,12 @@ def as_graph(loss: Graph | Model | str | sp.Expr) -> Graph:
 def backpropagate(graph: Graph, parameters: Sequence[sp.Symbol]) -> Backward:
     """Every factor and adjoint on the paths from L to the parameters, each derived once."""
     relevant = _dependents(graph, parameters)
+    ordered = list(parameters) + [d.symbol for d in graph.definitions if d.symbol in relevant]
     consumers = {
         v: tuple(d.symbol for d in graph.definitions if d.symbol in relevant and v in d.expr.free_symbols)
-        for v in relevant
+        for v in ordered
     }
-    factors = {
-        (c, v): _factor(graph, c, v) for v in relevant for c in consumers[v]
-    }
+    factors = {(c, v): _factor(graph, c, v) for v in ordered for c in consumers[v]}
     adjoints: dict[sp.Symbol, Adjoint] = {}
     for d in _backward_order(graph.definitions[:-1]):
         if d.symbol in relevant:

@@ -101,11 +101,15 @@ def join_math(parts: Sequence[Any], op: str) -> Math:
 
 
 class Printer(LatexPrinter):
-    """SymPy's LaTeX printer in symgrad's notation; ``values`` maps quantities to numbers."""
+    """SymPy's LaTeX printer in symgrad's notation; ``values`` maps quantities to numbers
+    (printed as numbers: bracketed when negative, products with ``\\cdot``), ``names``
+    maps subexpressions to LaTeX printed as it is."""
 
-    def __init__(self, values: Mapping[sp.Basic, str] | None = None):
+    def __init__(self, values: Mapping[sp.Basic, str] | None = None,
+                 names: Mapping[sp.Basic, str] | None = None):
         super().__init__()
         self.values = dict(values or {})
+        self.names = dict(names or {})
 
     def math(self, expr: sp.Basic) -> Math:
         """``expr`` as breakable pieces (sums and products), else as one atom."""
@@ -121,8 +125,10 @@ class Printer(LatexPrinter):
         return Math.atom(self._print(expr))
 
     def _print(self, expr: Any, **kwargs: Any) -> str:
+        if self.names and isinstance(expr, sp.Basic) and expr in self.names:
+            return self.names[expr]
         if self.values and isinstance(expr, sp.Basic) and expr in self.values:
-            text = _bracket_number(self.values[expr])
+            text = number_factor(self.values[expr])
             exp = kwargs.get("exp")
             return f"{text}^{{{exp}}}" if exp else text
         text = super()._print(expr, **kwargs)
@@ -200,7 +206,8 @@ class Printer(LatexPrinter):
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         rows = []
         for value, condition in expr.args:
-            when = r"\text{otherwise}" if condition is sp.true else rf"\text{{if }} {self._print(condition)}"
+            when = (r"\text{otherwise}" if condition is sp.true
+                    else rf"\text{{if }} {self._print(condition)}")
             rows.append(f"{self._print(value)} & {when}")
         return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}"
 
@@ -245,17 +252,22 @@ class Printer(LatexPrinter):
         denominator = [1 / f for f in factors if _in_denominator(f)]
         if denominator:
             numerator, denominator = _move_rational(numerator, denominator)
-            top = self._product(numerator) if numerator else Math.atom("1")
-            bottom = self._product(denominator)
+            top, bottom = self._fraction_part(numerator), self._fraction_part(denominator)
             return negative, Math.atom(rf"\frac{{{top}}}{{{bottom}}}")
         return negative, self._product(numerator)
+
+    def _fraction_part(self, factors: list[sp.Expr]) -> Math:
+        """A numerator or denominator: a lone sum needs no brackets inside a fraction."""
+        if not factors:
+            return Math.atom("1")
+        return self.math(factors[0]) if len(factors) == 1 else self._product(factors)
 
     def _product(self, factors: list[sp.Expr]) -> Math:
         factors = sorted(factors, key=_factor_rank)
         pieces: list[Piece] = []
-        for f in factors:
+        for i, f in enumerate(factors):
             text = self._factor_tex(f, first=not pieces)
-            op = self._separator(text, f) if pieces else ""
+            op = self._separator(text, f, factors[i - 1], i) if pieces else ""
             pieces.append(Piece(op, self._add_math(f) if isinstance(f, sp.Add) else text,
                                 paren=isinstance(f, sp.Add)))
         return Math(tuple(pieces))
@@ -265,10 +277,13 @@ class Printer(LatexPrinter):
             return bracket(self._print(factor))
         return self._print(factor)
 
-    def _separator(self, text: str, factor: sp.Expr) -> str:
-        """Juxtapose factors unless that could read as one number, or a derivative
-        operator follows; with numbers in place, ``\\cdot`` unless a bracket follows."""
+    def _separator(self, text: str, factor: sp.Expr, previous: sp.Expr, position: int) -> str:
+        """Juxtapose factors unless that could read as one number (a number after the
+        first factor, or before one), or a derivative operator follows; with numbers in
+        place, ``\\cdot`` unless a bracket follows."""
         if isinstance(factor, sp.Derivative) and not isinstance(factor.expr, sp.Symbol):
+            return r"\cdot"
+        if previous.is_Number and position > 1 and not text.startswith(("(", r"\left(")):
             return r"\cdot"
         if self.values:
             is_number = factor.is_Number or factor in self.values
@@ -290,8 +305,8 @@ def _plain_call(text: str) -> str:
     return match.group(1) + bracket(number.group(1) if number else inner)
 
 
-def _bracket_number(text: str) -> str:
-    """A number as a factor: negative numbers and powers of ten in brackets."""
+def number_factor(text: str) -> str:
+    """A printed number as a factor: negative numbers and powers of ten in brackets."""
     return bracket(text) if text.startswith("-") or r"\times" in text else text
 
 
@@ -396,9 +411,11 @@ def layer_vector(inputs: Sequence[sp.Basic]) -> Var | None:
     return Var(f"{first.base}{first.layer or ''}", first.base, first.layer)
 
 
-def tex(expr: Any, values: Mapping[sp.Basic, str] | None = None) -> Math:
-    """``expr`` (a SymPy expression) as LaTeX, with ``values`` substituted if given."""
-    return Printer(values).math(sp.sympify(expr))
+def tex(expr: Any, values: Mapping[sp.Basic, str] | None = None,
+        names: Mapping[sp.Basic, str] | None = None) -> Math:
+    """``expr`` (a SymPy expression) as LaTeX, with ``values`` substituted if given and
+    the subexpressions in ``names`` printed as given."""
+    return Printer(values, names).math(sp.sympify(expr))
 
 
 # --- numbers and text -----------------------------------------------------------------

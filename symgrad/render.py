@@ -28,9 +28,10 @@ import sympy as sp
 
 from . import latex
 from .derivation import Adjoint, Derivation, Factor, Gradient, Term, tidy
+from .derivation import Path as GraphPath
 from .errors import UnknownNameError
 from .losses import LOSSES
-from .models import Graph, Role
+from .models import Graph, Group, Role
 from .numeric import arrange
 from .rules import Rule, Step, lines, written
 
@@ -121,16 +122,16 @@ def to_json(derivation: Derivation) -> dict[str, Any]:
     if worked is not None and worked.learning_rate is not None:
         out["updated"] = arrange(d.graph, d.parameters, {p: float(v) for p, v in worked.updated.items()})
     out["symbolic"] = {g.parameter.name: str(latex.tex(g.intermediate)) for g in d.gradients}
-    out["steps"] = [_json_step(f) for f in document_factors(d)]
+    out["steps"] = [_json_step(d, f) for f in document_factors(d)]
     return out
 
 
-def _json_step(factor: Factor) -> dict[str, str]:
+def _json_step(derivation: Derivation, factor: Factor) -> dict[str, str]:
     rules = environment(()).get_template("common/rules.j2").module
     explanation = " ".join(str(rules.explain(s)) for s in explained_steps(factor.step))
     return {
         "rule": factor.step.rule.label,
-        "equation": latex.inline_equation(factor.symbol, *lines(factor.step), factor.result),
+        "equation": latex.inline_equation(*factor_sides(derivation, factor)),
         "explanation": " ".join(explanation.split()),
     }
 
@@ -236,9 +237,54 @@ def derivative(of: sp.Expr, wrt: sp.Symbol) -> latex.Math:
     return latex.tex(sp.Derivative(of, wrt, evaluate=False))
 
 
-def factor_chain(factor: Factor) -> latex.Display:
-    """d(of)/d(wrt) = each written form of its derivation = the simplified result."""
-    return latex.equation(factor.symbol, *lines(factor.step), factor.result)
+def held_fixed(derivation: Derivation, factor: Factor) -> list[sp.Symbol]:
+    """The quantities a local derivative of the loss holds fixed although they change with
+    its variable: when L = f(a, w) and a depends on w, dL/dw differs from its local factor."""
+    if factor.of != derivation.loss:
+        return []
+    after = _descendants(derivation, factor.wrt)
+    used = derivation.graph.definition(factor.of).expr.free_symbols
+    return [d.symbol for d in derivation.definitions if d.symbol in used and d.symbol in after]
+
+
+def _descendants(derivation: Derivation, node: sp.Symbol) -> set[sp.Symbol]:
+    consumers = derivation.backward.consumers
+    found, todo = set(), list(consumers.get(node, ()))
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            todo.extend(consumers.get(current, ()))
+    return found
+
+
+def factor_symbol(derivation: Derivation, factor: Factor) -> latex.Math:
+    """d(of)/d(wrt) in Leibniz notation, marked ``|_{a}`` with what it holds fixed."""
+    plain = str(latex.tex(factor.symbol))
+    return latex.Math.atom(_held_names(derivation, factor).get(factor.symbol, plain))
+
+
+def _held_names(derivation: Derivation, factor: Factor) -> dict[sp.Basic, str]:
+    """How a held-fixed local derivative writes d(of)/d(wrt) and d(a)/d(wrt) (zero) for
+    each quantity a it holds fixed."""
+    held = held_fixed(derivation, factor)
+    if not held:
+        return {}
+    fixed = ", ".join(str(latex.tex(h)) for h in held)
+    return {d: rf"\left.{latex.tex(d)}\right|_{{{fixed}}}"
+            for d in [factor.symbol] + [sp.Derivative(h, factor.wrt) for h in held]}
+
+
+def factor_sides(derivation: Derivation, factor: Factor) -> list[latex.Math]:
+    """d(of)/d(wrt), each written form of its derivation, and the simplified result."""
+    names = _held_names(derivation, factor)
+    written_forms = [latex.tex(line, names=names) for line in lines(factor.step)]
+    return [factor_symbol(derivation, factor), *written_forms, latex.tex(factor.result)]
+
+
+def factor_chain(derivation: Derivation, factor: Factor) -> latex.Display:
+    """The derivation of a local derivative as one chain of equalities."""
+    return latex.equation(*factor_sides(derivation, factor))
 
 
 def _reference(derivation: Derivation, consumer: sp.Symbol) -> sp.Expr | None:
@@ -252,23 +298,22 @@ def terms_symbols(derivation: Derivation, terms: Sequence[Term]) -> latex.Math:
     parts = []
     for t in terms:
         adjoint = derivation.backward.adjoints.get(t.consumer)
+        local = factor_symbol(derivation, t.factor)
         if adjoint is None:
-            parts.append(t.factor.symbol)
+            parts.append(local)
         else:
             outer = adjoint.name if adjoint.named else sp.Derivative(derivation.loss, t.consumer)
-            parts.append(latex.join_math([outer, t.factor.symbol], r"\cdot"))
+            parts.append(latex.join_math([outer, local], r"\cdot"))
     return latex.join_math(parts, "+")
 
 
-def terms_results(derivation: Derivation, terms: Sequence[Term],
-                  values: dict[sp.Basic, str] | None = None) -> latex.Math:
-    """Sum over consumers c of (dL/dc by name or value) * (dc/dv as derived); with
-    ``values``, the same with numbers substituted."""
+def terms_results(derivation: Derivation, terms: Sequence[Term]) -> latex.Math:
+    """Sum over consumers c of (dL/dc by name or value) * (dc/dv as derived)."""
     parts = []
     for t in terms:
         reference = _reference(derivation, t.consumer)
-        factors = [t.factor.result] if reference is None else [reference, t.factor.result]
-        parts.append(latex.join_math([latex.tex(f, values) for f in factors], r"\cdot"))
+        parts.append(latex.join_math([t.factor.result] if reference is None
+                                     else [reference, t.factor.result], r"\cdot"))
     return latex.join_math(parts, "+")
 
 
@@ -288,17 +333,13 @@ def _numbers_product(numbers: Sequence[Any]) -> latex.Math:
     texts = [latex.num(n) for n in numbers]
     if len(texts) == 1:
         return latex.Math.atom(texts[0])
-    return latex.Math(tuple(latex.Piece(r"\cdot" if i else "", _bracketed(t))
+    return latex.Math(tuple(latex.Piece(r"\cdot" if i else "", latex.number_factor(t))
                             for i, t in enumerate(texts)))
 
 
-def _bracketed(text: str) -> str:
-    return latex.bracket(text) if text.startswith("-") or r"\times" in text else text
-
-
-def chain_symbols(gradient: Gradient) -> latex.Math:
+def chain_symbols(derivation: Derivation, gradient: Gradient) -> latex.Math:
     """The chain rule in Leibniz notation: a product of factors per path, summed."""
-    return latex.join_math([latex.join_math([f.symbol for f in p.factors], r"\cdot")
+    return latex.join_math([latex.join_math([factor_symbol(derivation, f) for f in p.factors], r"\cdot")
                             for p in gradient.paths], "+")
 
 
@@ -315,7 +356,7 @@ def chain_numbers(derivation: Derivation, gradient: Gradient) -> latex.Math:
                             for p in gradient.paths], "+")
 
 
-def path_tex(path) -> str:
+def path_tex(path: GraphPath) -> str:
     """A path from L down to a parameter: ``L \\leftarrow \\hat{y} \\leftarrow z``."""
     return r" \leftarrow ".join(str(latex.tex(n)) for n in path.nodes)
 
@@ -354,7 +395,7 @@ def subs(expr: sp.Expr, values: dict[sp.Basic, str]) -> latex.Math:
     return latex.tex(expr, values)
 
 
-def group_tex(group) -> str:
+def group_tex(group: Group) -> str:
     """The name of a whole vector or matrix: W^{(1)} for the group W1, x for x."""
     first = group.symbols[0]
     if group.shape and hasattr(first, "base"):
@@ -362,7 +403,7 @@ def group_tex(group) -> str:
     return str(latex.tex(first))
 
 
-def group_value(derivation: Derivation, group) -> str:
+def group_value(derivation: Derivation, group: Group) -> str:
     """A given group's values as written: a number, a column vector or a matrix."""
     literals = [latex.literal_tex(derivation.worked.literals[s]) for s in group.symbols]
     if not group.shape:
@@ -372,9 +413,10 @@ def group_value(derivation: Derivation, group) -> str:
     return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
 
 
-def given_groups(derivation: Derivation) -> list[Any]:
+def given_groups(derivation: Derivation) -> list[Group]:
     """The groups with given values, in the model's order (inputs, parameters, targets)."""
-    return [g for g in derivation.graph.groups if all(s in derivation.worked.literals for s in g.symbols)]
+    literals = derivation.worked.literals
+    return [g for g in derivation.graph.groups if all(s in literals for s in g.symbols)]
 
 
 def given_display(derivation: Derivation) -> latex.Display:
@@ -403,7 +445,8 @@ def update_chain(derivation: Derivation, parameter: sp.Symbol) -> list[Any]:
     name = str(latex.tex(parameter))
     symbolic = rf"{name} - \eta {derivative(derivation.loss, parameter)}"
     given = latex.literal_tex(worked.literals[parameter])
-    numbers = rf"{given} - {latex.num(worked.learning_rate)} \cdot {_bracketed(latex.num(worked.gradients[parameter]))}"
+    gradient = latex.number_factor(latex.num(worked.gradients[parameter]))
+    numbers = rf"{given} - {latex.num(worked.learning_rate)} \cdot {gradient}"
     return [name, symbolic, numbers, latex.num(worked.updated[parameter])]
 
 
@@ -429,6 +472,8 @@ GLOBALS = {
     "written": written,
     "derivative": derivative,
     "factor_chain": factor_chain,
+    "factor_symbol": factor_symbol,
+    "held_fixed": held_fixed,
     "factors_of": factors_of,
     "earlier_factors": earlier_factors,
     "adjoints_of": adjoints_of,

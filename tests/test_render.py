@@ -24,10 +24,10 @@ from render_tools import (compile_latex, katex_available, katex_errors, markdown
 from symgrad.engine import derive
 from symgrad.errors import UnknownNameError
 from symgrad.functions import leaky_relu, relu, sigmoid, softmax, softplus
-from symgrad.latex import (Printer, equation, latex_escape, literal_tex, markdown_escape, num, tex,
+from symgrad.latex import (equation, latex_escape, literal_tex, markdown_escape, num, tex,
                            width, WIDTH)
 from symgrad.models import network, neuron, with_loss
-from symgrad.render import (EXTENSIONS, FORMATS, TEMPLATE_DIR, environment, render, to_json)
+from symgrad.render import EXTENSIONS, FORMATS, TEMPLATE_DIR, environment, render, to_json
 from symgrad.symbols import Var, layered
 
 # --- the derivations every document test uses -------------------------------------------
@@ -72,8 +72,13 @@ def dead_relu():
                   at={"x": 1.0, "w": -0.5, "b": 0.1, "y": 1.0}, learning_rate=0.1)
 
 
+def held_fixed():
+    """w reaches E directly and through a = sigma(w): the local dE/dw holds a fixed."""
+    return derive("L*w**2 + sigmoid(w)", "w", at={"L": 2, "w": 0.5})
+
+
 EXAMPLES = {"seed": seed, "neuron": sigmoid_neuron, "network": two_layer, "paths": two_paths,
-            "softmax": softmax_network, "relu": dead_relu}
+            "softmax": softmax_network, "relu": dead_relu, "held": held_fixed}
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +261,14 @@ def test_sign_readings(derivations):
     dead = render(derivations["relu"], "markdown")
     assert "no change in $w$ changes the loss to first order (a flat point)" in dead
     assert "we take it to be $0$ there" in dead
+
+
+def test_local_derivative_holding_a_quantity_fixed(derivations):
+    text = render(derivations["held"], "markdown")
+    assert (r"\frac{\partial E}{\partial w} = \frac{\partial E}{\partial a} \cdot \frac{\partial a}{\partial w}"
+            r" + \left.\frac{\partial E}{\partial w}\right|_{a}") in text
+    assert r"+ \left.\frac{\partial a}{\partial w}\right|_{a} \\" in text
+    assert "with $a$ held fixed" in text
 
 
 # --- the documents, read by KaTeX and pdflatex ----------------------------------------

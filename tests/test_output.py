@@ -1,0 +1,39 @@
+"""Every document in output/ is accepted by the tool that reads it: pdflatex and KaTeX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from render_tools import (compile_latex, katex_available, katex_errors, markdown_math_segments,
+                          pdflatex_available, require)
+
+OUTPUT = Path(__file__).resolve().parent.parent / "output"
+TEX = sorted(OUTPUT.glob("*.tex"))
+MARKDOWN = sorted(OUTPUT.glob("*.md"))
+
+
+def test_the_gallery_has_documents():
+    assert len(TEX) >= 3 and len(MARKDOWN) >= 3
+
+
+@pytest.mark.parametrize("path", TEX, ids=lambda p: p.name)
+def test_latex_compiles_with_pdflatex(path):
+    require("pdflatex", pdflatex_available(), "pdflatex is not installed (Debian: texlive-latex-base)")
+    compile_latex(path)
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=lambda p: p.name)
+def test_markdown_math_renders_with_katex(path):
+    require("KaTeX", katex_available(), "KaTeX is not installed (run: npm ci --prefix tests/js)")
+    segments = markdown_math_segments(path.read_text(encoding="utf-8"))
+    assert segments, "no math found"
+    errors = katex_errors([(tex, display) for tex, display, _ in segments])
+    failures = [f"line {line}: {error}" for (_, _, line), error in zip(segments, errors) if error]
+    assert not failures, "\n".join(failures)
+
+
+def test_seed_numbers_come_out_exactly():
+    text = (OUTPUT / "01_seed_mse.md").read_text(encoding="utf-8")
+    assert "0.02" in text and "-0.2" in text and "0.8 - 1.0" in text

@@ -1,0 +1,58 @@
+"""The safe expression parser: a table of accepted inputs and a table of rejected ones."""
+
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+
+from symgrad import ParseError, parse_expression
+from symgrad.functions import leaky_relu, relu, sigmoid, softplus
+
+w, x, y, yhat, b = sp.symbols("w x y yhat b", real=True)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("1/2*(yhat - y)**2", sp.Rational(1, 2) * (yhat - y) ** 2),
+    ("(yhat - y)^2", (yhat - y) ** 2),
+    ("0.8*x", sp.Rational(4, 5) * x),
+    ("sigmoid(w*x + b)", sigmoid(w * x + b)),
+    ("relu(w) + softplus(x)", relu(w) + softplus(x)),
+    ("leaky_relu(x)", leaky_relu(x, sp.Rational(1, 100))),
+    ("leaky_relu(x, 0.2)", leaky_relu(x, sp.Rational(1, 5))),
+    ("-log(1 - yhat) + ln(x) + exp(-w) + sqrt(x)", -sp.log(1 - yhat) + sp.log(x) + sp.exp(-w) + sp.sqrt(x)),
+    ("tanh(x) + sin(x) + cos(x) + tan(x) + sinh(x) + cosh(x) + abs(x)",
+     sp.tanh(x) + sp.sin(x) + sp.cos(x) + sp.tan(x) + sp.sinh(x) + sp.cosh(x) + sp.Abs(x)),
+    ("e**x * pi", sp.E**x * sp.pi),
+    ("+x - -y", x + y),
+])
+def test_accepted(text, expected):
+    assert parse_expression(text) == expected
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("__import__('os').system('echo hacked')", "unknown function"),
+    ("__import__('os')", "unknown function '__import__'"),
+    ("x.real", "not allowed"),
+    ("x[0]", "not allowed"),
+    ("lambda: 1", "not allowed"),
+    ("[x for x in y]", "not allowed"),
+    ("foo(x)", "unknown function 'foo'"),
+    ("sigmoid(x, y)", "takes 1 argument"),
+    ("sigmoid(x=1)", "no keyword"),
+    ("exp", "needs an argument"),
+    ("(x + ", "cannot parse"),
+    ("'text'", "not a number"),
+    ("x % 2", "not allowed"),
+    ("9**9**9**9", "too large"),
+    ("x" * 10_001, "longer than"),
+])
+def test_rejected(text, fragment):
+    with pytest.raises(ParseError) as error:
+        parse_expression(text)
+    message = str(error.value)
+    assert fragment in message and "\n" not in message
+
+
+def test_deeply_nested_input_is_a_parse_error():
+    with pytest.raises(ParseError):
+        parse_expression("(" * 5000 + "x" + ")" * 5000)
