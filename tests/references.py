@@ -7,7 +7,26 @@ import random
 import numpy as np
 import sympy as sp
 
-from symgrad.functions import expand_activations
+from symgrad.functions import Activation, leaky_relu, relu
+
+
+def elementary(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every activation written out by hand (not by symgrad's own definitions):
+    kinks as Max/Min, so that sympy.diff and numpy see no Piecewise."""
+    def written_out(e: sp.Expr) -> sp.Expr:
+        if isinstance(e, relu):
+            return sp.Max(e.args[0], 0)
+        if isinstance(e, leaky_relu):
+            z, alpha = e.args
+            return sp.Max(z, 0) + alpha * sp.Min(z, 0)
+        z = e.args[0]
+        by_name = {"sigmoid": lambda: 1 / (1 + sp.exp(-z)), "softplus": lambda: sp.log(1 + sp.exp(z))}
+        if type(e).__name__ in by_name:
+            return by_name[type(e).__name__]()
+        zs, k = e.args[1:], int(e.args[0])
+        return sp.exp(zs[k - 1]) / sp.Add(*(sp.exp(v) for v in zs))
+
+    return expr.replace(lambda e: isinstance(e, Activation), written_out)
 
 
 def leaves(graph) -> list[sp.Symbol]:
@@ -26,22 +45,19 @@ def random_point(graph, rng: random.Random, low: float = -1.0, high: float = 1.0
 
 def sympy_gradient(graph, parameter: sp.Symbol) -> sp.Expr:
     """sympy.diff of the fully composed loss, activations written out in elementary functions."""
-    return sp.diff(expand_activations(graph.composed()), parameter)
+    return sp.diff(elementary(graph.composed()), parameter)
 
 
 def value(expr: sp.Expr, point: dict) -> float:
-    return float(expand_activations(expr).xreplace(point).evalf(30))
+    return float(elementary(expr).xreplace(point).evalf(30))
 
 
 def numpy_loss(graph):
     """The composed loss as a plain numpy function of all leaves (no symgrad code involved)."""
     names = leaves(graph)
     plain = {s: sp.Symbol(f"v{i}") for i, s in enumerate(names)}
-    composed = expand_activations(graph.composed()).xreplace(plain)
-    scalar_select = {"select": lambda conds, choices, default=np.nan:
-                     np.select([np.asarray(c) for c in conds], choices, default)}
-    return names, sp.lambdify(list(plain.values()), composed, modules=[scalar_select, "numpy"],
-                              docstring_limit=0)
+    composed = elementary(graph.composed()).xreplace(plain)
+    return names, sp.lambdify(list(plain.values()), composed, modules="numpy", docstring_limit=0)
 
 
 def central_difference(graph, point: dict, parameter: sp.Symbol, h: float = 1e-6) -> float:

@@ -69,7 +69,7 @@ BAD_SPECS = [
     ("expression: (yhat - y)**2\nat: {yhat: 0.8}\n", "missing value for y"),
     ("model: {inputs: 2, layers: [{units: 1, activation: sigmoid}]}\nloss: mse\nat: {x: [1, 2, 3], y: [1], W1: [[1, 2]], b1: [0]}\n",
      "x should be a list of 2 numbers"),
-    ("model: {inputs: 2, layers: [{units: 1}]}\nloss: mse\nat: {x: [1, 2], y: [1], W1: [1, 2], b1: [0]}\n",
+    ("model: {inputs: 2, layers: [{units: 1}]}\nloss: mse\nat: {x: [1, 2], y: [1], W1: [[1, 2, 3]], b1: [0]}\n",
      "W1[0] should be a list of 2 numbers"),
     ("expression: (yhat - y)**2\nat: {yhat: abc, y: 1}\n", "yhat is not a number"),
     ("title: [unclosed\n", "malformed YAML at line"),
