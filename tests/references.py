@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 
 import numpy as np
@@ -45,18 +46,24 @@ def random_point(graph, rng: random.Random, low: float = -1.0, high: float = 1.0
 
 def sympy_gradient(graph, parameter: sp.Symbol) -> sp.Expr:
     """sympy.diff of the fully composed loss, activations written out in elementary functions."""
-    return sp.diff(elementary(graph.composed()), parameter)
+    return sp.diff(composed_reference(graph), parameter)
+
+
+@functools.lru_cache(maxsize=64)
+def composed_reference(graph) -> sp.Expr:
+    return elementary(graph.composed())
 
 
 def value(expr: sp.Expr, point: dict) -> float:
-    return float(elementary(expr).xreplace(point).evalf(30))
+    return float(elementary(expr.xreplace(point)).evalf(30))
 
 
+@functools.lru_cache(maxsize=64)
 def numpy_loss(graph):
     """The composed loss as a plain numpy function of all leaves (no symgrad code involved)."""
     names = leaves(graph)
     plain = {s: sp.Symbol(f"v{i}") for i, s in enumerate(names)}
-    composed = elementary(graph.composed()).xreplace(plain)
+    composed = composed_reference(graph).xreplace(plain)
     return names, sp.lambdify(list(plain.values()), composed, modules="numpy", docstring_limit=0)
 
 
