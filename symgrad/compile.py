@@ -15,6 +15,7 @@ import sympy as sp
 
 from .derivation import Derivation
 from .errors import ValuesError
+from .numeric import arrange
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -63,8 +64,6 @@ class Compiled:
     function: Callable[..., list]
 
     def __call__(self, **values: Any) -> Evaluation:
-        from .numeric import arrange
-
         graph = self.derivation.graph
         unknown = set(values) - {g.name for g in graph.groups}
         if unknown:

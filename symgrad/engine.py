@@ -57,19 +57,20 @@ def as_graph(loss: Graph | Model | str | sp.Expr) -> Graph:
 def backpropagate(graph: Graph, parameters: Sequence[sp.Symbol]) -> Backward:
     """Every factor and adjoint on the paths from L to the parameters, each derived once."""
     relevant = _dependents(graph, parameters)
-    ordered = list(parameters) + [d.symbol for d in graph.definitions if d.symbol in relevant]
-    consumers = {
-        v: tuple(d.symbol for d in graph.definitions if d.symbol in relevant and v in d.expr.free_symbols)
-        for v in ordered
-    }
-    factors = {(c, v): _factor(graph, c, v) for v in ordered for c in consumers[v]}
+    consumers: dict[sp.Symbol, list[sp.Symbol]] = {p: [] for p in parameters}
+    for d in graph.definitions:
+        if d.symbol in relevant:
+            consumers[d.symbol] = []
+            for v in d.expr.free_symbols & relevant:
+                consumers[v].append(d.symbol)
+    factors = {(c, v): _factor(graph, c, v) for v in consumers for c in consumers[v]}
     adjoints: dict[sp.Symbol, Adjoint] = {}
     for d in _backward_order(graph.definitions[:-1]):
         if d.symbol in relevant:
             terms = tuple(Term(c, factors[(c, d.symbol)]) for c in consumers[d.symbol])
             uses = len(d.expr.free_symbols & relevant)
             adjoints[d.symbol] = _adjoint(graph, d.symbol, d.role, terms, adjoints, uses)
-    return Backward(graph, factors, adjoints, consumers)
+    return Backward(graph, factors, adjoints, {v: tuple(c) for v, c in consumers.items()})
 
 
 def _backward_order(definitions: Sequence[Definition]) -> list[Definition]:
@@ -93,22 +94,19 @@ def _kind(definition: Definition) -> tuple:
 
 
 def _dependents(graph: Graph, parameters: Sequence[sp.Symbol]) -> set[sp.Symbol]:
+    """The parameters and every quantity computed from them; each parameter must reach L."""
+    ancestors = {graph.loss}
+    for d in reversed(graph.definitions):
+        if d.symbol in ancestors:
+            ancestors |= d.expr.free_symbols
+    for p in parameters:
+        if p not in ancestors:
+            raise DerivationError(f"{graph.loss} does not depend on {p.name}")
     relevant = set(parameters)
     for d in graph.definitions:
         if d.expr.free_symbols & relevant:
             relevant.add(d.symbol)
-    for p in parameters:
-        if not _reaches(graph, p):
-            raise DerivationError(f"{graph.loss} does not depend on {p.name}")
     return relevant
-
-
-def _reaches(graph: Graph, parameter: sp.Symbol) -> bool:
-    reached = {parameter}
-    for d in graph.definitions:
-        if d.expr.free_symbols & reached:
-            reached.add(d.symbol)
-    return graph.loss in reached
 
 
 def _factor(graph: Graph, of: sp.Symbol, wrt: sp.Symbol) -> Factor:

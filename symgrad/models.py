@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from enum import Enum
 from itertools import product
 from typing import Iterable, Sequence
@@ -94,7 +95,15 @@ class Graph:
 
     def definition(self, symbol: sp.Symbol) -> Definition | None:
         """The definition of ``symbol``, if it is an intermediate quantity."""
-        return next((d for d in self.definitions if d.symbol == symbol), None)
+        return self._definitions.get(symbol)
+
+    @cached_property
+    def _definitions(self) -> dict[sp.Symbol, Definition]:
+        return {d.symbol: d for d in self.definitions}
+
+    def element(self, name: str) -> sp.Symbol | None:
+        """The leaf symbol called ``name`` (``w``, ``W1[0][1]``), if any."""
+        return next((s for g in self.groups for s in g.symbols if s.name == name), None)
 
     def composed(self) -> sp.Expr:
         """The loss with every intermediate substituted: the naive composed expression."""
@@ -121,10 +130,9 @@ class Graph:
         group = self.group(name)
         if group is not None:
             return group.symbols
-        for g in self.groups:
-            for symbol in g.symbols:
-                if symbol.name == name:
-                    return (symbol,)
+        symbol = self.element(name)
+        if symbol is not None:
+            return (symbol,)
         known = ", ".join(g.name for g in self.groups)
         raise DerivationError(f"wrt {name!r} is not in the expression (its quantities: {known})")
 

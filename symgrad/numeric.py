@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
+from .derivation import Worked
 from .errors import ValuesError
 
 PRECISION = 30
@@ -54,12 +55,10 @@ def read_values(graph, at: Mapping[str, Any]) -> tuple[dict, dict]:
 def _elements(graph, name: str, value: Any) -> list[tuple[sp.Symbol, Any]]:
     group = graph.group(name)
     if group is not None:
-        flat = _flatten(value, group.shape, name)
-        return list(zip(group.symbols, flat))
-    for g in graph.groups:
-        for symbol in g.symbols:
-            if symbol.name == name:
-                return [(symbol, value)]
+        return list(zip(group.symbols, _flatten(value, group.shape, name)))
+    symbol = graph.element(name)
+    if symbol is not None:
+        return [(symbol, value)]
     known = ", ".join(g.name for g in graph.groups)
     raise ValuesError(f"at: {name!r} is not a quantity of the model (its quantities: {known})")
 
@@ -91,8 +90,6 @@ def number(expr: sp.Expr, what: str) -> sp.Float:
 
 def evaluate(backward, gradients: Sequence, values: tuple[dict, dict], rate: sp.Expr | None):
     """The worked numbers: forward pass, factors, adjoints, gradients and the update."""
-    from .derivation import Worked
-
     given, literals = values
     env: dict[sp.Expr, sp.Expr] = dict(given)
     forward = {}
