@@ -114,6 +114,11 @@ def _factor(graph: Graph, of: sp.Symbol, wrt: sp.Symbol) -> Factor:
     return Factor(of, wrt, step, tidy(step.result))
 
 
+def _chain_sum(adjoints: Mapping[sp.Symbol, Adjoint], terms: Sequence[Term]) -> sp.Expr:
+    """Sum over consumers c of dL/dc (by name, or its value when inlined) * dc/dv."""
+    return sp.Add(*(_reference(adjoints, t.consumer) * t.factor.result for t in terms))
+
+
 def _reference(adjoints: Mapping[sp.Symbol, Adjoint], consumer: sp.Symbol) -> sp.Expr:
     adjoint = adjoints.get(consumer)
     return sp.S.One if adjoint is None else adjoint.reference
@@ -121,7 +126,7 @@ def _reference(adjoints: Mapping[sp.Symbol, Adjoint], consumer: sp.Symbol) -> sp
 
 def _adjoint(graph: Graph, node: sp.Symbol, role: Role, terms: tuple[Term, ...],
              adjoints: Mapping[sp.Symbol, Adjoint], uses: int) -> Adjoint:
-    value = sp.Add(*(_reference(adjoints, t.consumer) * t.factor.result for t in terms))
+    value = _chain_sum(adjoints, terms)
     is_delta = role in DELTA_ROLES
     name = _delta(node) if is_delta else sp.Derivative(graph.loss, node)
     return Adjoint(node, name, terms, value, named=is_delta or uses > 1)
@@ -135,7 +140,7 @@ def _delta(node: sp.Symbol) -> Var:
 
 def _gradient(backward: Backward, parameter: sp.Symbol) -> Gradient:
     terms = tuple(Term(c, backward.factors[(c, parameter)]) for c in backward.consumers[parameter])
-    result = sp.Add(*(_reference(backward.adjoints, t.consumer) * t.factor.result for t in terms))
+    result = _chain_sum(backward.adjoints, terms)
     return Gradient(parameter, terms, result, backward)
 
 
