@@ -111,7 +111,7 @@ def _dependents(graph: Graph, parameters: Sequence[sp.Symbol]) -> set[sp.Symbol]
 
 def _factor(graph: Graph, of: sp.Symbol, wrt: sp.Symbol) -> Factor:
     step = differentiate(graph.definition(of).expr, wrt)
-    return Factor(of, wrt, step, tidy(step.result))
+    return Factor(of, wrt, step, step.result)
 
 
 def _chain_sum(adjoints: Mapping[sp.Symbol, Adjoint], terms: Sequence[Term]) -> sp.Expr:

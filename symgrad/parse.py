@@ -35,11 +35,17 @@ FUNCTIONS: dict[str, Callable[..., sp.Expr]] = {
     "tan": sp.tan,
     "sinh": sp.sinh,
     "cosh": sp.cosh,
+    "cot": sp.cot,
+    "sec": sp.sec,
+    "csc": sp.csc,
+    "max": sp.Max,
+    "min": sp.Min,
 }
 
 CONSTANTS: dict[str, sp.Expr] = {"e": sp.E, "pi": sp.pi}
 
-ARITY: dict[str, tuple[int, int]] = {"leaky_relu": (1, 2), "log": (1, 2)}
+ARITY: dict[str, tuple[int, int]] = {"leaky_relu": (1, 2), "log": (1, 2), "max": (2, 2),
+                                     "min": (2, 2)}
 
 BINARY: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
     ast.Add: lambda a, b: a + b,

@@ -3,62 +3,69 @@
 Choosing a rule (the ``_*_rule`` functions, dispatched by expression type through
 ``_RULES``) is separate from the step data (``Step``). Anything no rule covers gets an
 explicit ``FALLBACK`` step whose result comes from ``sympy.diff``.
+
+A step keeps the shape of what was differentiated: its ``raw`` form is the rule's formula
+with the sub-steps' results put in, built without letting SymPy reorder, distribute or
+merge anything. Where a shorter form exists, a separate ``SIMPLIFY`` step leads from the
+raw form to the ``result``, so a reader sees every change that is made.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Callable
+from functools import cached_property
+from typing import Callable, Iterator
 
 import sympy as sp
 
-from .functions import Activation, softmax
+from .functions import Activation, leaky_relu, relu, sigmoid, softmax, softplus
 
 
 class Rule(Enum):
-    """The rules of differentiation; each member carries its name and its mathematics.
+    """The rules of differentiation, one documented set. Each member's docstring
+    (``Rule.POWER.__doc__``) is its mathematics; ``label`` is its name in documents."""
 
-    - constant: d/dx c = 0
-    - identity: d/dx x = 1
-    - constant multiple: d/dx (c f) = c f'
-    - sum: d/dx (f + g + ...) = f' + g' + ...
-    - power: d/dx x^n = n x^(n-1)
-    - product: d/dx (f g) = f' g + f g'
-    - chain: d/dx f(u(x)) = f'(u) u'(x)
-    - exponential: d/dx e^x = e^x, d/dx a^x = a^x ln a
-    - logarithm: d/dx ln x = 1/x
-    - trigonometric: sin' = cos, cos' = -sin, tan' = 1 + tan^2
-    - hyperbolic: sinh' = cosh, cosh' = sinh, tanh' = 1 - tanh^2
-    - activation: sigma' = sigma (1 - sigma), softplus' = sigma, ReLU' = [z > 0], ...
-    - sympy: the derivative as ``sympy.diff`` gives it, where no rule above applies
-    """
-
-    CONSTANT = ("constant", "d/dx c = 0")
+    CONSTANT = ("constant", "d/dx c = 0 when c does not depend on x")
     IDENTITY = ("identity", "d/dx x = 1")
-    CONSTANT_MULTIPLE = ("constant multiple", "d/dx (c f) = c f'")
-    SUM = ("sum", "d/dx (f + g) = f' + g'")
-    POWER = ("power", "d/dx x^n = n x^(n-1)")
-    PRODUCT = ("product", "d/dx (f g) = f' g + f g'")
-    CHAIN = ("chain", "d/dx f(u(x)) = f'(u) u'(x)")
-    EXPONENTIAL = ("exponential", "d/dx e^x = e^x; d/dx a^x = a^x ln a")
-    LOGARITHM = ("logarithm", "d/dx ln x = 1/x")
+    CONSTANT_MULTIPLE = ("constant multiple", "d/dx (c f) = c f' when c does not depend on x")
+    SUM = ("sum", "d/dx (f + g - h) = f' + g' - h' (the sum and difference rule)")
+    POWER = ("power", "d/dx x^n = n x^(n-1) for any constant n: integer, negative or "
+             "rational, so d/dx sqrt(x) = 1 / (2 sqrt(x)) and d/dx 1/x = -1/x^2")
+    PRODUCT = ("product", "d/dx (f g) = f' g + f g', and for more factors one term per factor")
+    QUOTIENT = ("quotient", "d/dx (f / g) = (f' g - f g') / g^2")
+    CHAIN = ("chain", "d/dx f(u(x)) = f'(u) u'(x), with the inner function named u")
+    EXPONENTIAL = ("exponential", "d/dx e^x = e^x and d/dx a^x = a^x ln a for a constant a > 0")
+    LOGARITHM = ("logarithm", "d/dx ln x = 1/x and d/dx log_a x = 1 / (x ln a)")
     TRIGONOMETRIC = ("trigonometric", "sin' = cos, cos' = -sin, tan' = 1 + tan^2")
     HYPERBOLIC = ("hyperbolic", "sinh' = cosh, cosh' = sinh, tanh' = 1 - tanh^2")
-    ACTIVATION = ("activation", "sigma' = sigma (1 - sigma), softplus' = sigma, ReLU' = [z > 0]")
-    FALLBACK = ("sympy", "the derivative computed by sympy.diff")
+    ABSOLUTE_VALUE = ("absolute value", "d/dx |x| = sign(x) for x != 0; |x| has no "
+                      "derivative at x = 0")
+    PIECEWISE = ("piecewise", "differentiate each piece on its own condition; max(f, g)' = f' "
+                 "where f > g and g' otherwise; at a kink, where there is no derivative, the "
+                 "piece whose condition holds there is taken (ReLU'(0) = 0, LeakyReLU'(0) = alpha)")
+    ACTIVATION = ("activation", "sigma' = sigma (1 - sigma), softplus' = sigma, "
+                  "softmax_k' = softmax_k (delta_kj - softmax_j), ReLU' = [z > 0], "
+                  "LeakyReLU' = 1 or alpha: a shortcut that expands from the definition")
+    SIMPLIFY = ("simplify", "rewrite an expression in an equal, shorter or textbook form")
+    FALLBACK = ("sympy", "the derivative as sympy.diff computes it, where no rule above applies")
 
     def __init__(self, label: str, math: str):
         self.label = label
         self.math = math
+        self.__doc__ = math
 
 
 @dataclass(frozen=True)
 class Step:
-    """d(expr)/d(var) = result, by ``rule``, from ``substeps``.
+    """d(expr)/d(var) = raw = result, by ``rule``, from ``substeps``.
 
-    For the chain rule, ``inner`` is u(x) and ``dummy`` the symbol u standing for it;
-    for the constant multiple rule, ``inner`` is the constant c.
+    ``raw`` is the rule's formula with the sub-steps' results put in, as the rule writes it;
+    ``simplification`` (a ``SIMPLIFY`` step from ``raw`` to ``result``) is present when the
+    result is shorter. For the chain rule ``inner`` is u(x) and ``dummy`` the symbol u, the
+    sub-steps being (d/du f(u), du/dx); for the constant multiple rule ``inner`` is the
+    constant c; for a logarithm to base a it is a; for a ``SIMPLIFY`` step, an intermediate
+    form (SymPy's evaluation) when the result is a rewriting of it.
     """
 
     rule: Rule
@@ -68,12 +75,194 @@ class Step:
     substeps: tuple["Step", ...] = ()
     inner: sp.Expr | None = None
     dummy: sp.Symbol | None = None
+    simplification: "Step | None" = None
 
-    def walk(self):
-        """This step and all its sub-steps, depth first."""
+    @property
+    def raw(self) -> sp.Expr:
+        """The rule's formula before simplification."""
+        return self.result if self.simplification is None else self.simplification.expr
+
+    @property
+    def equation(self) -> tuple[sp.Expr, sp.Expr]:
+        """The step's claim as (lhs, rhs): d(expr)/d(var) = raw, or before = after."""
+        if self.rule is Rule.SIMPLIFY:
+            return self.expr, self.result
+        return sp.Derivative(self.expr, self.var), self.raw
+
+    @cached_property
+    def expansion(self) -> "Step | None":
+        """For an activation's shortcut step, the same derivative worked from the
+        activation's definition and rewritten to the shortcut's form; else None."""
+        definition = _definition(self)
+        if definition is None:
+            return None
+        expanded = differentiate(definition, self.var)
+        rewrite = Step(Rule.SIMPLIFY, expanded.raw, self.var, self.result,
+                       inner=expanded.result)
+        return replace(expanded, result=self.result, simplification=rewrite)
+
+    def walk(self, expansions: bool = False) -> Iterator["Step"]:
+        """This step and all its sub-steps, depth first, simplifications last; with
+        ``expansions``, also each activation shortcut's derivation from its definition."""
         yield self
         for sub in self.substeps:
-            yield from sub.walk()
+            yield from sub.walk(expansions)
+        if expansions and self.expansion is not None:
+            yield from self.expansion.walk(expansions)
+        if self.simplification is not None:
+            yield self.simplification
+
+
+# --- building forms without letting SymPy rearrange them ------------------------------
+
+
+def times(*factors: sp.Expr) -> sp.Expr:
+    """The product as written: no reordering, merging or distributing."""
+    return factors[0] if len(factors) == 1 else sp.Mul(*factors, evaluate=False)
+
+
+def plus(*terms: sp.Expr) -> sp.Expr:
+    """The sum as written."""
+    return terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
+
+
+def minus(term: sp.Expr) -> sp.Expr:
+    """-term as written."""
+    return sp.Mul(sp.S.NegativeOne, term, evaluate=False)
+
+
+def over(numerator: sp.Expr, denominator: sp.Expr) -> sp.Expr:
+    """numerator / denominator as written."""
+    return sp.Mul(numerator, sp.Pow(denominator, -1, evaluate=False), evaluate=False)
+
+
+def substitute(expr: sp.Expr, old: sp.Symbol, new: sp.Expr) -> sp.Expr:
+    """``expr`` with ``old`` replaced by ``new`` and nothing re-evaluated."""
+    with sp.evaluate(False):
+        return expr.xreplace({old: new})
+
+
+def evaluated(expr: sp.Expr) -> sp.Expr:
+    """``expr`` as SymPy evaluates it (every unevaluated node rebuilt)."""
+    if not expr.args or isinstance(expr, (sp.Symbol, sp.Number)):
+        return expr
+    return expr.func(*(evaluated(a) for a in expr.args))
+
+
+def simplified(raw: sp.Expr) -> sp.Expr:
+    """The shortest of the raw form, SymPy's evaluation of it and that with common factors
+    pulled out (2 (yhat - y) rather than 2 yhat - 2 y); the raw form wins ties."""
+    value = evaluated(raw)
+    candidates = [raw, value, sp.factor_terms(value)]
+    return min(candidates, key=sp.count_ops)
+
+
+def _step(rule: Rule, expr: sp.Expr, var: sp.Symbol, raw: sp.Expr,
+          substeps: tuple[Step, ...] = (), **fields: sp.Expr | None) -> Step:
+    """A step whose result is its raw form simplified, with the SIMPLIFY step when they differ."""
+    result = simplified(raw)
+    simplify = None if result == raw else Step(Rule.SIMPLIFY, raw, var, result)
+    return Step(rule, expr, var, result, substeps, simplification=simplify, **fields)
+
+
+# --- choosing a rule --------------------------------------------------------------------
+
+
+NAMES = ("u", "v", "w", "p", "q", "r", "s", "t")
+"""Names for the inner functions of nested chain rules, outermost first."""
+
+
+def differentiate(expr: sp.Expr, var: sp.Symbol) -> Step:
+    """The step-by-step derivative of ``expr`` with respect to ``var``."""
+    taken = {str(s) for s in expr.free_symbols}
+    names = tuple(n for n in NAMES if n not in taken) or ("u",)
+    return _derive(expr, var, names)
+
+
+def _derive(expr: sp.Expr, var: sp.Symbol, names: tuple[str, ...]) -> Step:
+    if not expr.has(var):
+        return Step(Rule.CONSTANT, expr, var, sp.S.Zero)
+    if expr == var:
+        return Step(Rule.IDENTITY, expr, var, sp.S.One)
+    for cls in type(expr).__mro__:
+        rule = _RULES.get(cls)
+        if rule is not None:
+            step = rule(expr, var, names)
+            if step is not None:
+                return step
+            break
+    return fallback(expr, var)
+
+
+def fallback(expr: sp.Expr, var: sp.Symbol) -> Step:
+    """The explicit step for what no rule covers: SymPy's derivative, marked as such."""
+    return Step(Rule.FALLBACK, expr, var, sp.diff(expr, var))
+
+
+Names = tuple[str, ...]
+
+
+def _sum_rule(expr: sp.Add, var: sp.Symbol, names: Names) -> Step:
+    subs = tuple(_derive(term, var, names) for term in expr.args)
+    return _step(Rule.SUM, expr, var, _combine_sum(expr, [s.result for s in subs]), subs)
+
+
+def _mul_rule(expr: sp.Mul, var: sp.Symbol, names: Names) -> Step | None:
+    constant, rest = expr.as_independent(var, as_Add=False)
+    if isinstance(rest, sp.log) and constant.is_Pow and isinstance(constant.base, sp.log) \
+            and constant.exp == -1 and len(rest.args) == 1:
+        return _log_base_rule(expr, var, names, rest.args[0], constant.base.args[0])
+    if constant != 1:
+        sub = _derive(rest, var, names)
+        return _step(Rule.CONSTANT_MULTIPLE, expr, var, times(constant, sub.result), (sub,),
+                     inner=constant)
+    numerator, denominator = _fraction(rest)
+    if denominator != 1 and numerator.has(var):
+        subs = (_derive(numerator, var, names), _derive(denominator, var, names))
+        raw = _combine_quotient(numerator, denominator, [s.result for s in subs])
+        return _step(Rule.QUOTIENT, expr, var, raw, subs)
+    factors = rest.args
+    subs = tuple(_derive(f, var, names) for f in factors)
+    return _step(Rule.PRODUCT, expr, var, _combine_product(factors, [s.result for s in subs]), subs)
+
+
+def _fraction(expr: sp.Mul) -> tuple[sp.Expr, sp.Expr]:
+    """(numerator, denominator) of a product: the factors with a negative constant exponent
+    go below the line."""
+    above, below = [], []
+    for f in expr.args:
+        if f.is_Pow and f.exp.is_number and f.exp.is_negative:
+            below.append(f.base if f.exp == -1 else sp.Pow(f.base, -f.exp))
+        else:
+            above.append(f)
+    return sp.Mul(*above), sp.Mul(*below)
+
+
+def _log_base_rule(expr: sp.Expr, var: sp.Symbol, names: Names, argument: sp.Expr,
+                   base: sp.Expr) -> Step:
+    if argument != var:
+        return _chain(expr, var, names, argument, lambda u: sp.log(u) / sp.log(base))
+    return _step(Rule.LOGARITHM, expr, var, over(sp.S.One, times(var, sp.log(base))),
+                 inner=base)
+
+
+def _pow_rule(expr: sp.Pow, var: sp.Symbol, names: Names) -> Step | None:
+    base, exponent = expr.args
+    if not exponent.has(var):
+        if base != var:
+            return _chain(expr, var, names, base, lambda u: u**exponent)
+        return _step(Rule.POWER, expr, var, times(exponent, _power(var, exponent - 1)))
+    if not base.has(var):
+        if exponent != var:
+            return _chain(expr, var, names, exponent, lambda u: base**u)
+        return _step(Rule.EXPONENTIAL, expr, var, times(expr, sp.log(base)))
+    return None
+
+
+def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+    if exponent == 1:
+        return base
+    return sp.S.One if exponent == 0 else sp.Pow(base, exponent, evaluate=False)
 
 
 _FUNCTION_RULES: dict[type, Rule] = {
@@ -82,94 +271,136 @@ _FUNCTION_RULES: dict[type, Rule] = {
     sp.sin: Rule.TRIGONOMETRIC,
     sp.cos: Rule.TRIGONOMETRIC,
     sp.tan: Rule.TRIGONOMETRIC,
+    sp.cot: Rule.TRIGONOMETRIC,
+    sp.sec: Rule.TRIGONOMETRIC,
+    sp.csc: Rule.TRIGONOMETRIC,
     sp.sinh: Rule.HYPERBOLIC,
     sp.cosh: Rule.HYPERBOLIC,
     sp.tanh: Rule.HYPERBOLIC,
+    sp.Abs: Rule.ABSOLUTE_VALUE,
     Activation: Rule.ACTIVATION,
 }
 
 
-def differentiate(expr: sp.Expr, var: sp.Symbol) -> Step:
-    """The step-by-step derivative of ``expr`` with respect to ``var``."""
-    if not expr.has(var):
-        return Step(Rule.CONSTANT, expr, var, sp.S.Zero)
-    if expr == var:
-        return Step(Rule.IDENTITY, expr, var, sp.S.One)
-    for cls in type(expr).__mro__:
-        rule = _RULES.get(cls)
-        if rule is not None:
-            step = rule(expr, var)
-            if step is not None:
-                return step
-            break
-    return _fallback(expr, var)
-
-
-def _fallback(expr: sp.Expr, var: sp.Symbol) -> Step:
-    return Step(Rule.FALLBACK, expr, var, sp.diff(expr, var))
-
-
-def _sum_rule(expr: sp.Add, var: sp.Symbol) -> Step:
-    subs = tuple(differentiate(term, var) for term in expr.args)
-    return Step(Rule.SUM, expr, var, sp.Add(*(s.result for s in subs)), subs)
-
-
-def _mul_rule(expr: sp.Mul, var: sp.Symbol) -> Step:
-    constant, rest = expr.as_independent(var, as_Add=False)
-    if constant != 1:
-        sub = differentiate(rest, var)
-        return Step(Rule.CONSTANT_MULTIPLE, expr, var, constant * sub.result, (sub,), inner=constant)
-    factors = rest.args
-    subs = tuple(differentiate(f, var) for f in factors)
-    terms = [sp.Mul(*factors[:i], s.result, *factors[i + 1:]) for i, s in enumerate(subs)]
-    return Step(Rule.PRODUCT, expr, var, sp.Add(*terms), subs)
-
-
-def _pow_rule(expr: sp.Pow, var: sp.Symbol) -> Step | None:
-    base, exponent = expr.args
-    if not exponent.has(var):
-        if base == var:
-            return Step(Rule.POWER, expr, var, exponent * base ** (exponent - 1))
-        return _chain(expr, var, base, lambda u: u**exponent)
-    if not base.has(var):
-        if exponent == var:
-            return Step(Rule.EXPONENTIAL, expr, var, expr * sp.log(base))
-        return _chain(expr, var, exponent, lambda u: base**u)
-    return None
-
-
-def _function_rule(expr: sp.Function, var: sp.Symbol) -> Step | None:
+def _function_rule(expr: sp.Function, var: sp.Symbol, names: Names) -> Step | None:
+    if isinstance(expr, softmax):
+        return _softmax_rule(expr, var, names)
     rule = next((r for cls, r in _FUNCTION_RULES.items() if isinstance(expr, cls)), None)
-    if rule is None or isinstance(expr, softmax) or any(a.has(var) for a in expr.args[1:]):
-        return _softmax_rule(expr, var) if isinstance(expr, softmax) else None
-    argument = expr.args[0]
-    if argument == var:
-        return Step(rule, expr, var, expr.fdiff(1))
-    return _chain(expr, var, argument, lambda u: expr.func(u, *expr.args[1:]))
-
-
-def _softmax_rule(expr: softmax, var: sp.Symbol) -> Step | None:
-    positions = [i for i, z in enumerate(expr.args) if z.has(var)]
-    if len(positions) != 1 or expr.args[positions[0]] != var:
+    if rule is None or len(expr.args) != 1 and any(a.has(var) for a in expr.args[1:]):
         return None
-    return Step(Rule.ACTIVATION, expr, var, expr.fdiff(positions[0] + 1))
+    argument = expr.args[0]
+    if argument != var:
+        return _chain(expr, var, names, argument, lambda u: expr.func(u, *expr.args[1:]))
+    return _step(rule, expr, var, _known_derivative(expr))
 
 
-def _chain(expr: sp.Expr, var: sp.Symbol, inner: sp.Expr,
+def _known_derivative(expr: sp.Function) -> sp.Expr:
+    """f'(x) for a function applied to x itself, in its textbook form."""
+    if isinstance(expr, sp.Abs):
+        return sp.sign(expr.args[0])
+    if isinstance(expr, sp.log):
+        return over(sp.S.One, expr.args[0])
+    return expr.fdiff(1)
+
+
+def _softmax_rule(expr: softmax, var: sp.Symbol, names: Names) -> Step | None:
+    positions = [i for i, z in enumerate(expr.args) if z.has(var)]
+    if len(positions) != 1 or positions[0] == 0:
+        return None
+    i = positions[0]
+    if expr.args[i] != var:
+        return _chain(expr, var, names, expr.args[i],
+                      lambda u: expr.func(*expr.args[:i], u, *expr.args[i + 1:]))
+    return _step(Rule.ACTIVATION, expr, var, expr.fdiff(i + 1))
+
+
+def _chain(expr: sp.Expr, var: sp.Symbol, names: Names, inner: sp.Expr,
            outer: Callable[[sp.Expr], sp.Expr]) -> Step:
-    u = sp.Dummy("u", real=True)
-    outer_step = differentiate(outer(u), u)
-    inner_step = differentiate(inner, var)
-    result = outer_step.result.xreplace({u: inner}) * inner_step.result
-    return Step(Rule.CHAIN, expr, var, result, (outer_step, inner_step), inner=inner, dummy=u)
+    u = sp.Dummy(names[0], real=True)
+    rest = names[1:] or names
+    outer_step = _derive(outer(u), u, rest)
+    inner_step = _derive(inner, var, rest)
+    raw = times(substitute(outer_step.result, u, inner), inner_step.result)
+    return _step(Rule.CHAIN, expr, var, raw, (outer_step, inner_step), inner=inner, dummy=u)
 
 
-_RULES: dict[type, Callable[[sp.Expr, sp.Symbol], Step | None]] = {
+def _piecewise_rule(expr: sp.Piecewise, var: sp.Symbol, names: Names) -> Step:
+    subs = tuple(_derive(e, var, names) for e, _ in expr.args)
+    return _step(Rule.PIECEWISE, expr, var, _combine_piecewise(expr, [s.result for s in subs]),
+                 subs)
+
+
+def _extremum_rule(expr: sp.Max | sp.Min, var: sp.Symbol, names: Names) -> Step:
+    first, second = _extremum_parts(expr, var)
+    subs = (_derive(first, var, names), _derive(second, var, names))
+    return _step(Rule.PIECEWISE, expr, var, _combine_extremum(expr, var, [s.result for s in subs]),
+                 subs)
+
+
+def _extremum_parts(expr: sp.Max | sp.Min, var: sp.Symbol) -> tuple[sp.Expr, sp.Expr]:
+    """max(f, g) as (f, g) with f depending on ``var`` (ReLU's max(0, z) as (z, 0)),
+    three or more arguments as max(f, max(...))."""
+    args = sorted(expr.args, key=lambda a: not a.has(var))
+    return args[0], (args[1] if len(args) == 2 else expr.func(*args[1:]))
+
+
+_RULES: dict[type, Callable[[sp.Expr, sp.Symbol, Names], Step | None]] = {
     sp.Add: _sum_rule,
     sp.Mul: _mul_rule,
     sp.Pow: _pow_rule,
+    sp.Piecewise: _piecewise_rule,
+    sp.Max: _extremum_rule,
+    sp.Min: _extremum_rule,
     sp.Function: _function_rule,
 }
+
+
+# --- each rule's formula, with the sub-derivatives as given --------------------------------
+
+
+def _combine_sum(expr: sp.Add, parts: list[sp.Expr]) -> sp.Expr:
+    return plus(*parts)
+
+
+def _combine_product(factors: tuple[sp.Expr, ...], parts: list[sp.Expr]) -> sp.Expr:
+    return plus(*(times(*factors[:i], p, *factors[i + 1:]) for i, p in enumerate(parts)))
+
+
+def _combine_quotient(f: sp.Expr, g: sp.Expr, parts: list[sp.Expr]) -> sp.Expr:
+    numerator = plus(times(parts[0], g), minus(times(f, parts[1])))
+    return over(numerator, sp.Pow(g, 2, evaluate=False))
+
+
+def _combine_piecewise(expr: sp.Piecewise, parts: list[sp.Expr]) -> sp.Expr:
+    return sp.Piecewise(*((p, cond) for p, (_, cond) in zip(parts, expr.args)), evaluate=False)
+
+
+def _combine_extremum(expr: sp.Max | sp.Min, var: sp.Symbol, parts: list[sp.Expr]) -> sp.Expr:
+    first, second = _extremum_parts(expr, var)
+    wins = first > second if isinstance(expr, sp.Max) else first < second
+    return sp.Piecewise((parts[0], wins), (parts[1], True), evaluate=False)
+
+
+def combine(step: Step, parts: list[sp.Expr]) -> sp.Expr:
+    """The step's rule formula with ``parts`` in place of its sub-steps' derivatives."""
+    if step.rule is Rule.CONSTANT_MULTIPLE:
+        return times(step.inner, parts[0])
+    if step.rule is Rule.SUM:
+        return _combine_sum(step.expr, parts)
+    if step.rule is Rule.PRODUCT:
+        return _combine_product(tuple(s.expr for s in step.substeps), parts)
+    if step.rule is Rule.QUOTIENT:
+        return _combine_quotient(step.substeps[0].expr, step.substeps[1].expr, parts)
+    if step.rule is Rule.CHAIN:
+        return times(substitute(step.substeps[0].result, step.dummy, step.inner), parts[1])
+    if isinstance(step.expr, sp.Piecewise):
+        return _combine_piecewise(step.expr, parts)
+    if step.rule is Rule.PIECEWISE:
+        return _combine_extremum(step.expr, step.var, parts)
+    raise ValueError(f"the {step.rule.label} rule has no sub-steps to combine")
+
+
+# --- written forms ---------------------------------------------------------------------
 
 
 def written(step: Step, depth: int) -> sp.Expr:
@@ -180,29 +411,15 @@ def written(step: Step, depth: int) -> sp.Expr:
     """
     if depth == 0:
         return sp.Derivative(step.expr, step.var)
-    if not step.substeps or step.rule is Rule.FALLBACK:
-        return step.result
+    if not step.substeps:
+        return step.raw
     parts = [written(s, depth - 1) for s in step.substeps]
-    with sp.evaluate(False):
-        return _combine(step, parts)
-
-
-def _combine(step: Step, parts: list[sp.Expr]) -> sp.Expr:
-    if step.rule is Rule.CONSTANT_MULTIPLE:
-        return sp.Mul(step.inner, parts[0])
-    if step.rule is Rule.SUM:
-        return sp.Add(*parts)
-    if step.rule is Rule.PRODUCT:
-        factors = [s.expr for s in step.substeps]
-        return sp.Add(*(sp.Mul(*factors[:i], p, *factors[i + 1:]) for i, p in enumerate(parts)))
-    if step.rule is Rule.CHAIN:
-        outer = step.substeps[0].result.xreplace({step.dummy: step.inner})
-        return sp.Mul(outer, parts[1])
-    raise ValueError(f"no written form for rule {step.rule.label}")
+    return combine(step, parts)
 
 
 def lines(step: Step) -> list[sp.Expr]:
-    """The successive written forms of the derivative, from d/dx(expr) to the rules' result."""
+    """The successive written forms of the derivative, from d/dx(expr) through each level
+    of rules to the simplified result."""
     out: list[sp.Expr] = []
     depth = 0
     while True:
@@ -210,5 +427,32 @@ def lines(step: Step) -> list[sp.Expr]:
         if not out or line != out[-1]:
             out.append(line)
         if not line.has(sp.Derivative):
-            return out
+            break
         depth += 1
+    for form in _simplification_forms(step):
+        if form != out[-1]:
+            out.append(form)
+    return out
+
+
+def _simplification_forms(step: Step) -> list[sp.Expr]:
+    simplify = step.simplification
+    if simplify is None:
+        return [step.result]
+    return [f for f in (simplify.inner, simplify.result) if f is not None]
+
+
+# --- activations from their definitions ---------------------------------------------------
+
+
+def _definition(step: Step) -> sp.Expr | None:
+    """The definition behind an activation shortcut step (with its argument the variable)."""
+    expr = step.expr
+    if step.rule not in (Rule.ACTIVATION, Rule.HYPERBOLIC) or step.substeps:
+        return None
+    if isinstance(expr, sp.tanh):
+        z = expr.args[0]
+        return (sp.exp(z) - sp.exp(-z)) / (sp.exp(z) + sp.exp(-z))
+    if isinstance(expr, (sigmoid, softplus, relu, leaky_relu, softmax)):
+        return expr.definition()
+    return None
