@@ -14,8 +14,9 @@ from .errors import (DerivationError, ParseError, SpecError, SymgradError, Unkno
 from .losses import LOSSES
 from .models import ACTIVATIONS, Dense, Graph, from_expression, network, neuron, with_loss
 from .parse import parse_expression
-from .rules import Rule, Step
+from .rules import Rule, Step, differentiate
 from .spec import Spec, load_spec, parse_spec
+from .verify import Verification, verify, verify_step
 
 __version__ = "0.1.0"
 
@@ -30,7 +31,7 @@ def render(derivation: Derivation, fmt: str = "markdown", **options) -> str:
 __all__ = [
     "ACTIVATIONS", "LOSSES", "Adjoint", "Compiled", "Dense", "Derivation", "DerivationError",
     "Evaluation", "Factor", "Gradient", "Graph", "ParseError", "Path", "Rule", "Spec",
-    "SpecError", "Step", "SymgradError", "UnknownNameError", "ValuesError", "Worked", "compile",
-    "derive", "from_expression", "load_spec", "network", "neuron", "parse_expression",
-    "parse_spec", "render", "with_loss",
+    "SpecError", "Step", "SymgradError", "UnknownNameError", "ValuesError", "Verification",
+    "Worked", "compile", "derive", "differentiate", "from_expression", "load_spec", "network",
+    "neuron", "parse_expression", "parse_spec", "render", "verify", "verify_step", "with_loss",
 ]

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterator, Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 import sympy as sp
 
 from .models import Definition, Graph
 from .rules import Step
+
+if TYPE_CHECKING:
+    from .verify import Verification
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ class Derivation:
     backward: Backward
     gradients: tuple[Gradient, ...]
     worked: Worked | None = None
+    verification: Verification | None = None
 
     @property
     def loss(self) -> sp.Symbol:

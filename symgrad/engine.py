@@ -8,6 +8,7 @@ derived grows like the network, not like the composed expression.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 import sympy as sp
@@ -18,18 +19,22 @@ from .models import Definition, Graph, Model, Role, from_expression
 from .numeric import evaluate, read_number, read_values
 from .rules import differentiate
 from .symbols import Var
+from .verify import verify as verify_derivation
 
 DELTA_ROLES = (Role.WEIGHTED_SUM, Role.ARGUMENT)
 
 
 def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, *,
            at: Mapping[str, Any] | None = None, learning_rate: Any = None,
-           title: str | None = None) -> Derivation:
+           title: str | None = None, verify: bool = False) -> Derivation:
     """Derive dL/dp for each parameter p named by ``wrt`` (default: all), step by step.
 
     ``loss`` is a graph (``with_loss(network(...), "mse")``), an expression string such
     as ``"1/2*(yhat - y)**2"``, or a SymPy expression. With ``at`` (values by name) the
     derivation becomes a worked example; with ``learning_rate`` it ends with the update.
+    With ``verify`` every step of every local derivative is checked (``symgrad.verify``)
+    and the outcome kept in ``Derivation.verification``; a step that fails raises
+    ``DerivationError``.
     """
     graph = as_graph(loss)
     parameters = graph.resolve(wrt)
@@ -39,8 +44,17 @@ def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, 
     if rate is not None and at is None:
         raise ValuesError("learning_rate needs values in at for the update step")
     worked = None if at is None else evaluate(backward, gradients, read_values(graph, at), rate)
-    return Derivation(title or default_title(graph, parameters), graph, parameters, backward,
-                      gradients, worked)
+    derivation = Derivation(title or default_title(graph, parameters), graph, parameters,
+                            backward, gradients, worked)
+    return checked(derivation) if verify else derivation
+
+
+def checked(derivation: Derivation) -> Derivation:
+    """The derivation with its verification, after checking every step."""
+    verification = verify_derivation(derivation)
+    if not verification.passed:
+        raise DerivationError(f"verification failed: {verification.failures[0]}")
+    return replace(derivation, verification=verification)
 
 
 def as_graph(loss: Graph | Model | str | sp.Expr) -> Graph:

@@ -1,0 +1,172 @@
+"""Checking derivations: every step's equation, and every result against ``sympy.diff``.
+
+Each step claims an equation: d(expr)/d(var) = raw by its rule, or before = after for a
+``SIMPLIFY`` step. ``verify_step`` evaluates both sides at random points, wherever the left
+side is defined, with the left side of a rule step computed independently by ``sympy.diff``
+of the expression with every activation written out in elementary functions. Agreement in
+float64 within ``RTOL`` counts; a disagreement is re-checked at 30 digits before it is
+reported, so rounding error in a long expression is not mistaken for a wrong step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+import numpy as np
+import sympy as sp
+
+from .compile import NUMPY_FUNCTIONS
+from .functions import expand_activations
+from .rules import Rule, Step
+
+if TYPE_CHECKING:
+    from .derivation import Derivation
+
+POINTS = 6
+"""Random points per equation, in each of two ranges (both signs, then positive only)."""
+
+RTOL, ATOL = 1e-7, 1e-9
+"""Tolerances of the float64 comparison."""
+
+MODULES = [{**NUMPY_FUNCTIONS, "DiracDelta": lambda x, *k: np.zeros_like(x)}, "numpy"]
+
+
+@dataclass(frozen=True)
+class Verification:
+    """How a derivation's checks went: counts, and one line per failure."""
+
+    equations: int = 0
+    references: int = 0
+    points: int = 0
+    undefined: int = 0
+    failures: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """True when no equation failed."""
+        return not self.failures
+
+    def __add__(self, other: "Verification") -> "Verification":
+        return Verification(self.equations + other.equations, self.references + other.references,
+                            max(self.points, other.points), self.undefined + other.undefined,
+                            self.failures + other.failures)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """lhs = rhs, said by ``step``; ``reference`` when rhs is the final result and lhs
+    ``sympy.diff``."""
+
+    step: Step
+    lhs: sp.Expr
+    rhs: sp.Expr
+    reference: bool = False
+
+
+def verify_step(step: Step, seed: int = 0) -> Verification:
+    """Check every equation in ``step``'s tree (with activation expansions) and its result
+    against ``sympy.diff``."""
+    claims = [c for s in step.walk(expansions=True) for c in _claims(s)]
+    claims.append(_Claim(step, _reference(step), step.result, reference=True))
+    return _check(claims, seed)
+
+
+def _claims(step: Step) -> list[_Claim]:
+    if step.rule is Rule.SIMPLIFY:
+        forms = [f for f in (step.expr, step.inner, step.result) if f is not None]
+        return [_Claim(step, a, b) for a, b in zip(forms, forms[1:])]
+    return [_Claim(step, _reference(step), step.raw)]
+
+
+def _reference(step: Step) -> sp.Expr:
+    """d(expr)/d(var) by ``sympy.diff``, the activations written out first."""
+    return sp.diff(expand_activations(step.expr), step.var)
+
+
+def _check(claims: Sequence[_Claim], seed: int) -> Verification:
+    symbols = sorted({s for c in claims for s in (c.lhs.free_symbols | c.rhs.free_symbols)},
+                     key=sp.default_sort_key)
+    plain = {s: sp.Symbol(f"v{i}", real=True) for i, s in enumerate(symbols)}
+    points = _points(len(symbols), seed)
+    sides = [e.xreplace(plain) for c in claims for e in (c.lhs, c.rhs)]
+    values = _evaluate(list(plain.values()), sides, points)
+    failures, undefined = [], 0
+    for i, claim in enumerate(claims):
+        outcome = _compare(claim, values[2 * i], values[2 * i + 1], points, symbols)
+        undefined += outcome is None
+        if outcome:
+            failures.append(outcome)
+    references = sum(c.reference for c in claims)
+    return Verification(len(claims) - references, references, points.shape[1], undefined,
+                        tuple(failures))
+
+
+def _points(count: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    both = rng.uniform(-2.0, 2.0, size=(count, POINTS))
+    positive = rng.uniform(0.05, 2.0, size=(count, POINTS))
+    return np.concatenate([both, positive], axis=1)
+
+
+def _evaluate(symbols: list[sp.Symbol], sides: list[sp.Expr], points: np.ndarray) -> list:
+    function = sp.lambdify(symbols, sides, modules=MODULES, docstring_limit=0)
+    with np.errstate(all="ignore"):
+        out = function(*points)
+    return [np.broadcast_to(np.asarray(v, dtype=complex), points.shape[1:]) for v in out]
+
+
+def _compare(claim: _Claim, lhs: np.ndarray, rhs: np.ndarray, points: np.ndarray,
+             symbols: list[sp.Symbol]) -> str | None | bool:
+    """A failure line, None when lhs is defined at no point, False when it holds."""
+    defined = np.isfinite(lhs) & (np.abs(lhs.imag) < ATOL)
+    if not defined.any():
+        return None
+    close = np.isclose(lhs, rhs, rtol=RTOL, atol=ATOL) & np.isfinite(rhs)
+    for k in np.flatnonzero(defined & ~close):
+        point = {s: sp.Float(points[i, k], 30) for i, s in enumerate(symbols)}
+        if not _agree_precisely(claim, point):
+            return _failure(claim, point)
+    return False
+
+
+def _agree_precisely(claim: _Claim, point: dict[sp.Symbol, sp.Float]) -> bool:
+    lhs = complex(claim.lhs.xreplace(point).evalf(30))
+    rhs = complex(claim.rhs.xreplace(point).evalf(30))
+    return bool(np.isclose(lhs, rhs, rtol=RTOL, atol=ATOL))
+
+
+def _failure(claim: _Claim, point: dict[sp.Symbol, sp.Float]) -> str:
+    at = ", ".join(f"{s} = {float(v):.4g}" for s, v in point.items()
+                   if s in claim.lhs.free_symbols | claim.rhs.free_symbols)
+    what = "result differs from sympy.diff" if claim.reference else \
+        f"{claim.step.rule.label} step does not hold"
+    return f"d/d{claim.step.var} {claim.step.expr}: {what}: {claim.lhs} != {claim.rhs} at {at}"
+
+
+def verify_steps(steps: Iterable[Step], seed: int = 0) -> Verification:
+    """Check many step trees, each shape once: trees that differ only in the names of
+    their symbols (the weights of one layer) are checked once."""
+    seen: dict[str, Verification] = {}
+    total = Verification()
+    for step in steps:
+        key = _shape(step)
+        if key not in seen:
+            seen[key] = verify_step(step, seed)
+        total = total + seen[key]
+    return total
+
+
+def _shape(step: Step) -> str:
+    """The tree's expression and variable with symbols renamed in order of appearance."""
+    names: dict[sp.Basic, sp.Symbol] = {}
+    for node in sp.preorder_traversal(step.expr):
+        if isinstance(node, sp.Symbol) and node not in names:
+            names[node] = sp.Symbol(f"s{len(names)}")
+    var = names.get(step.var, sp.Symbol("var"))
+    return sp.srepr((step.expr.xreplace(names), var))
+
+
+def verify(derivation: Derivation, seed: int = 0) -> Verification:
+    """Check every local derivative of a derivation step by step."""
+    return verify_steps((f.step for f in derivation.factors), seed)
