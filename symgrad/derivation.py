@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Iterator, Mapping
 import sympy as sp
 
 from .models import Definition, Graph
-from .rules import Step
+from .rules import Step, differentiate
 
 if TYPE_CHECKING:
     from .verify import Verification
@@ -23,12 +23,31 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Factor:
-    """The local derivative d(of)/d(wrt) of one edge of the graph, derived by ``step``."""
+    """The local derivative d(of)/d(wrt) of one edge of the graph, where ``of`` is defined
+    as ``expr``: its ``result``, derived step by step in ``step``.
+
+    The steps are worked out when first asked for, so that a wide network, whose weighted
+    sums give thousands of factors read off their terms, does not derive sum rules that
+    no document shows.
+    """
 
     of: sp.Symbol
     wrt: sp.Symbol
-    step: Step
+    expr: sp.Expr
     result: sp.Expr
+
+    @classmethod
+    def derived(cls, of: sp.Symbol, wrt: sp.Symbol, expr: sp.Expr) -> "Factor":
+        """The factor with its steps derived now and its result taken from them."""
+        step = differentiate(expr, wrt)
+        factor = cls(of, wrt, expr, step.result)
+        factor.__dict__["step"] = step
+        return factor
+
+    @cached_property
+    def step(self) -> Step:
+        """The step-by-step derivation of d(expr)/d(wrt)."""
+        return differentiate(self.expr, self.wrt)
 
     @property
     def symbol(self) -> sp.Expr:

@@ -77,7 +77,7 @@ def backpropagate(graph: Graph, parameters: Sequence[sp.Symbol]) -> Backward:
             consumers[d.symbol] = []
             for v in d.expr.free_symbols & relevant:
                 consumers[v].append(d.symbol)
-    factors = {(c, v): _factor(graph, c, v) for v in consumers for c in consumers[v]}
+    factors = _factors(graph, consumers)
     adjoints: dict[sp.Symbol, Adjoint] = {}
     for d in _backward_order(graph.definitions[:-1]):
         if d.symbol in relevant:
@@ -123,9 +123,40 @@ def _dependents(graph: Graph, parameters: Sequence[sp.Symbol]) -> set[sp.Symbol]
     return relevant
 
 
-def _factor(graph: Graph, of: sp.Symbol, wrt: sp.Symbol) -> Factor:
-    step = differentiate(graph.definition(of).expr, wrt)
-    return Factor(of, wrt, step, step.result)
+def _factors(graph: Graph, consumers: Mapping[sp.Symbol, Sequence[sp.Symbol]]
+             ) -> dict[tuple[sp.Symbol, sp.Symbol], Factor]:
+    """Each local derivative d(consumer)/d(v): read off a weighted sum's terms where it
+    can be (the steps are derived when shown), otherwise derived step by step now."""
+    linear: dict[sp.Symbol, dict[sp.Symbol, sp.Expr]] = {}
+    factors = {}
+    for v, users in consumers.items():
+        for c in users:
+            expr = graph.definition(c).expr
+            if c not in linear:
+                linear[c] = coefficients(expr)
+            coefficient = linear[c].get(v)
+            factors[(c, v)] = Factor.derived(c, v, expr) if coefficient is None \
+                else Factor(c, v, expr, coefficient)
+    return factors
+
+
+def coefficients(expr: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
+    """For a sum of terms, each symbol that is a plain factor of exactly one term and
+    appears nowhere else, with the rest of its term: d(expr)/d(symbol)."""
+    if not isinstance(expr, sp.Add):
+        return {}
+    found: dict[sp.Symbol, sp.Expr] = {}
+    seen: set[sp.Symbol] = set()
+    for term in expr.args:
+        factors = term.args if isinstance(term, sp.Mul) else (term,)
+        for i, f in enumerate(factors):
+            if isinstance(f, sp.Symbol) and f not in seen:
+                found[f] = sp.Mul(*factors[:i], *factors[i + 1:])
+        for s in term.free_symbols:
+            if s in seen:
+                found.pop(s, None)
+            seen.add(s)
+    return {s: c for s, c in found.items() if not c.has(s)}
 
 
 def _chain_sum(adjoints: Mapping[sp.Symbol, Adjoint], terms: Sequence[Term]) -> sp.Expr:

@@ -117,11 +117,9 @@ class Graph:
         names = ["all"] if wrt is None else [wrt] if isinstance(wrt, str) else list(wrt)
         if not names:
             raise DerivationError("wrt is empty: name at least one parameter")
-        symbols: list[sp.Symbol] = []
+        symbols: dict[sp.Symbol, None] = {}
         for name in names:
-            for symbol in self._resolve_one(str(name).replace(" ", "")):
-                if symbol not in symbols:
-                    symbols.append(symbol)
+            symbols.update(dict.fromkeys(self._resolve_one(str(name).replace(" ", ""))))
         return tuple(symbols)
 
     def _resolve_one(self, name: str) -> tuple[sp.Symbol, ...]:

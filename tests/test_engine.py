@@ -10,7 +10,7 @@ import sympy as sp
 from hypothesis import given, settings, strategies as st
 
 import symgrad
-from symgrad import derive, network, neuron, with_loss
+from symgrad import derive, engine, network, neuron, with_loss
 from symgrad.derivation import Derivation
 from references import central_difference, close, random_point, sympy_gradient, value
 
@@ -158,3 +158,24 @@ def test_compiled_gradients_match_central_differences():
             down[group.name][pos] -= h
             fd = (f(**up).loss - f(**down).loss) / (2 * h)
             assert np.isclose(grads[group.name][pos], fd, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("text,names", [
+    ("2*w*x + b", {"w", "x", "b"}),
+    ("w*x + v*x**2 + u*y + w*v", {"u", "y"}),
+    ("w*(x + 1) + sigmoid(v)", {"w"}),
+])
+def test_factors_read_off_a_sum_equal_their_steps(text, names):
+    expr = symgrad.parse_expression(text)
+    read_off = engine.coefficients(expr)
+    assert {s.name for s in read_off} == names
+    for symbol, coefficient in read_off.items():
+        assert coefficient == symgrad.differentiate(expr, symbol).result
+        assert sp.simplify(coefficient - sp.diff(expr, symbol)) == 0
+
+
+def test_network_factors_read_off_their_sums_agree_with_their_steps():
+    graph = with_loss(network(3, [(3, "tanh"), (2, "sigmoid")]), "mse")
+    d = derive(graph, "all")
+    for f in d.factors:
+        assert f.result == f.step.result, (f.of, f.wrt)
