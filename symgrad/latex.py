@@ -146,7 +146,7 @@ class Printer(LatexPrinter):
         return base
 
     def _print_Dummy(self, expr: sp.Dummy) -> str:
-        return "u"
+        return self._print_Symbol(sp.Symbol(expr.name))
 
     def _print_Float(self, expr: sp.Float) -> str:
         return num(expr)
@@ -180,6 +180,28 @@ class Printer(LatexPrinter):
         if vector is not None:
             return self._call(name, (vector,), exp)
         return self._call(name, expr.inputs, exp)
+
+    # elementary functions
+
+    def _print_sign(self, expr: sp.sign, exp: str | None = None) -> str:
+        return self._call(r"\operatorname{sign}", expr.args, exp)
+
+    def _print_Max(self, expr: sp.Max, exp: str | None = None) -> str:
+        return self._call(r"\max", expr.args, exp)
+
+    def _print_Min(self, expr: sp.Min, exp: str | None = None) -> str:
+        return self._call(r"\min", expr.args, exp)
+
+    def _log_base(self, factors: list[sp.Expr]) -> str | None:
+        """``log(u) / log(a)``, exactly, as ``\\log_{a}(u)``; else None."""
+        if len(factors) != 2:
+            return None
+        logs = [f for f in factors if isinstance(f, sp.log) and len(f.args) == 1]
+        bases = [f.base.args[0] for f in factors
+                 if isinstance(f, sp.Pow) and f.exp == -1 and isinstance(f.base, sp.log)]
+        if len(logs) != 1 or len(bases) != 1:
+            return None
+        return rf"\log_{{{self._raw(bases[0])}}}{bracket(self._raw(logs[0].args[0]))}"
 
     # calculus
 
@@ -248,6 +270,9 @@ class Printer(LatexPrinter):
 
     def _mul_math(self, expr: sp.Expr) -> tuple[bool, Math]:
         negative, factors = _mul_factors(expr)
+        log_base = self._log_base(factors)
+        if log_base is not None:
+            return negative, Math.atom(log_base)
         numerator = [f for f in factors if not _in_denominator(f)]
         denominator = [1 / f for f in factors if _in_denominator(f)]
         if denominator:
@@ -359,12 +384,17 @@ def _sign(term: sp.Expr) -> tuple[bool, sp.Expr]:
 
 
 def _mul_factors(expr: sp.Mul) -> tuple[bool, list[sp.Expr]]:
-    """A product's factors, with a leading negative number turned into a sign."""
+    """A product's factors, each negative number turned into a sign in front (an
+    unevaluated product may hold one anywhere: ``x \\cdot (-2)`` is ``- x \\cdot 2``)."""
     factors = _flat(expr, sp.Mul) if isinstance(expr, sp.Mul) else [expr]
-    if factors and factors[0].is_Number and factors[0].is_negative:
-        magnitude = -factors[0]
-        return True, ([] if magnitude == 1 else [magnitude]) + factors[1:]
-    return False, factors
+    negative, out = False, []
+    for f in factors:
+        if f.is_Number and f.is_negative:
+            negative, f = not negative, -f
+            if f == 1 and len(factors) > 1:
+                continue
+        out.append(f)
+    return negative, out or [sp.S.One]
 
 
 def _in_denominator(factor: sp.Expr) -> bool:
@@ -523,6 +553,18 @@ def _token_width(tokens: list[str], i: int) -> tuple[float, int]:
     if token.startswith("\\"):
         return _WIDE.get(token, len(token) - 1 if token in _WORDS else 1.0), i + 1
     return _CHAR.get(token, 1.0), i + 1
+
+
+def nested_fraction(tex: str) -> bool:
+    """True when a fraction in ``tex`` holds another in its numerator or denominator."""
+    tokens = [t for t in _TOKEN.findall(str(tex)) if not t.isspace()]
+    for i, token in enumerate(tokens):
+        if token == r"\frac":
+            top, end = _raw_group(tokens, i + 1)
+            bottom, _ = _raw_group(tokens, end)
+            if r"\frac" in top + bottom:
+                return True
+    return False
 
 
 def _raw_group(tokens: list[str], i: int) -> tuple[str, int]:
