@@ -14,6 +14,8 @@ from .errors import (DerivationError, ParseError, SpecError, SymgradError, Unkno
 from .losses import LOSSES
 from .models import ACTIVATIONS, Dense, Graph, from_expression, network, neuron, with_loss
 from .parse import parse_expression
+from .render import DETAILS, FORMATS
+from .render import render as _render
 from .rules import Rule, Step, differentiate
 from .spec import Spec, load_spec, parse_spec
 from .verify import Verification, verify, verify_step
@@ -21,15 +23,17 @@ from .verify import Verification, verify, verify_step
 __version__ = "0.1.0"
 
 
-def render(derivation: Derivation, fmt: str = "markdown", **options) -> str:
-    """Render ``derivation`` as ``markdown``, ``latex``, ``latex-fragment`` or ``json``."""
-    from .render import render as _render
-
-    return _render(derivation, fmt, **options)
+# Defined after the import of the ``render`` module, so the name is this function.
+def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "standard",
+           **options) -> str:
+    """Render ``derivation`` as ``markdown``, ``latex``, ``latex-fragment`` or ``json``, at
+    level of ``detail`` ``brief``, ``standard`` or ``full``; the same derivation renders
+    at any level. ``template_dirs`` puts folders of your own templates first."""
+    return _render(derivation, fmt, detail=detail, **options)
 
 
 __all__ = [
-    "ACTIVATIONS", "LOSSES", "Adjoint", "Compiled", "Dense", "Derivation", "DerivationError",
+    "ACTIVATIONS", "DETAILS", "FORMATS", "LOSSES", "Adjoint", "Compiled", "Dense", "Derivation", "DerivationError",
     "Evaluation", "Factor", "Gradient", "Graph", "ParseError", "Path", "Rule", "Spec",
     "SpecError", "Step", "SymgradError", "UnknownNameError", "ValuesError", "Verification",
     "Worked", "compile", "derive", "differentiate", "from_expression", "load_spec", "network",

@@ -20,6 +20,7 @@ import functools
 import importlib.resources
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -34,6 +35,7 @@ from .losses import LOSSES
 from .models import Graph, Group, Role
 from .numeric import arrange
 from .rules import Rule, Step, lines, written
+from .verify import Verification
 
 FORMATS = ("markdown", "latex", "latex-fragment", "json")
 EXTENSIONS = {"markdown": ".md", "latex": ".tex", "latex-fragment": ".tex", "json": ".json"}
@@ -48,6 +50,15 @@ PATHS_WRITTEN_MAX = 4
 """The chain rule is written out path by path up to this many paths."""
 ZERO = 1e-20
 """A gradient smaller than this in magnitude reads as zero (a flat point)."""
+DETAILS = ("brief", "standard", "full")
+"""Levels of detail: the local derivatives' results only; each with the rules that give
+it; every elementary step, down to constants, simplifications and activation definitions."""
+INLINE_WIDTH = 32.0
+"""At full detail, a step's equation up to this ``latex.width`` goes inline, after its
+sentence; a wider one is displayed."""
+STEP_INDENT, STEP_MARGIN = 3.2, 6.0
+"""How much narrower (in ``latex.width`` units) a displayed step equation is per level of
+nesting, and at the first level, so that it fits beside the list's indentation."""
 
 
 def _template_dir() -> Path:
@@ -60,19 +71,22 @@ def _template_dir() -> Path:
 TEMPLATE_DIR = _template_dir()
 
 
-def render(derivation: Derivation, fmt: str = "markdown", *,
+def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "standard",
            template_dirs: Iterable[str | Path] = ()) -> str:
-    """``derivation`` as text in format ``fmt`` (one of ``FORMATS``).
+    """``derivation`` as text in format ``fmt`` (one of ``FORMATS``), at level of ``detail``
+    (one of ``DETAILS``: ``brief``, ``standard`` or ``full``; JSON is the same at each).
 
     ``template_dirs`` are searched before the default templates (see the module docs).
-    Raises UnknownNameError for an unknown format.
+    Raises UnknownNameError for an unknown format or level of detail.
     """
     if fmt not in FORMATS:
         raise UnknownNameError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+    if detail not in DETAILS:
+        raise UnknownNameError(f"unknown level of detail {detail!r} (known: {', '.join(DETAILS)})")
     if fmt == "json":
         return json.dumps(to_json(derivation), indent=2)
     env = environment(tuple(str(Path(d)) for d in template_dirs))
-    text = env.get_template(TEMPLATES[fmt]).render(derivation=derivation)
+    text = env.get_template(TEMPLATES[fmt]).render(derivation=derivation, detail=detail)
     return tidy_text(text)
 
 
@@ -122,18 +136,37 @@ def to_json(derivation: Derivation) -> dict[str, Any]:
     if worked is not None and worked.learning_rate is not None:
         out["updated"] = arrange(d.graph, d.parameters, {p: float(v) for p, v in worked.updated.items()})
     out["symbolic"] = {g.parameter.name: str(latex.tex(g.intermediate)) for g in d.gradients}
-    out["steps"] = [_json_step(d, f) for f in document_factors(d)]
+    out["steps"] = [_json_factor(d, f) for f in document_factors(d)]
+    out["verification"] = _json_verification(d.verification)
     return out
 
 
-def _json_step(derivation: Derivation, factor: Factor) -> dict[str, str]:
+def _json_factor(derivation: Derivation, factor: Factor) -> dict[str, Any]:
     rules = environment(()).get_template("common/rules.j2").module
     explanation = " ".join(str(rules.explain(s)) for s in explained_steps(factor.step))
     return {
         "rule": factor.step.rule.label,
         "equation": latex.inline_equation(*factor_sides(derivation, factor)),
         "explanation": " ".join(explanation.split()),
+        "substeps": [_json_step(s) for s, _ in step_children(factor.step, expansions=False)],
     }
+
+
+def _json_step(step: Step) -> dict[str, Any]:
+    """A step as plain data: its rule, its equation as LaTeX, and its sub-steps (the
+    simplification last, as in the documents at full detail)."""
+    return {
+        "rule": step.rule.label,
+        "equation": latex.inline_equation(*step_sides(step)),
+        "substeps": [_json_step(s) for s, _ in step_children(step, expansions=False)],
+    }
+
+
+def _json_verification(v: Verification | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    return {"equations": v.equations, "references": v.references, "points": v.points,
+            "undefined": v.undefined, "passed": v.passed}
 
 
 # --- selecting parts of the model -----------------------------------------------------
@@ -175,6 +208,114 @@ def explained_steps(step: Step) -> list[Step]:
         if sub.rule not in (Rule.CONSTANT, Rule.IDENTITY):
             out.extend(explained_steps(sub))
     return out
+
+
+@dataclass(frozen=True)
+class Outlined:
+    """A step in the full-detail outline: numbered by position (``2.1`` is the first
+    sub-step of the second), at a depth of nesting; ``expands`` is the activation step
+    whose derivative this step works out again from the activation's definition."""
+
+    step: Step
+    label: str
+    depth: int
+    expands: Step | None = None
+
+
+def outline(step: Step) -> list[Outlined]:
+    """Every step below ``step`` in reading order: each step's sub-steps, then (for an
+    activation shortcut) its derivation from the definition, then its simplification."""
+    out: list[Outlined] = []
+    _outline(step, "", 0, out)
+    return out
+
+
+def _outline(step: Step, prefix: str, depth: int, out: list[Outlined]) -> None:
+    for i, (child, expands) in enumerate(step_children(step), start=1):
+        out.append(Outlined(child, f"{prefix}{i}", depth, expands))
+        _outline(child, f"{prefix}{i}.", depth + 1, out)
+
+
+def step_children(step: Step, expansions: bool = True) -> list[tuple[Step, Step | None]]:
+    """The steps a step is made of, each with the activation step it expands (or None):
+    sub-steps, the derivation from the definition, and a simplification that changes
+    how the result is written."""
+    children: list[tuple[Step, Step | None]] = [(s, None) for s in _in_printed_order(step)]
+    if expansions and step.expansion is not None:
+        children.append((step.expansion, step))
+    if step.simplification is not None and rewrites(step.simplification):
+        children.append((step.simplification, None))
+    return children
+
+
+def _in_printed_order(step: Step) -> list[Step]:
+    """A sum's sub-steps in the order its terms are printed (``w x + b``), others as they are."""
+    if step.rule is not Rule.SUM:
+        return list(step.substeps)
+    order = {t: i for i, t in enumerate(latex.Printer().ordered_terms(step.expr))}
+    return sorted(step.substeps, key=lambda s: order.get(s.expr, len(order)))
+
+
+def rewrites(simplification: Step) -> bool:
+    """True when a simplification step's forms print differently (an equal form SymPy
+    merely built differently is no step for a reader)."""
+    printed = {re.sub(r"\s+", "", str(latex.tex(f))) for f in step_sides(simplification)}
+    return len(printed) > 1
+
+
+def step_sides(step: Step) -> list[sp.Expr]:
+    """A step's equation as a reader follows it: d/dx(expr), the rule's formula with the
+    sub-derivatives still to take (when it has sub-steps), and the raw result; for a
+    simplification, the forms it passes through. (``Step.equation`` without the middle.)"""
+    if step.rule is Rule.SIMPLIFY:
+        return [f for f in (step.expr, step.inner, step.result) if f is not None]
+    sides: list[sp.Expr] = [sp.Derivative(step.expr, step.var, evaluate=False)]
+    if step.substeps:
+        sides.append(written(step, 1))
+    return sides + [step.raw]
+
+
+def step_equation(step: Step, depth: int = 0,
+                  names: dict[sp.Basic, str] | None = None) -> latex.Display:
+    """A step's equation laid out for a list nested ``depth`` levels deep."""
+    limit = latex.WIDTH - (STEP_MARGIN + STEP_INDENT * depth if depth else 0)
+    sides = [latex.tex(side, names=names) for side in step_sides(step)]
+    return latex.equation(*sides, limit=limit)
+
+
+def is_inline(display: latex.Display, limit: float | None = INLINE_WIDTH) -> bool:
+    """True when an equation is short and flat enough to go inline, after a sentence:
+    one line, no wider than ``limit`` (None: any width), no cases, no fraction inside
+    a fraction."""
+    text = display.lines()[0]
+    flat = r"\begin" not in text and not latex.nested_fraction(text)
+    return display.single and flat and (limit is None or latex.width(text) <= limit)
+
+
+@dataclass(frozen=True)
+class Kink:
+    """Where the two pieces of a piecewise derivative meet (``at``, such as z = 0): the
+    first piece's ``condition``, whether it ``holds`` there, and the derivative taken there."""
+
+    at: sp.Expr
+    condition: sp.Expr
+    holds: bool
+    value: sp.Expr
+
+
+def kink(step: Step) -> Kink | None:
+    """The kink of a two-piece derivative whose first condition is an inequality, else None."""
+    pieces = step.result if isinstance(step.result, sp.Piecewise) else step.raw
+    if not isinstance(pieces, sp.Piecewise) or len(pieces.args) != 2:
+        return None
+    (first, condition), (second, _) = pieces.args
+    if getattr(condition, "rel_op", None) not in (">", "<", ">=", "<="):
+        return None
+    holds = condition.rel_op in (">=", "<=")
+    value = first if holds else second
+    if condition.lhs == step.var and not condition.rhs.has(step.var):
+        value = value.subs(step.var, condition.rhs)
+    return Kink(sp.Eq(condition.lhs, condition.rhs, evaluate=False), condition, holds, value)
 
 
 def constant_terms(step: Step) -> list[sp.Expr]:
@@ -261,10 +402,10 @@ def _descendants(derivation: Derivation, node: sp.Symbol) -> set[sp.Symbol]:
 def factor_symbol(derivation: Derivation, factor: Factor) -> latex.Math:
     """d(of)/d(wrt) in Leibniz notation, marked ``|_{a}`` with what it holds fixed."""
     plain = str(latex.tex(factor.symbol))
-    return latex.Math.atom(_held_names(derivation, factor).get(factor.symbol, plain))
+    return latex.Math.atom(held_names(derivation, factor).get(factor.symbol, plain))
 
 
-def _held_names(derivation: Derivation, factor: Factor) -> dict[sp.Basic, str]:
+def held_names(derivation: Derivation, factor: Factor) -> dict[sp.Basic, str]:
     """How a held-fixed local derivative writes d(of)/d(wrt) and d(a)/d(wrt) (zero) for
     each quantity a it holds fixed."""
     held = held_fixed(derivation, factor)
@@ -277,7 +418,7 @@ def _held_names(derivation: Derivation, factor: Factor) -> dict[sp.Basic, str]:
 
 def factor_sides(derivation: Derivation, factor: Factor) -> list[latex.Math]:
     """d(of)/d(wrt), each written form of its derivation, and the simplified result."""
-    names = _held_names(derivation, factor)
+    names = held_names(derivation, factor)
     written_forms = [latex.tex(line, names=names) for line in lines(factor.step)]
     return [factor_symbol(derivation, factor), *written_forms, latex.tex(factor.result)]
 
@@ -479,6 +620,11 @@ GLOBALS = {
     "adjoints_of": adjoints_of,
     "earlier_adjoints": earlier_adjoints,
     "explained_steps": explained_steps,
+    "outline": outline,
+    "step_equation": step_equation,
+    "is_inline": is_inline,
+    "kink": kink,
+    "held_names": held_names,
     "constant_terms": constant_terms,
     "activations": activations,
     "leaky_slopes": leaky_slopes,

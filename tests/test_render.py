@@ -27,7 +27,9 @@ from symgrad.functions import leaky_relu, relu, sigmoid, softmax, softplus
 from symgrad.latex import (equation, latex_escape, literal_tex, markdown_escape, num, tex,
                            width, WIDTH)
 from symgrad.models import network, neuron, with_loss
-from symgrad.render import EXTENSIONS, FORMATS, TEMPLATE_DIR, environment, render, to_json
+from symgrad.render import (DETAILS, EXTENSIONS, FORMATS, TEMPLATE_DIR, environment, render,
+                            to_json)
+from symgrad.rules import Rule
 from symgrad.symbols import Var, layered
 
 # --- the derivations every document test uses -------------------------------------------
@@ -120,7 +122,24 @@ PRINTED = [
     (sp.Rational(1, 2) * (yhat - y) ** 2, r"\frac{1}{2} (\hat{y} - y)^{2}"),
     (-y / yhat, r"- \frac{y}{\hat{y}}"),
     (sp.Mul(x, 1, evaluate=False), r"x \cdot 1"),
+    (sp.Mul(x, -2, evaluate=False), r"- x \cdot 2"),
+    (sp.Mul(sp.exp(z), -1, evaluate=False), r"- e^{z}"),
     (sp.Float(0.02), "0.02"),
+    (sp.sign(z), r"\operatorname{sign}(z)"),
+    (sp.Abs(w * x), r"\left|{w x}\right|"),
+    (sp.log(z) / sp.log(2), r"\log_{2}(z)"),
+    (sp.log(w * x) / sp.log(b), r"\log_{b}(w x)"),
+    (1 / (z * sp.log(2)), r"\frac{1}{z \log(2)}"),
+    (sp.Max(0, z), r"\max(0, z)"),
+    (sp.Min(w, x), r"\min(w, x)"),
+    (sp.Dummy("v") ** 2, r"v^{2}"),
+    (sp.Derivative(sp.exp(sp.Dummy("w")), sp.Dummy("w")), r"\frac{d}{d w} e^{w}"),
+    (sp.Pow(w * x + 1, 2, evaluate=False), r"(w x + 1)^{2}"),
+    (sp.Mul(sp.Add(1, sp.Mul(-1, w, evaluate=False), evaluate=False),
+            sp.Pow(sp.Pow(x, 2, evaluate=False), -1, evaluate=False), evaluate=False),
+     r"\frac{1 - w}{x^{2}}"),
+    (sp.Piecewise((1, w > x), (0, True), evaluate=False),
+     r"\begin{cases} 1 & \text{if } w > x \\ 0 & \text{otherwise} \end{cases}"),
 ]
 
 
@@ -271,6 +290,178 @@ def test_local_derivative_holding_a_quantity_fixed(derivations):
     assert "with $a$ held fixed" in text
 
 
+# --- every rule, at every level of detail -----------------------------------------------
+
+PHRASES = {
+    Rule.CONSTANT: "(constant rule)",
+    Rule.IDENTITY: "(identity rule)",
+    Rule.CONSTANT_MULTIPLE: "(constant multiple rule)",
+    Rule.SUM: "(sum rule)",
+    Rule.POWER: "By the power rule",
+    Rule.PRODUCT: "By the product rule",
+    Rule.QUOTIENT: "By the quotient rule with $f = \\log(w^{2} + 1)$ and $g = w x + 1$",
+    Rule.CHAIN: "By the chain rule with $u = w x + 1$",
+    Rule.EXPONENTIAL: "By the exponential rule for the constant base $a = 2$",
+    Rule.LOGARITHM: "By the logarithm rule for the base $a = 2$",
+    Rule.TRIGONOMETRIC: "The derivative of $\\cot$ is",
+    Rule.HYPERBOLIC: "The derivative of $\\cosh$ is $\\sinh$",
+    Rule.ABSOLUTE_VALUE: "at $w = 0$ the absolute value has no derivative",
+    Rule.PIECEWISE: "where the pieces meet, at $w = x$,",
+    Rule.ACTIVATION: "The derivative of the sigmoid",
+    Rule.SIMPLIFY: "Simplifying",
+    Rule.FALLBACK: "computed by SymPy (sympy.diff), not derived by a rule",
+}
+"""A sentence only that rule's explanation writes (in both formats)."""
+
+RULE_CASES = [
+    # (rule, expression in w, whether the standard level explains that step)
+    (Rule.CONSTANT, "x + w", False),
+    (Rule.IDENTITY, "x + w", False),
+    (Rule.CONSTANT_MULTIPLE, "3*w", True),
+    (Rule.SUM, "x + w", True),
+    (Rule.POWER, "w**3", True),
+    (Rule.PRODUCT, "w*sin(w)", True),
+    (Rule.QUOTIENT, "log(1 + w**2)/(1 + w*x)", True),
+    (Rule.CHAIN, "(w*x + 1)**2", True),
+    (Rule.EXPONENTIAL, "2**w", True),
+    (Rule.LOGARITHM, "log(w, 2)", True),
+    (Rule.TRIGONOMETRIC, "cot(w) + sec(w) + csc(w)", True),
+    (Rule.HYPERBOLIC, "cosh(w)", True),
+    (Rule.ABSOLUTE_VALUE, "abs(w)", True),
+    (Rule.PIECEWISE, "max(w, x)", True),
+    (Rule.ACTIVATION, "sigmoid(w)", True),
+    (Rule.SIMPLIFY, "3*w", False),
+    (Rule.FALLBACK, "w**w", True),
+]
+
+
+def test_every_rule_has_a_case():
+    assert {rule for rule, *_ in RULE_CASES} == set(Rule) == set(PHRASES)
+
+
+@pytest.fixture(scope="module")
+def rule_documents():
+    """Each rule's expression derived (and verified) once, rendered in each format and level."""
+    out = {}
+    for rule, text, _ in RULE_CASES:
+        d = derive(text, "w", verify=True)
+        out[rule] = (d, {(fmt, level): render(d, fmt, detail=level)
+                         for fmt in ("markdown", "latex-fragment") for level in DETAILS})
+    return out
+
+
+@pytest.mark.parametrize("rule, text, in_standard", RULE_CASES, ids=[r.name for r, *_ in RULE_CASES])
+def test_each_rule_is_used_and_explained_at_each_level(rule_documents, rule, text, in_standard):
+    d, documents = rule_documents[rule]
+    assert rule in {s.rule for f in d.factors for s in f.step.walk(expansions=True)}
+    for fmt in ("markdown", "latex-fragment"):
+        assert PHRASES[rule] in documents[(fmt, "full")], fmt
+        assert (PHRASES[rule] in documents[(fmt, "standard")]) == in_standard, fmt
+        assert not any(p in documents[(fmt, "brief")] for p in PHRASES.values()), fmt
+
+
+@pytest.mark.parametrize("level", DETAILS)
+def test_every_rule_document_renders_with_katex(rule_documents, level):
+    require("KaTeX", katex_available(), "KaTeX not installed: npm ci --prefix tests/js")
+    segments = [seg for _, docs in rule_documents.values()
+                for seg in markdown_math_segments(docs[("markdown", level)])]
+    errors = katex_errors([(tex_, display) for tex_, display, _ in segments])
+    assert [(tex_[:80], e) for (tex_, _, _), e in zip(segments, errors) if e] == []
+
+
+@pytest.mark.parametrize("level", DETAILS)
+def test_every_rule_document_compiles_with_pdflatex(rule_documents, level, tmp_path):
+    require("pdflatex", pdflatex_available(), "pdflatex not installed (texlive-latex-base)")
+    body = "\n".join(docs[("latex-fragment", level)] for _, docs in rule_documents.values())
+    path = tmp_path / f"rules_{level}.tex"
+    path.write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
+                    f"\\begin{{document}}\n{body}\n\\end{{document}}\n")
+    compile_latex(path)
+
+
+def test_kinks_are_stated_with_their_values():
+    relu_doc = render(derive("relu(z)", "z"), "markdown", detail="full")
+    assert "at $z = 0$, we take the derivative of the piece whose condition holds there: " \
+           "$z > 0$ fails, so it is $0$" in relu_doc
+    leaky_doc = render(derive("leaky_relu(z)", "z"), "markdown", detail="full")
+    assert "$z > 0$ fails, so it is $\\frac{1}{100}$" in leaky_doc
+
+
+ACTIVATION_DEFINITIONS = [
+    ("sigmoid(z)", r"From the definition $\sigma(z) = \frac{1}{e^{- z} + 1}$",
+     r"\frac{e^{- z}}{(e^{- z} + 1)^{2}} = \sigma(z) (1 - \sigma(z))"),
+    ("tanh(z)", r"From the definition $\tanh(z) = \frac{e^{z} - e^{- z}}{e^{- z} + e^{z}}$",
+     r"= 1 - \tanh^{2}(z)"),
+    ("softplus(z)", r"From the definition $\operatorname{softplus}(z) = \log(e^{z} + 1)$",
+     r"\frac{e^{z}}{e^{z} + 1} = \sigma(z)"),
+    ("relu(z)", r"From the definition $\operatorname{ReLU}(z) = \max(0, z)$", "(piecewise rule)"),
+    ("leaky_relu(z)", r"From the definition $\operatorname{LeakyReLU}(z) = \begin{cases}",
+     "(piecewise rule)"),
+]
+
+
+@pytest.mark.parametrize("text, definition, shortcut", ACTIVATION_DEFINITIONS,
+                         ids=[t for t, *_ in ACTIVATION_DEFINITIONS])
+def test_full_detail_derives_activations_from_their_definitions(text, definition, shortcut):
+    d = derive(text, "z")
+    full, standard = (render(d, "markdown", detail=level) for level in ("full", "standard"))
+    assert definition in full and shortcut in full
+    assert "From the definition" not in standard
+
+
+def test_softmax_from_its_definition():
+    z1, z2 = sp.Symbol("z1", real=True), sp.Symbol("z2", real=True)
+    d = derive(softmax(1, z1, z2), ["z1", "z2"])
+    full = render(d, "markdown", detail="full")
+    assert r"From the definition $\operatorname{softmax}_{1}(z_{1}, z_{2}) = " \
+           r"\frac{e^{z_{1}}}{e^{z_{1}} + e^{z_{2}}}$" in full
+    assert "By the quotient rule" in full
+
+
+def step_lhs(step) -> str:
+    return str(tex(sp.Derivative(step.expr, step.var)))
+
+
+def test_levels_of_detail_nest(derivations):
+    d = derivations["neuron"]
+    brief, standard, full = (render(d, "markdown", detail=level) for level in DETAILS)
+    assert len(brief) < len(standard) < len(full)
+    sentences = ["By the chain rule with", PHRASES[Rule.POWER], PHRASES[Rule.SUM],
+                 PHRASES[Rule.ACTIVATION], PHRASES[Rule.CONSTANT_MULTIPLE]]
+    assert all(p in standard and p in full and p not in brief for p in sentences)
+    assert all(p not in standard and p in full for p in (PHRASES[Rule.CONSTANT],
+                                                          PHRASES[Rule.IDENTITY], "Simplifying"))
+    assert r"\frac{\partial L}{\partial \hat{y}} &= 2 (\hat{y} - y) \\" in brief
+    steps = [s for f in d.factors for s in f.step.walk(expansions=True) if s.rule is not Rule.SIMPLIFY]
+    assert [step_lhs(s) for s in steps if step_lhs(s) not in full] == []
+    assert any(step_lhs(s) not in standard for s in steps)
+
+
+def test_the_same_derivation_renders_at_every_level(derivations):
+    d = derivations["network"]
+    before = repr(d)
+    documents = {level: render(d, "latex", detail=level) for level in DETAILS}
+    assert len(set(documents.values())) == 3 and repr(d) == before
+    assert render(d, "markdown") == render(d, "markdown", detail="standard")
+
+
+def test_unknown_level_of_detail(derivations):
+    with pytest.raises(UnknownNameError, match=r"^unknown level of detail 'verbose' "
+                                               r"\(known: brief, standard, full\)$"):
+        render(derivations["seed"], "markdown", detail="verbose")
+
+
+def test_verification_sentence_only_when_verified(derivations):
+    checked = derive(with_loss(neuron("sigmoid", bias=False), "squared_error"), "w", verify=True)
+    v = checked.verification
+    assert v is not None and v.passed and v.equations > 0
+    sentence = (f"its {v.equations} step equations and the three local derivatives they give hold "
+                f"at each of {v.points} random points")
+    for fmt in ("markdown", "latex"):
+        assert sentence in render(checked, fmt)
+        assert "checked numerically" not in render(derivations["neuron"], fmt)
+
+
 # --- the documents, read by KaTeX and pdflatex ----------------------------------------
 
 
@@ -377,8 +568,25 @@ def test_json_shapes_and_values():
     assert isinstance(data["gradients"]["W1[0][0]"], float)
     assert [len(row) for row in data["updated"]["W2"]] == [2, 2]
     assert set(data["symbolic"]) == {p.name for p in d.parameters}
-    assert all(set(step) == {"rule", "equation", "explanation"} for step in data["steps"])
+    assert all(set(step) == {"rule", "equation", "explanation", "substeps"} for step in data["steps"])
+    assert data["verification"] is None
     assert render(d, "json") == json.dumps(data, indent=2)
+
+
+def test_json_step_trees_and_verification():
+    d = derive("(w*x + 1)**2", "w", verify=True)
+    data = to_json(d)
+    (step,) = data["steps"]
+    assert step["rule"] == "chain"
+    outer, inner = step["substeps"]
+    assert outer == {"rule": "power", "equation": r"\frac{d}{d u} u^{2} = 2 u", "substeps": []}
+    assert inner["rule"] == "sum" and [s["rule"] for s in inner["substeps"]] == [
+        "constant multiple", "constant", "simplify"]
+    assert inner["substeps"][-1]["equation"] == "x + 0 = x"
+    v = d.verification
+    assert data["verification"] == {"equations": v.equations, "references": 1, "points": v.points,
+                                    "undefined": v.undefined, "passed": True}
+    assert v.equations > 0 and v.points > 0
 
 
 def test_json_gradient_agrees_with_finite_differences():

@@ -22,10 +22,11 @@ REPO = Path(__file__).resolve().parent.parent
 INSTALL_TIMEOUT = 900
 
 TEMPLATE_PROBE = """
-import json, sysconfig, symgrad, symgrad.render
+import json, sysconfig, symgrad
+from symgrad.render import TEMPLATE_DIR
 print(json.dumps({
     "package": str(symgrad.__file__),
-    "template_dir": str(symgrad.render.TEMPLATE_DIR),
+    "template_dir": str(TEMPLATE_DIR),
     "purelib": sysconfig.get_paths()["purelib"],
 }))
 """
