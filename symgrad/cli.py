@@ -16,10 +16,11 @@ from typing import Any, Sequence
 import yaml
 
 from . import __version__
+from .derivation import Derivation
 from .engine import derive
 from .errors import SpecError, SymgradError
 from .models import from_expression
-from .render import EXTENSIONS, FORMATS, render
+from .render import DETAILS, EXTENSIONS, FORMATS, render
 from .spec import Spec, load_spec
 
 GALLERY_FORMATS = ("markdown", "latex")
@@ -55,6 +56,8 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--learning-rate", help="add one gradient-descent step with this rate")
     d.add_argument("--title", help="the document's title")
     d.add_argument("--format", choices=FORMATS, help="output format (default: from -o, else markdown)")
+    d.add_argument("--detail", choices=DETAILS,
+                   help="level of detail (default: the spec's, else standard)")
     d.add_argument("-o", "--output", help="write to this file instead of standard output")
     d.add_argument("--templates", action="append", default=[], metavar="DIR",
                    help="a template folder searched before the defaults (repeatable)")
@@ -64,13 +67,18 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--output", default="output", help="folder for the documents (default: output)")
     g.add_argument("--check", action="store_true", help="only report stale documents; exit 1 if any")
     g.set_defaults(run=_gallery)
+    for command in (d, g):
+        command.add_argument("--no-verify", dest="verify", action="store_false",
+                             help="skip checking every step numerically against sympy.diff")
     return parser
 
 
 def _derive(args: argparse.Namespace) -> int:
     spec = _quick_spec(args) if args.spec is None else _spec_with_overrides(args)
     fmt = args.format or _format_for(args.output)
-    text = render_spec(spec, fmt, source=args.spec, template_dirs=tuple(args.templates))
+    derivation = derive_spec(spec, source=args.spec, verify=args.verify)
+    text = render_derivation(derivation, fmt, args.detail or spec.detail, source=args.spec,
+                             template_dirs=tuple(args.templates))
     if args.output:
         write_atomically(Path(args.output), text)
     else:
@@ -94,16 +102,23 @@ def _spec_with_overrides(args: argparse.Namespace) -> Spec:
                 _split(args.wrt) if args.wrt else spec.wrt,
                 parse_assignments(args.at) if args.at else spec.at,
                 args.learning_rate if args.learning_rate is not None else spec.learning_rate,
-                args.title or spec.title)
+                args.title or spec.title, spec.detail)
 
 
-def render_spec(spec: Spec, fmt: str, *, source: str | None = None,
-                template_dirs: tuple[str, ...] = ()) -> str:
-    """Derive what ``spec`` asks for and render it; errors name ``source``."""
+def derive_spec(spec: Spec, *, source: str | None = None, verify: bool = True) -> Derivation:
+    """Derive (and by default verify) what ``spec`` asks for; errors name ``source``."""
     try:
-        derivation = derive(spec.graph, spec.wrt, at=spec.at, learning_rate=spec.learning_rate,
-                            title=spec.title)
-        return render(derivation, fmt, template_dirs=template_dirs)
+        return derive(spec.graph, spec.wrt, at=spec.at, learning_rate=spec.learning_rate,
+                      title=spec.title, verify=verify)
+    except SymgradError as error:
+        raise error.located(source=source) from None
+
+
+def render_derivation(derivation: Derivation, fmt: str, detail: str, *,
+                      source: str | None = None, template_dirs: tuple[str, ...] = ()) -> str:
+    """Render a derivation at a level of detail; errors name ``source``."""
+    try:
+        return render(derivation, fmt, detail=detail, template_dirs=template_dirs)
     except SymgradError as error:
         raise error.located(source=source) from None
 
@@ -159,22 +174,25 @@ def write_atomically(path: Path, text: str) -> None:
         raise SpecError(f"cannot write {path}: {error.strerror or error}") from None
 
 
-def gallery_documents(examples: Path) -> dict[str, str]:
-    """Every gallery document, by file name, rendered in memory from the specs in ``examples``."""
+def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str]:
+    """Every gallery document, by file name, rendered in memory from the specs in
+    ``examples``: each spec derived once, in each format at the spec's level of detail."""
     specs = sorted(examples.glob("*.yaml"))
     if not specs:
         raise SpecError(f"no spec files (*.yaml) in {examples}")
     documents: dict[str, str] = {}
     for path in specs:
         spec = load_spec(path)
+        derivation = derive_spec(spec, source=str(path), verify=verify)
         for fmt in GALLERY_FORMATS:
-            documents[path.stem + EXTENSIONS[fmt]] = render_spec(spec, fmt, source=str(path))
+            documents[path.stem + EXTENSIONS[fmt]] = render_derivation(
+                derivation, fmt, spec.detail, source=str(path))
     return documents
 
 
 def _gallery(args: argparse.Namespace) -> int:
     output = Path(args.output)
-    documents = gallery_documents(Path(args.examples))
+    documents = gallery_documents(Path(args.examples), verify=args.verify)
     stale = [name for name, text in documents.items() if _read(output / name) != text]
     if args.check:
         for name in stale:

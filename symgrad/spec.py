@@ -5,6 +5,7 @@ Errors name the file and the key (``two_layer.yaml: model.layers[1].activation: 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -12,23 +13,32 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import SpecError, SymgradError
+from .functions import softmax
 from .models import Dense, Graph, check_activation, from_expression, network, neuron, with_loss
+from .render import DETAILS
+from .symbols import real_symbol
 
-KEYS = ("title", "expression", "model", "loss", "wrt", "at", "learning_rate")
+KEYS = ("title", "expression", "softmax", "model", "loss", "wrt", "at", "learning_rate",
+        "detail")
+LOSS_SOURCES = ("expression", "softmax", "model")
 NEURON_KEYS = ("activation", "bias")
 NETWORK_KEYS = ("inputs", "layers")
 LAYER_KEYS = ("units", "activation")
+SOFTMAX_KEYS = ("inputs", "output")
+NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
 class Spec:
-    """What a spec asks for: the loss graph, ``wrt``, values, learning rate and title."""
+    """What a spec asks for: the loss graph, ``wrt``, values, learning rate, title, and
+    the level of detail of its documents."""
 
     graph: Graph
     wrt: Any = "all"
     at: Mapping[str, Any] | None = None
     learning_rate: Any = None
     title: str | None = None
+    detail: str = "standard"
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -59,9 +69,10 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
 
 def _spec(data: Any) -> Spec:
     mapping = _mapping(data, None, KEYS)
-    if ("expression" in mapping) == ("model" in mapping):
-        raise SpecError("give either an expression or a model (exactly one)")
-    graph = _expression(mapping) if "expression" in mapping else _model(mapping)
+    given = [key for key in LOSS_SOURCES if key in mapping]
+    if len(given) != 1:
+        raise SpecError("give either an expression, a softmax or a model (exactly one)")
+    graph = {"expression": _expression, "softmax": _softmax, "model": _model}[given[0]](mapping)
     title = mapping.get("title")
     if title is not None and not isinstance(title, str):
         raise SpecError("title must be text", key="title")
@@ -71,7 +82,10 @@ def _spec(data: Any) -> Spec:
     wrt = mapping.get("wrt", "all")
     if not (isinstance(wrt, str) or (isinstance(wrt, list) and all(isinstance(w, str) for w in wrt))):
         raise SpecError("wrt must be a name, a list of names, or all", key="wrt")
-    return Spec(graph, wrt, at, mapping.get("learning_rate"), title)
+    detail = mapping.get("detail", "standard")
+    if detail not in DETAILS:
+        raise SpecError(f"detail must be one of {', '.join(DETAILS)}", key="detail")
+    return Spec(graph, wrt, at, mapping.get("learning_rate"), title, detail)
 
 
 def _mapping(data: Any, key: str | None, allowed: tuple[str, ...]) -> Mapping[str, Any]:
@@ -93,6 +107,25 @@ def _expression(mapping: Mapping[str, Any]) -> Graph:
         return from_expression(str(text))
     except SymgradError as error:
         raise error.located(key="expression") from None
+
+
+def _softmax(mapping: Mapping[str, Any]) -> Graph:
+    """softmax_k(z_1, ..., z_n) of named inputs, as its own loss (the parser has no softmax:
+    it needs a vector)."""
+    if "loss" in mapping:
+        raise SpecError("a softmax is its own loss: drop loss, or use a model", key="loss")
+    data = _mapping(mapping["softmax"], "softmax", SOFTMAX_KEYS)
+    inputs = data.get("inputs")
+    names_ok = isinstance(inputs, list) and all(isinstance(n, str) and NAME.fullmatch(n)
+                                                 for n in inputs)
+    if not names_ok or len(inputs) < 2 or len(set(inputs)) != len(inputs):
+        raise SpecError("inputs must be a list of two or more distinct names",
+                        key="softmax.inputs")
+    output = data.get("output", 1)
+    if not _positive_int(output) or output > len(inputs):
+        raise SpecError(f"output must be a whole number from 1 to {len(inputs)}",
+                        key="softmax.output")
+    return from_expression(softmax(output, *(real_symbol(n) for n in inputs)))
 
 
 def _model(mapping: Mapping[str, Any]) -> Graph:

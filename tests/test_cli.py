@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
+from symgrad import derive
 from symgrad.cli import gallery_documents, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +81,15 @@ BAD_SPECS = [
     ("expression: x\ncolour: red\n", "unknown key 'colour'"),
     ("expression: x**2\nlearning_rate: 0.1\n", "learning_rate needs values"),
     ("- just\n- a list\n", "expected a mapping"),
+    ("expression: x**2\ndetail: verbose\n", "detail: detail must be one of brief, standard, full"),
+    ("expression: x**2\ndetail: [full]\n", "detail: detail must be one of brief, standard, full"),
+    ("softmax: {inputs: [z1]}\n", "softmax.inputs: inputs must be a list of two or more"),
+    ("softmax: {inputs: [z1, z1]}\n", "softmax.inputs: inputs must be a list of two or more"),
+    ("softmax: {inputs: [z1, 'z2 + 1']}\n", "softmax.inputs: inputs must be a list of two or more"),
+    ("softmax: {inputs: [z1, z2], output: 3}\n", "softmax.output: output must be a whole number from 1 to 2"),
+    ("softmax: {inputs: [z1, z2], k: 1}\n", "softmax: unknown key 'k'"),
+    ("softmax: {inputs: [z1, z2]}\nloss: mse\n", "loss: a softmax is its own loss"),
+    ("softmax: {inputs: [z1, z2]}\nexpression: x\n", "exactly one"),
 ]
 
 
@@ -98,6 +109,7 @@ def test_bad_specs_fail_with_one_line_and_keep_the_output(capsys, tmp_path, text
 
 @pytest.mark.parametrize("argv,fragment", [
     (["derive"], "give a spec file or --expr"),
+    (["derive", "--expr", "x**2", "--detail", "verbose"], "invalid choice: 'verbose'"),
     (["derive", "missing.yaml"], "cannot read spec"),
     (["derive", "--expr", "x**2", "--at", "x"], "expected name=value"),
     (["derive", "--expr", "x**2", "--format", "pdf"], "invalid choice"),
@@ -124,3 +136,68 @@ def test_gallery_writes_every_example_in_both_formats(capsys, tmp_path):
     code, out, _ = run(capsys, "gallery", "--examples", str(ROOT / "examples"), "--output",
                        str(tmp_path), "--check")
     assert code == 0
+
+
+QUICK = ("derive", "--expr", "(w*x + 1)**2", "--wrt", "w", "--at", "w=0.5,x=2")
+
+
+@pytest.mark.parametrize("detail, present, absent", [
+    ("brief", [r"\frac{\partial L}{\partial w} = 2 x (w x + 1)"], ["(sum rule)", "(identity rule)"]),
+    ("standard", ["(sum rule)", "Step by step:"], ["(identity rule)", "Simplifying"]),
+    ("full", ["(sum rule)", "(identity rule)", "(constant rule)", "Simplifying"], []),
+])
+def test_detail_option(capsys, detail, present, absent):
+    code, out, err = run(capsys, *QUICK, "--detail", detail)
+    assert code == 0 and err == ""
+    assert all(p in out for p in present) and not any(a in out for a in absent)
+
+
+def test_bad_detail_writes_nothing(capsys, tmp_path):
+    target = tmp_path / "out.md"
+    code, out, err = run(capsys, *QUICK, "--detail", "everything", "-o", str(target))
+    assert code == 2 and out == "" and err.count("\n") == 1 and "Traceback" not in err
+    assert not target.exists()
+
+
+def test_spec_detail_is_used_and_overridden(capsys, tmp_path):
+    spec = write(tmp_path, "expression: (w*x + 1)**2\nwrt: w\ndetail: full\n")
+    _, full, _ = run(capsys, "derive", spec)
+    _, brief, _ = run(capsys, "derive", spec, "--detail", "brief")
+    assert "(identity rule)" in full and "(sum rule)" not in brief
+
+
+def test_verified_by_default(capsys):
+    _, checked, _ = run(capsys, *QUICK)
+    _, unchecked, _ = run(capsys, *QUICK, "--no-verify")
+    assert "Every step of this derivation was checked numerically" in checked
+    assert "checked numerically" not in unchecked
+    _, data, _ = run(capsys, *QUICK, "--format", "json")
+    v = derive("(w*x + 1)**2", "w", verify=True).verification
+    assert json.loads(data)["verification"] == {"equations": v.equations, "references": 1,
+                                                "points": v.points, "undefined": v.undefined,
+                                                "passed": True}
+    _, data, _ = run(capsys, *QUICK, "--format", "json", "--no-verify")
+    assert json.loads(data)["verification"] is None
+
+
+def test_softmax_spec(capsys, tmp_path):
+    spec = write(tmp_path, "softmax: {inputs: [z1, z2], output: 1}\nwrt: all\n"
+                           "at: {z1: 0.5, z2: -0.5}\n")
+    code, out, _ = run(capsys, "derive", spec, "--format", "json")
+    assert code == 0
+    grads = json.loads(out)["gradients"]
+    s1 = 1 / (1 + math.exp(-1.0))
+    assert math.isclose(grads["z1"], s1 * (1 - s1)) and math.isclose(grads["z2"], -s1 * (1 - s1))
+
+
+def test_gallery_can_skip_verification(capsys, tmp_path):
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    (examples / "square.yaml").write_text("expression: w**2\nwrt: w\n")
+    code, _, _ = run(capsys, "gallery", "--examples", str(examples), "--output", str(tmp_path / "out"),
+                     "--no-verify")
+    assert code == 0
+    assert "checked numerically" not in (tmp_path / "out" / "square.md").read_text()
+    code, out, _ = run(capsys, "gallery", "--examples", str(examples), "--output",
+                       str(tmp_path / "out"), "--check")
+    assert code == 1 and out.count("stale:") == 2
