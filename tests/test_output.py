@@ -37,3 +37,18 @@ def test_markdown_math_renders_with_katex(path):
 def test_seed_numbers_come_out_exactly():
     text = (OUTPUT / "01_seed_mse.md").read_text(encoding="utf-8")
     assert "0.02" in text and "-0.2" in text and "0.8 - 1.0" in text
+
+
+def test_the_seed_neuron_is_shown_at_every_level_of_detail():
+    names = {p.name for p in MARKDOWN}
+    assert {"02_seed_neuron_brief.md", "02_seed_neuron.md", "02_seed_neuron_full.md"} <= names
+    full = (OUTPUT / "02_seed_neuron_full.md").read_text(encoding="utf-8")
+    assert "(constant rule)" in full and r"From the definition $\sigma(z)" in full
+
+
+@pytest.mark.parametrize("activation", [r"\sigma(z)", r"\tanh(z)", r"\operatorname{ReLU}(z)",
+                                        r"\operatorname{LeakyReLU}(z)", r"\operatorname{softplus}(z)",
+                                        r"\operatorname{softmax}_{1}(z_{1}, z_{2}, z_{3})"])
+def test_each_activation_is_derived_from_its_definition(activation):
+    texts = [p.read_text(encoding="utf-8") for p in MARKDOWN]
+    assert any(f"From the definition ${activation} = " in t for t in texts)
