@@ -68,7 +68,11 @@ class Adjoint:
     """dL/d(node), the sum over the node's consumers, derived once.
 
     ``name`` is how later steps refer to it (delta for a weighted sum, else dL/dv);
-    ``named`` says whether they do (True) or use ``value`` inline (False).
+    ``named`` says whether they do (True) or use ``value`` inline (False). For an output
+    layer's delta, ``simplification`` is the SIMPLIFY step from the chain-rule sum written
+    in forward quantities to the textbook form (yhat - y for softmax with categorical
+    cross-entropy, and for sigmoid with binary cross-entropy); ``given`` is what that
+    form assumes, if anything (the targets sum to 1).
     """
 
     node: sp.Symbol
@@ -76,6 +80,8 @@ class Adjoint:
     terms: tuple[Term, ...]
     value: sp.Expr
     named: bool
+    simplification: Step | None = None
+    given: sp.Eq | None = None
 
     @property
     def reference(self) -> sp.Expr:

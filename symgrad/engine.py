@@ -17,7 +17,7 @@ from .derivation import Adjoint, Backward, Derivation, Factor, Gradient, Term, t
 from .errors import DerivationError, ValuesError
 from .models import Definition, Graph, Model, Role, from_expression
 from .numeric import evaluate, read_number, read_values
-from .rules import differentiate
+from .rules import Rule, Step, differentiate
 from .symbols import Var
 from .verify import verify as verify_derivation
 
@@ -43,7 +43,7 @@ def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, 
     rate = None if learning_rate is None else read_number(learning_rate, "learning_rate")
     if rate is not None and at is None:
         raise ValuesError("learning_rate needs values in at for the update step")
-    worked = None if at is None else evaluate(backward, gradients, read_values(graph, at), rate)
+    worked = None if at is None else evaluate(backward, gradients, _values(graph, backward, at), rate)
     derivation = Derivation(title or default_title(graph, parameters), graph, parameters,
                             backward, gradients, worked)
     return checked(derivation) if verify else derivation
@@ -55,6 +55,19 @@ def checked(derivation: Derivation) -> Derivation:
     if not verification.passed:
         raise DerivationError(f"verification failed: {verification.failures[0]}")
     return replace(derivation, verification=verification)
+
+
+def _values(graph: Graph, backward: Backward, at: Mapping[str, Any]) -> tuple[dict, dict]:
+    """The given values, checked against what the derivation assumes of them."""
+    values = read_values(graph, at)
+    for adjoint in backward.adjoints.values():
+        if adjoint.given is not None:
+            total = adjoint.given.lhs.xreplace(values[0])
+            if abs(total - adjoint.given.rhs) > sp.Rational(1, 10**12):
+                raise ValuesError(f"{graph.loss_name} needs targets y that sum to 1 (one-hot or "
+                                  f"probabilities); these sum to {float(total):g}")
+            break
+    return values
 
 
 def as_graph(loss: Graph | Model | str | sp.Expr) -> Graph:
@@ -174,7 +187,48 @@ def _adjoint(graph: Graph, node: sp.Symbol, role: Role, terms: tuple[Term, ...],
     value = _chain_sum(adjoints, terms)
     is_delta = role in DELTA_ROLES
     name = _delta(node) if is_delta else sp.Derivative(graph.loss, node)
-    return Adjoint(node, name, terms, value, named=is_delta or uses > 1)
+    adjoint = Adjoint(node, name, terms, value, named=is_delta or uses > 1)
+    return _textbook(graph, adjoint, adjoints) if is_delta else adjoint
+
+
+def _textbook(graph: Graph, adjoint: Adjoint, adjoints: Mapping[sp.Symbol, Adjoint]) -> Adjoint:
+    """An output delta in the form a textbook writes, where that is shorter.
+
+    The chain-rule sum is written in forward quantities (dL/dyhat inlined, sigma(z) as
+    yhat), cancelled, and for categorical cross-entropy collected over the targets, whose
+    sum is 1. Deltas that still refer to later deltas are left as they are.
+    """
+    inline = {a.name: a.value for a in adjoints.values() if not isinstance(a.name, Var)}
+    written = adjoint.value.xreplace(inline)
+    if any(isinstance(a.name, Var) and written.has(a.name) for a in adjoints.values()):
+        return adjoint
+    outputs = {d.expr: d.symbol for d in graph.definitions if d.role is Role.ACTIVATION}
+    written = written.xreplace(outputs)
+    given = _targets_sum(graph)
+    candidate = _collected(sp.cancel(written), written.free_symbols, given)
+    if sp.count_ops(candidate) >= sp.count_ops(written):
+        return adjoint
+    step = Step(Rule.SIMPLIFY, written, adjoint.node, candidate)
+    used = given if given is not None and given.lhs.free_symbols & written.free_symbols else None
+    return replace(adjoint, value=candidate, simplification=step, given=used)
+
+
+def _targets_sum(graph: Graph) -> sp.Eq | None:
+    """y_1 + ... + y_n = 1, what categorical cross-entropy assumes of its targets."""
+    targets = graph.group("y")
+    if graph.loss_name != "categorical_cross_entropy" or targets is None:
+        return None
+    return sp.Eq(sp.Add(*targets.symbols), 1)
+
+
+def _collected(expr: sp.Expr, symbols: set[sp.Symbol], given: sp.Eq | None) -> sp.Expr:
+    """``expr`` with the targets' sum replaced by 1 where it appears as a coefficient."""
+    if given is None:
+        return expr
+    expanded = sp.expand(expr)
+    outputs = [s for s in symbols if s not in given.lhs.free_symbols]
+    collected = sp.collect(expanded, outputs)
+    return collected.xreplace({given.lhs: given.rhs})
 
 
 def _delta(node: sp.Symbol) -> Var:

@@ -179,3 +179,30 @@ def test_network_factors_read_off_their_sums_agree_with_their_steps():
     d = derive(graph, "all")
     for f in d.factors:
         assert f.result == f.step.result, (f.of, f.wrt)
+
+
+@pytest.mark.parametrize("output,loss,given", [
+    ("softmax", "categorical_cross_entropy", True),
+    ("sigmoid", "binary_cross_entropy", False),
+])
+def test_output_delta_is_prediction_minus_target(output, loss, given):
+    graph = with_loss(network(2, [(3, "tanh"), (3 if output == "softmax" else 1, output)]), loss)
+    d = derive(graph, "all")
+    outputs = graph.group("y").symbols
+    for j, y in enumerate(outputs):
+        delta = next(a for a in d.adjoints if a.node.name == f"z2[{j}]")
+        yhat = next(s for s in delta.value.free_symbols if s.name == f"yhat[{j}]")
+        assert delta.value == yhat - y
+        assert delta.simplification is not None and (delta.given is not None) == given
+        raw = delta.simplification.expr
+        point = {s: sp.Rational(k + 2, 7) for k, s in enumerate(sorted(raw.free_symbols, key=str))}
+        if given:  # the targets sum to 1
+            point[outputs[-1]] = 1 - sum(point[t] for t in outputs[:-1])
+        assert sp.simplify(raw.xreplace(point) - delta.value.xreplace(point)) == 0
+
+
+def test_categorical_cross_entropy_rejects_targets_that_do_not_sum_to_one():
+    graph = with_loss(network(1, [(2, "softmax")]), "categorical_cross_entropy")
+    at = {"x": [1], "W1": [[0.5], [-0.5]], "b1": [0, 0], "y": [0.5, 1]}
+    with pytest.raises(symgrad.ValuesError, match="sum to 1"):
+        derive(graph, "all", at=at)
