@@ -19,7 +19,8 @@ from typing import Callable, Iterator
 
 import sympy as sp
 
-from .functions import Activation, leaky_relu, relu, sigmoid, softmax, softplus
+from .functions import (Activation, expand_activations, leaky_relu, relu, sigmoid, softmax,
+                        softplus)
 
 
 class Rule(Enum):
@@ -97,8 +98,10 @@ class Step:
         if definition is None:
             return None
         expanded = differentiate(definition, self.var)
-        rewrite = Step(Rule.SIMPLIFY, expanded.raw, self.var, self.result,
-                       inner=expanded.result)
+        if expanded.raw == self.result:  # ReLU's: nothing to rewrite, so no simplify step
+            return replace(expanded, simplification=None)
+        inner = None if expanded.result in (expanded.raw, self.result) else expanded.result
+        rewrite = Step(Rule.SIMPLIFY, expanded.raw, self.var, self.result, inner=inner)
         return replace(expanded, result=self.result, simplification=rewrite)
 
     def walk(self, expansions: bool = False) -> Iterator["Step"]:
@@ -132,8 +135,9 @@ def minus(term: sp.Expr) -> sp.Expr:
 
 
 def over(numerator: sp.Expr, denominator: sp.Expr) -> sp.Expr:
-    """numerator / denominator as written."""
-    return sp.Mul(numerator, sp.Pow(denominator, -1, evaluate=False), evaluate=False)
+    """numerator / denominator as written (1 / x without a factor 1, which is not shown)."""
+    reciprocal = sp.Pow(denominator, -1, evaluate=False)
+    return reciprocal if numerator == 1 else sp.Mul(numerator, reciprocal, evaluate=False)
 
 
 def substitute(expr: sp.Expr, old: sp.Symbol, new: sp.Expr) -> sp.Expr:
@@ -196,7 +200,10 @@ def _derive(expr: sp.Expr, var: sp.Symbol, names: tuple[str, ...]) -> Step:
 
 def fallback(expr: sp.Expr, var: sp.Symbol) -> Step:
     """The explicit step for what no rule covers: SymPy's derivative, marked as such."""
-    return Step(Rule.FALLBACK, expr, var, sp.diff(expr, var))
+    result = sp.diff(expr, var)
+    if result.has(sp.Derivative):  # an activation's slope depends on var: leaky_relu(x, x)
+        result = sp.diff(expand_activations(expr), var)
+    return Step(Rule.FALLBACK, expr, var, result)
 
 
 Names = tuple[str, ...]

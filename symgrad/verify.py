@@ -10,6 +10,7 @@ reported, so rounding error in a long expression is not mistaken for a wrong ste
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -17,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from .compile import NUMPY_FUNCTIONS
-from .functions import expand_activations
+from .functions import Activation
 from .rules import Rule, Step
 
 if TYPE_CHECKING:
@@ -29,7 +30,10 @@ POINTS = 6
 RTOL, ATOL = 1e-7, 1e-9
 """Tolerances of the float64 comparison."""
 
-MODULES = [{**NUMPY_FUNCTIONS, "DiracDelta": lambda x, *k: np.zeros_like(x)}, "numpy"]
+MODULES = [{**NUMPY_FUNCTIONS, "DiracDelta": lambda x, *k: np.zeros_like(x),
+            "Heaviside": lambda x, h0=0.5: np.heaviside(x, h0)}, "numpy"]
+"""numpy's own Heaviside is a select that gives 1 for nan: np.heaviside keeps nan, so a
+derivative such as Heaviside(log(x))/x stays undefined where log(x) is."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,17 @@ def _claims(step: Step) -> list[_Claim]:
 
 def _reference(step: Step) -> sp.Expr:
     """d(expr)/d(var) by ``sympy.diff``, the activations written out first."""
-    return sp.diff(expand_activations(step.expr), step.var)
+    expr = step.expr
+    if expr.has(Activation):
+        expr = expr.replace(lambda e: isinstance(e, Activation), _definition)
+    return sp.diff(expr, step.var)
+
+
+@functools.lru_cache(maxsize=4096)
+def _definition(activation: Activation) -> sp.Expr:
+    """An activation's definition, built once: each sub-step's expression repeats the
+    activations below it, and a Piecewise (leaky ReLU's) is slow to build."""
+    return activation.definition()
 
 
 def _check(claims: Sequence[_Claim], seed: int) -> Verification:
@@ -89,7 +103,8 @@ def _check(claims: Sequence[_Claim], seed: int) -> Verification:
                      key=sp.default_sort_key)
     plain = {s: sp.Symbol(f"v{i}", real=True) for i, s in enumerate(symbols)}
     points = _points(len(symbols), seed)
-    sides = [e.xreplace(plain) for c in claims for e in (c.lhs, c.rhs)]
+    with sp.evaluate(False):  # renaming only: rebuilding each node evaluated is slow
+        sides = [e.xreplace(plain) for c in claims for e in (c.lhs, c.rhs)]
     values = _evaluate(list(plain.values()), sides, points)
     failures, undefined = [], 0
     for i, claim in enumerate(claims):
@@ -110,10 +125,13 @@ def _points(count: int, seed: int) -> np.ndarray:
 
 
 def _evaluate(symbols: list[sp.Symbol], sides: list[sp.Expr], points: np.ndarray) -> list:
-    function = sp.lambdify(symbols, sides, modules=MODULES, docstring_limit=0)
+    unique = list(dict.fromkeys(sides))  # a step's raw form is also its simplification's start
+    function = sp.lambdify(symbols, unique, modules=MODULES, docstring_limit=0)
     with np.errstate(all="ignore"):
         out = function(*points)
-    return [np.broadcast_to(np.asarray(v, dtype=complex), points.shape[1:]) for v in out]
+    values = {e: np.broadcast_to(np.asarray(v, dtype=complex), points.shape[1:])
+              for e, v in zip(unique, out)}
+    return [values[e] for e in sides]
 
 
 def _compare(claim: _Claim, lhs: np.ndarray, rhs: np.ndarray, points: np.ndarray,
