@@ -60,13 +60,12 @@ def checked(derivation: Derivation) -> Derivation:
 def _values(graph: Graph, backward: Backward, at: Mapping[str, Any]) -> tuple[dict, dict]:
     """The given values, checked against what the derivation assumes of them."""
     values = read_values(graph, at)
-    for adjoint in backward.adjoints.values():
-        if adjoint.given is not None:
-            total = adjoint.given.lhs.xreplace(values[0])
-            if abs(total - adjoint.given.rhs) > sp.Rational(1, 10**12):
-                raise ValuesError(f"{graph.loss_name} needs targets y that sum to 1 (one-hot or "
-                                  f"probabilities); these sum to {float(total):g}")
-            break
+    given = {a.given for a in backward.adjoints.values() if a.given is not None}
+    for equation in sorted(given, key=str):
+        total = equation.lhs.xreplace(values[0])
+        if abs(total - equation.rhs) > sp.Rational(1, 10**12):
+            raise ValuesError(f"{graph.loss_name} needs targets y that sum to 1 (one-hot or "
+                              f"probabilities) for each sample; {equation.lhs} = {float(total):g}")
     return values
 
 
@@ -204,21 +203,23 @@ def _textbook(graph: Graph, adjoint: Adjoint, adjoints: Mapping[sp.Symbol, Adjoi
         return adjoint
     outputs = {d.expr: d.symbol for d in graph.definitions if d.role is Role.ACTIVATION}
     written = written.xreplace(outputs)
-    given = _targets_sum(graph)
-    candidate = _collected(sp.cancel(written), written.free_symbols, given)
+    given = next((e for e in _target_sums(graph) if e.lhs.free_symbols & written.free_symbols),
+                 None)
+    candidate = sp.factor_terms(_collected(sp.cancel(written), written.free_symbols, given))
     if sp.count_ops(candidate) >= sp.count_ops(written):
         return adjoint
     step = Step(Rule.SIMPLIFY, written, adjoint.node, candidate)
-    used = given if given is not None and given.lhs.free_symbols & written.free_symbols else None
-    return replace(adjoint, value=candidate, simplification=step, given=used)
+    return replace(adjoint, value=candidate, simplification=step,
+                   given=given if candidate != _collected(written, set(), None) else None)
 
 
-def _targets_sum(graph: Graph) -> sp.Eq | None:
-    """y_1 + ... + y_n = 1, what categorical cross-entropy assumes of its targets."""
+def _target_sums(graph: Graph) -> list[sp.Eq]:
+    """y_1 + ... + y_n = 1 for each sample: what categorical cross-entropy assumes."""
     targets = graph.group("y")
     if graph.loss_name != "categorical_cross_entropy" or targets is None:
-        return None
-    return sp.Eq(sp.Add(*targets.symbols), 1)
+        return []
+    columns = graph.batch or 1
+    return [sp.Eq(sp.Add(*targets.symbols[n::columns]), 1) for n in range(columns)]
 
 
 def _collected(expr: sp.Expr, symbols: set[sp.Symbol], given: sp.Eq | None) -> sp.Expr:
@@ -227,13 +228,13 @@ def _collected(expr: sp.Expr, symbols: set[sp.Symbol], given: sp.Eq | None) -> s
         return expr
     expanded = sp.expand(expr)
     outputs = [s for s in symbols if s not in given.lhs.free_symbols]
-    collected = sp.collect(expanded, outputs)
-    return collected.xreplace({given.lhs: given.rhs})
+    collected = sp.collect(expanded, outputs, func=sp.factor)
+    return sp.factor_terms(collected.xreplace({given.lhs: given.rhs}))
 
 
 def _delta(node: sp.Symbol) -> Var:
     if isinstance(node, Var):
-        return Var(f"delta_{node.name}", "delta", node.layer, node.index)
+        return Var(f"delta_{node.name}", "delta", node.layer, node.index, node.sample)
     return Var(f"delta_{node.name}", "delta")
 
 

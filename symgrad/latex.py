@@ -142,7 +142,9 @@ class Printer(LatexPrinter):
             base += f"^{{({expr.layer})}}"
         if expr.index:
             separator = "," if any(i >= 10 for i in expr.index) else ""
-            base += "_{" + separator.join(map(str, expr.index)) + "}"
+            index = separator.join(map(str, expr.index))
+            sample = "" if getattr(expr, "sample", None) is None else f",{expr.sample}"
+            base += "_{" + index + sample + "}"
         return base
 
     def _print_Dummy(self, expr: sp.Dummy) -> str:

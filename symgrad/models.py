@@ -68,6 +68,7 @@ class Model:
     outputs: tuple[sp.Symbol, ...]
     targets: Group
     kind: str
+    batch: int | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Graph:
     definitions: tuple[Definition, ...]
     kind: str
     loss_name: str | None = None
+    batch: int | None = None
 
     @property
     def loss(self) -> sp.Symbol:
@@ -152,10 +154,16 @@ def check_activation(name: str) -> str:
     return name
 
 
-def _group(name: str, role: str, base: str, layer: int | None, shape: tuple[int, ...]) -> Group:
-    positions = product(*(range(n) for n in shape))
+def _group(name: str, role: str, base: str, layer: int | None, shape: tuple[int, ...],
+           batch: int | None = None) -> Group:
+    """A leaf group; with ``batch``, one more dimension: a column per sample."""
     if shape == ():
         return Group(name, role, (), (Var(name),))
+    if batch is not None:
+        positions = product(*(range(n) for n in shape), range(batch))
+        return Group(name, role, shape + (batch,),
+                     tuple(layered(base, layer, p[:-1], p[-1]) for p in positions))
+    positions = product(*(range(n) for n in shape))
     return Group(name, role, shape, tuple(layered(base, layer, p) for p in positions))
 
 
@@ -183,40 +191,61 @@ class Dense:
     activation: str
 
 
-def network(inputs: int, layers: Sequence[Dense | tuple[int, str]]) -> Model:
-    """Dense layers stacked: layer l has W<l> of shape (units, inputs) and b<l>; outputs yhat."""
+def network(inputs: int, layers: Sequence[Dense | tuple[int, str]], batch: int | None = None
+            ) -> Model:
+    """Dense layers stacked: layer l has W<l> of shape (units, inputs) and b<l>; outputs yhat.
+
+    With ``batch`` = N, the inputs x and targets y have one column per sample (shape
+    inputs x N, outputs x N) and every weighted sum and activation is computed per sample.
+    """
     layers = [layer if isinstance(layer, Dense) else Dense(*layer) for layer in layers]
     if inputs < 1 or not layers or any(layer.units < 1 for layer in layers):
         raise DerivationError("a network needs at least one input, one layer and one unit per layer")
-    x = _group("x", "input", "x", None, (inputs,))
-    groups, definitions, previous = [x], [], x.symbols
+    if batch is not None and batch < 1:
+        raise DerivationError(f"a batch needs at least one sample, not {batch}")
+    samples = range(batch or 1)
+    x = _group("x", "input", "x", None, (inputs,), batch)
+    groups, definitions = [x], []
+    previous = [x.symbols[n::len(samples)] for n in samples]
     for l, layer in enumerate(layers, start=1):
         check_activation(layer.activation)
         last = l == len(layers)
-        W = _group(f"W{l}", "parameter", "W", l, (layer.units, len(previous)))
+        W = _group(f"W{l}", "parameter", "W", l, (layer.units, inputs if l == 1 else layers[l - 2].units))
         b = _group(f"b{l}", "parameter", "b", l, (layer.units,))
         groups += [W, b]
-        zs = [layered("z", l, (j,)) for j in range(layer.units)]
-        for j, z in enumerate(zs):
-            row = W.symbols[j * len(previous):(j + 1) * len(previous)]
-            total = sp.Add(*(w * a for w, a in zip(row, previous))) + b.symbols[j]
-            definitions.append(Definition(z, total, Role.WEIGHTED_SUM))
-        outs = [layered("yhat", None, (j,)) if last else layered("a", l, (j,)) for j in range(layer.units)]
-        for j, a in enumerate(outs):
-            definitions.append(Definition(a, _activate(layer.activation, zs, j), Role.ACTIVATION,
-                                          layer.activation))
-        previous = tuple(outs)
-    y = _group("y", "target", "y", None, (layers[-1].units,))
-    return Model(tuple(groups), tuple(definitions), previous, y, "network")
+        zs = [_per_sample("z", l, layer.units, n, batch) for n in samples]
+        outs = [_per_sample("yhat" if last else "a", None if last else l, layer.units, n, batch)
+                for n in samples]
+        for j in range(layer.units):
+            row = W.symbols[j * W.shape[1]:(j + 1) * W.shape[1]]
+            definitions += [Definition(zs[n][j], sp.Add(*(w * a for w, a in zip(row, previous[n])))
+                                       + b.symbols[j], Role.WEIGHTED_SUM) for n in samples]
+        for j in range(layer.units):
+            definitions += [Definition(outs[n][j], _activate(layer.activation, zs[n], j),
+                                       Role.ACTIVATION, layer.activation) for n in samples]
+        previous = outs
+    y = _group("y", "target", "y", None, (layers[-1].units,), batch)
+    outputs = tuple(o for j in range(layers[-1].units) for o in (p[j] for p in previous))
+    return Model(tuple(groups), tuple(definitions), outputs, y, "network", batch)
+
+
+def _per_sample(base: str, layer: int | None, units: int, n: int, batch: int | None) -> list[Var]:
+    return [layered(base, layer, (j,), None if batch is None else n) for j in range(units)]
 
 
 def with_loss(model: Model, loss: str | Loss) -> Graph:
-    """The graph of ``loss`` applied to the model's outputs and targets."""
+    """The graph of ``loss`` applied to the model's outputs and targets; for a batch, the
+    mean over the samples of each sample's loss."""
     loss = get_loss(loss) if isinstance(loss, str) else loss
     L = Var("L")
-    expr = loss.build(model.outputs, model.targets.symbols)
+    if model.batch is None:
+        expr = loss.build(model.outputs, model.targets.symbols)
+    else:
+        columns = [slice(n, None, model.batch) for n in range(model.batch)]
+        expr = sp.Add(*(loss.build(model.outputs[c], model.targets.symbols[c]) for c in columns))
+        expr = expr / model.batch
     definitions = model.definitions + (Definition(L, expr, Role.LOSS),)
-    return Graph(model.groups + (model.targets,), definitions, model.kind, loss.name)
+    return Graph(model.groups + (model.targets,), definitions, model.kind, loss.name, model.batch)
 
 
 def from_expression(text: str | sp.Expr) -> Graph:

@@ -31,6 +31,7 @@ from . import latex
 from .derivation import Adjoint, Derivation, Factor, Gradient, Term, tidy
 from .derivation import Path as GraphPath
 from .errors import UnknownNameError
+from .functions import Activation
 from .losses import LOSSES
 from .models import Graph, Group, Role
 from .numeric import arrange
@@ -354,6 +355,11 @@ def is_composite(derivation: Derivation) -> bool:
     return len(derivation.definitions) > 1
 
 
+def has_activation(expr: sp.Expr) -> bool:
+    """True when ``expr`` applies an activation (sigma, softplus, softmax, tanh, ...)."""
+    return expr.has(Activation, sp.tanh)
+
+
 def function_name(expr: sp.Expr) -> str:
     """The name of the function an expression applies: ``sigmoid``, ``tanh``, ``log``."""
     return type(expr).__name__
@@ -603,6 +609,7 @@ FILTERS = {
     "path_tex": path_tex,
     "group_tex": group_tex,
     "function_name": function_name,
+    "has_activation": has_activation,
     "tidy": tidy,
 }
 

@@ -155,10 +155,18 @@ def evaluated(expr: sp.Expr) -> sp.Expr:
 
 def simplified(raw: sp.Expr) -> sp.Expr:
     """The shortest of the raw form, SymPy's evaluation of it and that with common factors
-    pulled out (2 (yhat - y) rather than 2 yhat - 2 y); the raw form wins ties."""
+    pulled out (2 (yhat - y) rather than 2 yhat - 2 y). Ties go to the form with fewer
+    terms 0 and factors 1 (x + 0 becomes x), then to the raw form, then the factored one."""
     value = evaluated(raw)
-    candidates = [raw, value, sp.factor_terms(value)]
-    return min(candidates, key=sp.count_ops)
+    candidates = [raw, sp.factor_terms(value), value]
+    return min(candidates, key=lambda e: (sp.count_ops(e), _trivial(e)))
+
+
+def _trivial(expr: sp.Expr) -> int:
+    """How many terms 0 and factors 1 an unevaluated form carries (x + 0, x * 1)."""
+    own = isinstance(expr, sp.Add) and sp.S.Zero in expr.args or \
+        isinstance(expr, sp.Mul) and sp.S.One in expr.args
+    return int(own) + sum(_trivial(a) for a in expr.args)
 
 
 def _step(rule: Rule, expr: sp.Expr, var: sp.Symbol, raw: sp.Expr,
