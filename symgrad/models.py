@@ -137,7 +137,8 @@ class Graph:
         raise DerivationError(f"wrt {name!r} is not in the expression (its quantities: {known})")
 
 
-def _activate(name: str, zs: Sequence[sp.Symbol], j: int) -> sp.Expr:
+def activate(name: str, zs: Sequence[sp.Symbol], j: int) -> sp.Expr:
+    """Activation ``name`` of unit j of a layer whose weighted sums are ``zs``."""
     if name == "identity":
         return zs[j]
     if name == "softmax":
@@ -178,7 +179,7 @@ def neuron(activation: str = "sigmoid", bias: bool = True) -> Model:
         groups.append(_group("b", "parameter", "b", None, ()))
     definitions = (
         Definition(z, w * x + b if bias else w * x, Role.WEIGHTED_SUM),
-        Definition(yhat, _activate(activation, [z], 0), Role.ACTIVATION, activation),
+        Definition(yhat, activate(activation, [z], 0), Role.ACTIVATION, activation),
     )
     return Model(tuple(groups), definitions, (yhat,), _group("y", "target", "y", None, ()), "neuron")
 
@@ -221,7 +222,7 @@ def network(inputs: int, layers: Sequence[Dense | tuple[int, str]], batch: int |
             definitions += [Definition(zs[n][j], sp.Add(*(w * a for w, a in zip(row, previous[n])))
                                        + b.symbols[j], Role.WEIGHTED_SUM) for n in samples]
         for j in range(layer.units):
-            definitions += [Definition(outs[n][j], _activate(layer.activation, zs[n], j),
+            definitions += [Definition(outs[n][j], activate(layer.activation, zs[n], j),
                                        Role.ACTIVATION, layer.activation) for n in samples]
         previous = outs
     y = _group("y", "target", "y", None, (layers[-1].units,), batch)

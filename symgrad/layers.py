@@ -1,0 +1,284 @@
+"""The matrix view of backpropagation through a dense network: a few equations per layer.
+
+Vectors are columns and a batch puts one sample per column, so for layer l, with
+W^(l) of shape n_l x n_(l-1) and A^(0) = X (n_0 x N):
+
+    forward     Z^(l) = W^(l) A^(l-1) + b^(l) 1^T,      A^(l) = f_l(Z^(l))
+    output      Delta^(L) = dL/dZ^(L), entry by entry from one unit's derivation
+    backward    Delta^(l) = ((W^(l+1))^T Delta^(l+1)) o f_l'(Z^(l))
+    gradients   dL/dW^(l) = Delta^(l) (A^(l-1))^T,      dL/db^(l) = Delta^(l) 1
+
+Every gradient has the shape of what it differentiates. The ingredients are derived by the
+rule engine on scalars: each activation's derivative f'(z), and the output layer's delta
+from the index-form derivation of a network of just that layer. Nothing here is derived
+per unit of a hidden layer, so the work does not grow with the width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from .compile import NUMPY_FUNCTIONS, Evaluation
+from .derivation import Adjoint
+from .errors import DerivationError
+from .losses import get_loss
+from .models import Dense, Graph, Role, activate, check_activation, network, with_loss
+from .rules import Step, differentiate
+
+Z_SCALAR = sp.Symbol("z", real=True)
+"""The scalar z in which each activation's derivative f'(z) is written."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One dense layer in matrix form; ``slope`` is the derivation of f'(z)."""
+
+    number: int
+    activation: str
+    W: sp.MatrixSymbol
+    b: sp.MatrixSymbol
+    Z: sp.MatrixSymbol
+    A: sp.MatrixSymbol
+    delta: sp.MatrixSymbol
+    previous: sp.MatrixSymbol
+    slope: Step | None
+
+    @property
+    def weighted_sum(self) -> sp.MatrixExpr:
+        """W^(l) A^(l-1) + b^(l) 1^T."""
+        ones = sp.OneMatrix(1, self.Z.shape[1])
+        return sp.MatAdd(sp.MatMul(self.W, self.previous), sp.MatMul(self.b, ones))
+
+    @property
+    def activated(self) -> sp.MatrixExpr | None:
+        """f(Z^(l)), entry by entry (None for softmax, which is not)."""
+        return None if self.slope is None else entrywise(self.slope.expr, self.Z)
+
+    @property
+    def derivative(self) -> sp.MatrixExpr | None:
+        """f'(Z^(l)), entry by entry (None for softmax)."""
+        return None if self.slope is None else entrywise(self.slope.result, self.Z)
+
+    @property
+    def weight_gradient(self) -> sp.MatrixExpr:
+        """dL/dW^(l) = Delta^(l) (A^(l-1))^T."""
+        return sp.MatMul(self.delta, self.previous.T)
+
+    @property
+    def bias_gradient(self) -> sp.MatrixExpr:
+        """dL/db^(l) = Delta^(l) 1, the sum of the deltas over the samples."""
+        return sp.MatMul(self.delta, sp.OneMatrix(self.Z.shape[1], 1))
+
+
+@dataclass(frozen=True)
+class OutputDelta:
+    """Delta^(L) = dL/dZ^(L): one unit's delta from the index-form derivation (``adjoint``,
+    in the quantities of unit 1 of sample 1) and the same entry by entry (``matrix``)."""
+
+    adjoint: Adjoint
+    unit: dict[sp.Symbol, sp.MatrixSymbol]
+    matrix: sp.MatrixExpr
+
+
+@dataclass(frozen=True)
+class MatrixForm:
+    """The matrix view of a dense network's derivation, layer by layer."""
+
+    loss_name: str
+    batch: int | None
+    layers: tuple[Layer, ...]
+    X: sp.MatrixSymbol
+    Y: sp.MatrixSymbol
+    output: OutputDelta
+
+    @property
+    def samples(self) -> int:
+        """N, the number of columns: 1 for a single sample."""
+        return self.X.shape[1]
+
+    @cached_property
+    def backward(self) -> tuple[tuple[sp.MatrixSymbol, sp.MatrixExpr], ...]:
+        """Each hidden layer's delta from the next: (Delta^(l), its recursion)."""
+        out = []
+        for layer, after in zip(self.layers[:-1], self.layers[1:]):
+            propagated = sp.MatMul(after.W.T, after.delta)
+            out.append((layer.delta, sp.HadamardProduct(propagated, layer.derivative)))
+        return tuple(reversed(out))
+
+
+def matrix_form(graph: Graph) -> MatrixForm:
+    """The matrix view of ``graph``, a dense network built by ``network`` and ``with_loss``."""
+    if graph.kind != "network":
+        raise DerivationError("the matrix view is for dense networks (model: network)")
+    shapes = _layer_shapes(graph)
+    return matrix_network(shapes[0][1], [(units, f) for units, _, f in shapes], graph.loss_name,
+                          graph.batch)
+
+
+def matrix_network(inputs: int, layers: Sequence[Dense | tuple[int, str]], loss: str,
+                   batch: int | None = None) -> MatrixForm:
+    """The matrix view of ``with_loss(network(inputs, layers, batch), loss)``, derived
+    without building the network's per-unit graph."""
+    layers = [layer if isinstance(layer, Dense) else Dense(*layer) for layer in layers]
+    for layer in layers:
+        check_activation(layer.activation)
+    if any(layer.activation == "softmax" for layer in layers[:-1]):
+        raise DerivationError("the matrix view takes softmax on the output layer only")
+    get_loss(loss)
+    samples = batch or 1
+    X = sp.MatrixSymbol("X", inputs, samples)
+    built, previous = [], X
+    for number, layer in enumerate(layers, start=1):
+        last = number == len(layers)
+        A = sp.MatrixSymbol("Yhat" if last else f"A{number}", layer.units, samples)
+        built.append(Layer(number, layer.activation,
+                           sp.MatrixSymbol(f"W{number}", layer.units, previous.shape[0]),
+                           sp.MatrixSymbol(f"b{number}", layer.units, 1),
+                           sp.MatrixSymbol(f"Z{number}", layer.units, samples), A,
+                           sp.MatrixSymbol(f"Delta{number}", layer.units, samples), previous,
+                           _slope(layer.activation)))
+        previous = A
+    Y = sp.MatrixSymbol("Y", layers[-1].units, samples)
+    return MatrixForm(loss, batch, tuple(built), X, Y, _output_delta(loss, batch, built[-1], Y))
+
+
+def _layer_shapes(graph: Graph) -> list[tuple[int, int, str]]:
+    """(units, inputs, activation) of each layer, read off the graph's groups and definitions."""
+    weights = [g for g in graph.groups if g.role == "parameter" and g.name[0] == "W"]
+    activations: dict[int, str] = {}
+    for d in graph.definitions:
+        if d.role is Role.ACTIVATION:
+            layer = getattr(d.symbol, "layer", None) or len(weights)
+            activations.setdefault(layer, d.activation or "identity")
+    return [(w.shape[0], w.shape[1], activations[number])
+            for number, w in enumerate(weights, start=1)]
+
+
+def _slope(activation: str) -> Step | None:
+    """The derivation of f'(z) for the named activation, z a scalar (None for softmax,
+    whose outputs each depend on every input: its derivative is in the output delta)."""
+    if activation == "softmax":
+        return None
+    return differentiate(activate(activation, [Z_SCALAR], 0), Z_SCALAR)
+
+
+def _output_delta(loss: str, batch: int | None, last: Layer, Y: sp.MatrixSymbol) -> OutputDelta:
+    """Derive one output unit's delta in a network of the output layer alone, for one
+    sample, and write it for every entry (divided by N for a batch's mean loss)."""
+    from .engine import derive  # the engine builds on this module's siblings
+
+    units = last.Z.shape[0]
+    alone = with_loss(network(1, [(units, last.activation)]), loss)
+    derivation = derive(alone, "b1")
+    adjoint = next(a for a in derivation.adjoints if a.node.name == "z1[0]")
+    unit = {_named(alone, "yhat[0]"): last.A, _named(alone, "y[0]"): Y,
+            _named(alone, "z1[0]"): last.Z}
+    if not adjoint.value.free_symbols <= set(unit):
+        raise DerivationError(f"the matrix view has no entry-by-entry delta for "
+                              f"{last.activation} with {loss}")
+    matrix = entrywise(adjoint.value, unit)
+    if batch:
+        matrix = sp.MatMul(sp.Rational(1, batch), matrix)
+    return OutputDelta(adjoint, unit, matrix)
+
+
+def _named(graph: Graph, name: str) -> sp.Symbol:
+    return next(s for s in (*(x for g in graph.groups for x in g.symbols),
+                            *(d.symbol for d in graph.definitions)) if s.name == name)
+
+
+def entrywise(expr: sp.Expr, matrices: dict[sp.Symbol, sp.MatrixSymbol] | sp.MatrixSymbol
+              ) -> sp.MatrixExpr:
+    """A scalar formula applied to every entry: sums stay sums, products become Hadamard
+    products, and a function of one quantity is applied entry by entry."""
+    if isinstance(matrices, sp.MatrixSymbol):
+        matrices = {Z_SCALAR: matrices}
+    shape = next(iter(matrices.values())).shape
+    if expr in matrices:
+        return matrices[expr]
+    used = expr.free_symbols & set(matrices)
+    if len(used) == 1 and not expr.is_Add and expr.has(sp.Function, sp.Pow):
+        (symbol,) = used
+        return ElementwiseApplyFunction(sp.Lambda(symbol, expr), matrices[symbol])
+    if expr.is_number:
+        return sp.MatMul(expr, sp.OneMatrix(*shape)) if expr != 1 else sp.OneMatrix(*shape)
+    if isinstance(expr, sp.Add):
+        return sp.MatAdd(*(entrywise(a, matrices) for a in expr.args))
+    if isinstance(expr, sp.Mul):
+        coefficient, rest = expr.as_coeff_Mul()
+        factors = rest.args if isinstance(rest, sp.Mul) else (rest,)
+        product = [entrywise(f, matrices) for f in factors]
+        body = product[0] if len(product) == 1 else sp.HadamardProduct(*product)
+        return body if coefficient == 1 else sp.MatMul(coefficient, body)
+    raise DerivationError(f"cannot write {expr} entry by entry")
+
+
+# --- numbers -------------------------------------------------------------------------
+
+
+def compile_matrix(form: MatrixForm) -> "MatrixFunction":
+    """A numpy function evaluating the loss and every gradient layer by layer, from the
+    matrix view's own formulas (each activation and its derivative, the output delta)."""
+    modules = [NUMPY_FUNCTIONS, "numpy"]
+    layers = []
+    for layer in form.layers:
+        if layer.slope is None:
+            layers.append((layer, _softmax_columns, None))
+        else:
+            layers.append((layer, sp.lambdify(Z_SCALAR, layer.slope.expr, modules),
+                           sp.lambdify(Z_SCALAR, layer.slope.result, modules)))
+    unit = form.output.unit
+    arguments = list(unit)
+    delta = sp.lambdify(arguments, form.output.adjoint.value, modules)
+    roles = [unit[a] for a in arguments]
+    loss = get_loss(form.loss_name)
+    y, yhat = sp.symbols("y yhat", real=True)
+    per_output = sp.lambdify((yhat, y), loss.per_output(yhat, y), modules)
+    return MatrixFunction(form, tuple(layers), delta, tuple(roles), per_output, loss.mean)
+
+
+@dataclass(frozen=True)
+class MatrixFunction:
+    """Call with arrays by group name (x: inputs x N, or a vector for one sample)."""
+
+    form: MatrixForm
+    layers: tuple
+    delta: Callable
+    roles: tuple[sp.MatrixSymbol, ...]
+    per_output: Callable
+    mean_over_outputs: bool
+
+    def __call__(self, **values: Any) -> Evaluation:
+        form = self.form
+        single = form.batch is None
+        column = (lambda a: np.asarray(a, dtype=float).reshape(-1, 1)) if single else \
+            (lambda a: np.asarray(a, dtype=float))
+        A, X, Y = column(values["x"]), column(values["x"]), column(values["y"])
+        cache, ones = [], np.ones((1, X.shape[1]))
+        for layer, f, _ in self.layers:
+            W, b = (np.asarray(values[f"{n}{layer.number}"], dtype=float) for n in "Wb")
+            Z = W @ A + b.reshape(-1, 1) @ ones
+            cache.append((W, A, Z))
+            A = f(Z) * np.ones_like(Z)
+        given = {form.layers[-1].A: A, form.Y: Y, form.layers[-1].Z: cache[-1][2]}
+        delta = self.delta(*(given[r] for r in self.roles)) * np.ones_like(A) / X.shape[1]
+        gradients = {}
+        for (layer, _, slope), (W, before, Z) in reversed(list(zip(self.layers, cache))):
+            gradients[f"W{layer.number}"] = delta @ before.T
+            gradients[f"b{layer.number}"] = delta.sum(axis=1)
+            if layer.number > 1:
+                delta = (W.T @ delta) * self.layers[layer.number - 2][2](cache[layer.number - 2][2])
+        terms = self.per_output(A, Y)
+        loss = terms.mean(axis=0) if self.mean_over_outputs else terms.sum(axis=0)
+        return Evaluation(np.asarray(loss.mean()), gradients)
+
+
+def _softmax_columns(Z: np.ndarray) -> np.ndarray:
+    shifted = np.exp(Z - Z.max(axis=0, keepdims=True))
+    return shifted / shifted.sum(axis=0, keepdims=True)
