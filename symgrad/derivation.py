@@ -37,10 +37,13 @@ class Factor:
     result: sp.Expr
 
     @classmethod
-    def derived(cls, of: sp.Symbol, wrt: sp.Symbol, expr: sp.Expr) -> "Factor":
-        """The factor with its steps derived now and its result taken from them."""
+    def derived(cls, of: sp.Symbol, wrt: sp.Symbol, expr: sp.Expr,
+                names: Mapping[sp.Expr, sp.Symbol] | None = None) -> "Factor":
+        """The factor with its steps derived now and its result taken from them, written
+        with the ``names`` of quantities the forward pass computes (sigma(z) as a, so
+        that sigma'(z) = a (1 - a) as textbooks write it)."""
         step = differentiate(expr, wrt)
-        factor = cls(of, wrt, expr, step.result)
+        factor = cls(of, wrt, expr, step.result.xreplace(names or {}))
         factor.__dict__["step"] = step
         return factor
 

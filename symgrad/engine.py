@@ -140,6 +140,8 @@ def _factors(graph: Graph, consumers: Mapping[sp.Symbol, Sequence[sp.Symbol]]
     """Each local derivative d(consumer)/d(v): read off a weighted sum's terms where it
     can be (the steps are derived when shown), otherwise derived step by step now."""
     linear: dict[sp.Symbol, dict[sp.Symbol, sp.Expr]] = {}
+    names = {d.expr: d.symbol for d in graph.definitions
+             if d.role is Role.ACTIVATION and isinstance(d.expr, sp.Function)}
     factors = {}
     for v, users in consumers.items():
         for c in users:
@@ -147,7 +149,7 @@ def _factors(graph: Graph, consumers: Mapping[sp.Symbol, Sequence[sp.Symbol]]
             if c not in linear:
                 linear[c] = coefficients(expr)
             coefficient = linear[c].get(v)
-            factors[(c, v)] = Factor.derived(c, v, expr) if coefficient is None \
+            factors[(c, v)] = Factor.derived(c, v, expr, names) if coefficient is None \
                 else Factor(c, v, expr, coefficient)
     return factors
 

@@ -177,8 +177,17 @@ def test_factors_read_off_a_sum_equal_their_steps(text, names):
 def test_network_factors_read_off_their_sums_agree_with_their_steps():
     graph = with_loss(network(3, [(3, "tanh"), (2, "sigmoid")]), "mse")
     d = derive(graph, "all")
+    named = {x.expr: x.symbol for x in d.definitions if x.symbol.name.startswith(("a", "yhat"))}
     for f in d.factors:
-        assert f.result == f.step.result, (f.of, f.wrt)
+        assert f.result == f.step.result.xreplace(named), (f.of, f.wrt)
+
+
+def test_activation_slopes_are_written_with_the_activations_value():
+    d = derive(with_loss(neuron("sigmoid"), "half_squared_error"), "w")
+    factor = next(f for f in d.factors if f.wrt.name == "z")
+    yhat = factor.of
+    assert factor.result == yhat * (1 - yhat)
+    assert factor.step.result == factor.step.expr * (1 - factor.step.expr)
 
 
 @pytest.mark.parametrize("output,loss,given", [
