@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import Enum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Callable, Iterator
 
 import sympy as sp
@@ -146,6 +146,7 @@ def substitute(expr: sp.Expr, old: sp.Symbol, new: sp.Expr) -> sp.Expr:
         return expr.xreplace({old: new})
 
 
+@lru_cache(maxsize=8192)  # a raw form holds its sub-steps' results, evaluated before
 def evaluated(expr: sp.Expr) -> sp.Expr:
     """``expr`` as SymPy evaluates it (every unevaluated node rebuilt)."""
     if not expr.args or isinstance(expr, (sp.Symbol, sp.Number)):
@@ -158,7 +159,9 @@ def simplified(raw: sp.Expr) -> sp.Expr:
     pulled out (2 (yhat - y) rather than 2 yhat - 2 y). Ties go to the form with fewer
     terms 0 and factors 1 (x + 0 becomes x), then to the raw form, then the factored one."""
     value = evaluated(raw)
-    candidates = [raw, sp.factor_terms(value), value]
+    candidates = list(dict.fromkeys([raw, sp.factor_terms(value), value]))
+    if len(candidates) == 1:  # often: nothing to evaluate, so nothing to count
+        return raw
     return min(candidates, key=lambda e: (sp.count_ops(e), _trivial(e)))
 
 

@@ -8,6 +8,7 @@ import collections
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import assume, given, settings, strategies as st
 
 from symgrad import Rule, Step, differentiate, parse_expression, verify_step
 from symgrad.functions import LEAKY_RELU_SLOPE, leaky_relu, relu, sigmoid, softmax, softplus
@@ -265,3 +266,65 @@ def test_fallback_result_is_a_derivative_not_an_unevaluated_one(function, deriva
     assert_same_function(step.result, derivative)
     assert verify_step(step).passed
 
+
+# --- random expressions, every step checked ------------------------------------------------
+
+EXPONENTS = [2, 3, -1, -2, sp.Rational(1, 2), sp.Rational(-1, 2), sp.Rational(3, 2),
+             sp.Rational(1, 3)]
+FUNCTIONS = [sp.exp, sp.log, lambda e: sp.log(e, 2), lambda e: 2**e, sp.sqrt, sp.sin, sp.cos,
+             sp.tan, sp.sinh, sp.cosh, sp.tanh, sigmoid, softplus, relu,
+             lambda e: leaky_relu(e, LEAKY_RELU_SLOPE), sp.Abs, lambda e: softmax(1, e, y),
+             lambda e: softmax(2, y, e)]
+POSITIVE = [sp.exp, sp.cosh, sigmoid, softplus, lambda e: 1 + e**2]
+OF_POSITIVE = [sp.log, lambda e: sp.log(e, 2), sp.sqrt, lambda e: e**sp.Rational(-1, 2),
+               lambda e: e**sp.Rational(3, 2)]
+"""Functions defined only where their argument is positive, for the positive forms above."""
+OPERATIONS = [sp.Add, lambda p, q: p - q, sp.Mul, lambda p, q: p / q]
+OTHERS = st.sampled_from([y, y, sp.Integer(2), sp.Integer(3), sp.Integer(-1), sp.Rational(1, 2),
+                          sp.pi])
+"""The other operand of a sum, product or quotient: y or a constant, when not an expression."""
+
+
+def expressions(depth: int) -> st.SearchStrategy[sp.Expr]:
+    """Expressions in x (and y) of up to ``depth`` nested functions and operations."""
+    if depth == 0:
+        return st.just(x)
+    e = expressions(depth - 1)
+    options = [
+        st.just(x),
+        st.builds(lambda f, p: f(p), st.sampled_from(FUNCTIONS), e),
+        st.builds(lambda p, n: p**n, e, st.sampled_from(EXPONENTS)),
+        st.builds(lambda op, p, q, left: op(p, q) if left else op(q, p),
+                  st.sampled_from(OPERATIONS), e, st.one_of(OTHERS, e), st.booleans()),
+    ]
+    if depth >= 2:  # log, root or power of a positive form: two levels, defined everywhere
+        positive = st.builds(lambda f, p: f(p), st.sampled_from(POSITIVE), expressions(depth - 2))
+        options.append(st.builds(lambda f, p: f(p), st.sampled_from(OF_POSITIVE), positive))
+    return st.one_of(options)
+
+
+PROPERTY_EXAMPLES = 1100
+"""Enough that at least 1,000 of them are distinct expressions."""
+
+
+def test_random_expressions_every_step_holds_and_no_fallback():
+    corpus: collections.Counter = collections.Counter()
+    seen: set[sp.Expr] = set()
+
+    @settings(max_examples=PROPERTY_EXAMPLES, deadline=None, derandomize=True)
+    @given(expressions(4))
+    def check(expr):
+        assume(expr.has(x) and not expr.has(sp.zoo, sp.nan))
+        step = differentiate(expr, x)
+        verification = verify_step(step)
+        assert verification.passed, verification.failures
+        assume(verification.undefined == 0)  # every equation, the reference too, was checked
+        fallbacks = [s.expr for s in step.walk(expansions=True) if s.rule is Rule.FALLBACK]
+        assert not fallbacks, fallbacks
+        corpus.update(s.rule for s in step.walk(expansions=True))
+        seen.add(expr)
+
+    check()
+    assert len(seen) >= 1000, len(seen)
+    assert corpus[Rule.FALLBACK] == 0
+    assert all(corpus[r] > 0 for r in set(Rule) - {Rule.FALLBACK}), corpus
