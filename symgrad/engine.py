@@ -196,7 +196,8 @@ def _textbook(graph: Graph, adjoint: Adjoint, adjoints: Mapping[sp.Symbol, Adjoi
     """An output delta in the form a textbook writes, where that is shorter.
 
     The chain-rule sum is written in forward quantities (dL/dyhat inlined, sigma(z) as
-    yhat), cancelled, and for categorical cross-entropy collected over the targets, whose
+    yhat), each term cancelled (term by term: cancelling the whole sum over a wide layer
+    costs minutes), and for categorical cross-entropy collected over the targets, whose
     sum is 1. Deltas that still refer to later deltas are left as they are.
     """
     inline = {a.name: a.value for a in adjoints.values() if not isinstance(a.name, Var)}
@@ -207,7 +208,8 @@ def _textbook(graph: Graph, adjoint: Adjoint, adjoints: Mapping[sp.Symbol, Adjoi
     written = written.xreplace(outputs)
     given = next((e for e in _target_sums(graph) if e.lhs.free_symbols & written.free_symbols),
                  None)
-    candidate = sp.factor_terms(_collected(sp.cancel(written), written.free_symbols, given))
+    cancelled = sp.Add(*(sp.cancel(term) for term in sp.Add.make_args(written)))
+    candidate = sp.factor_terms(_collected(cancelled, written.free_symbols, given))
     if sp.count_ops(candidate) >= sp.count_ops(written):
         return adjoint
     step = Step(Rule.SIMPLIFY, written, adjoint.node, candidate)
