@@ -79,11 +79,18 @@ class Layer:
 @dataclass(frozen=True)
 class OutputDelta:
     """Delta^(L) = dL/dZ^(L): one unit's delta from the index-form derivation (``adjoint``,
-    in the quantities of unit 1 of sample 1) and the same entry by entry (``matrix``)."""
+    in the quantities of unit 1 of sample 1) and the same for the whole layer (``matrix``).
+
+    Where each entry depends on its own unit alone, ``matrix`` is the formula entry by
+    entry. A softmax output under another loss than cross-entropy couples the units:
+    delta_j = yhat_j (g_j - sum_k yhat_k g_k) with g = dL/dyhat (``outer``, entry by
+    entry), that is Delta = Yhat o (G - 1 1^T (Yhat o G)).
+    """
 
     adjoint: Adjoint
     unit: dict[sp.Symbol, sp.MatrixSymbol]
     matrix: sp.MatrixExpr
+    outer: Adjoint | None = None
 
 
 @dataclass(frozen=True)
@@ -179,13 +186,20 @@ def _output_delta(loss: str, batch: int | None, last: Layer, Y: sp.MatrixSymbol)
     adjoint = next(a for a in derivation.adjoints if a.node.name == "z1[0]")
     unit = {_named(alone, "yhat[0]"): last.A, _named(alone, "y[0]"): Y,
             _named(alone, "z1[0]"): last.Z}
-    if not adjoint.value.free_symbols <= set(unit):
-        raise DerivationError(f"the matrix view has no entry-by-entry delta for "
+    outer = None
+    if adjoint.value.free_symbols <= set(unit):
+        matrix = entrywise(adjoint.value, unit)
+    elif last.activation == "softmax":
+        outer = next(a for a in derivation.adjoints if a.node.name == "yhat[0]")
+        G = entrywise(outer.value, unit)
+        weighted = sp.HadamardProduct(last.A, G)
+        matrix = sp.HadamardProduct(last.A, G - sp.MatMul(sp.OneMatrix(units, units), weighted))
+    else:
+        raise DerivationError(f"the matrix view has no layer-wide delta for "
                               f"{last.activation} with {loss}")
-    matrix = entrywise(adjoint.value, unit)
     if batch:
         matrix = sp.MatMul(sp.Rational(1, batch), matrix)
-    return OutputDelta(adjoint, unit, matrix)
+    return OutputDelta(adjoint, unit, matrix, outer)
 
 
 def _named(graph: Graph, name: str) -> sp.Symbol:
@@ -203,9 +217,11 @@ def entrywise(expr: sp.Expr, matrices: dict[sp.Symbol, sp.MatrixSymbol] | sp.Mat
     if expr in matrices:
         return matrices[expr]
     used = expr.free_symbols & set(matrices)
-    if len(used) == 1 and not expr.is_Add and expr.has(sp.Function, sp.Pow):
+    if len(used) == 1 and not expr.is_Add and expr.as_coeff_Mul()[1] not in matrices:
         (symbol,) = used
-        return ElementwiseApplyFunction(sp.Lambda(symbol, expr), matrices[symbol])
+        # built directly: for a 1 x 1 matrix SymPy would apply the function to the matrix
+        return sp.MatrixExpr.__new__(ElementwiseApplyFunction, sp.Lambda(symbol, expr),
+                                     matrices[symbol])
     if expr.is_number:
         return sp.MatMul(expr, sp.OneMatrix(*shape)) if expr != 1 else sp.OneMatrix(*shape)
     if isinstance(expr, sp.Add):
@@ -235,12 +251,27 @@ def compile_matrix(form: MatrixForm) -> "MatrixFunction":
                            sp.lambdify(Z_SCALAR, layer.slope.result, modules)))
     unit = form.output.unit
     arguments = list(unit)
-    delta = sp.lambdify(arguments, form.output.adjoint.value, modules)
+    coupled = form.output.outer is not None
+    entry = (form.output.outer if coupled else form.output.adjoint).value
+    delta = sp.lambdify(arguments, entry, modules)
     roles = [unit[a] for a in arguments]
     loss = get_loss(form.loss_name)
     y, yhat = sp.symbols("y yhat", real=True)
     per_output = sp.lambdify((yhat, y), loss.per_output(yhat, y), modules)
+    if coupled:
+        delta = _softmax_coupled(delta, tuple(roles), form.layers[-1].A)
     return MatrixFunction(form, tuple(layers), delta, tuple(roles), per_output, loss.mean)
+
+
+def _softmax_coupled(gradient: Callable, roles: tuple, Yhat: sp.MatrixSymbol) -> Callable:
+    """Delta = Yhat o (G - 1 1^T (Yhat o G)), from G = dL/dYhat entry by entry."""
+    position = roles.index(Yhat)
+
+    def delta(*arguments: np.ndarray) -> np.ndarray:
+        G = gradient(*arguments) * np.ones_like(arguments[position])
+        A = arguments[position]
+        return A * (G - (A * G).sum(axis=0, keepdims=True))
+    return delta
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import symgrad
+from symgrad.layers import compile_matrix, matrix_form
 from render_tools import on_ci, require
 from symgrad import network, with_loss
 
@@ -233,3 +234,42 @@ def test_compiled_gradients_match_central_differences(case, reference):
     estimates = reference.central_differences(values, case.activations, case.loss)
     for name, estimate in estimates.items():
         assert_close(gradients[name], estimate, f"dL/d{name}", rtol=1e-6, atol=1e-8)
+
+
+# --- batches and the matrix view ----------------------------------------------------------
+
+
+BATCHES = [(case, 2 + case.index % 3) for case in CASES[1::5]]
+
+
+def batch_values(case: Case, samples: int) -> dict[str, np.ndarray]:
+    """The case's values with x and y widened to one column per sample."""
+    values = random_values(case)
+    rng = np.random.default_rng(1000 + case.index)
+    columns = [values["x"]] + [rng.uniform(-2.0, 2.0, case.inputs) for _ in range(samples - 1)]
+    targets = [values["y"]] + [random_values(Case(case.index + 7 * n, case.inputs, case.layers,
+                                                  case.loss))["y"] for n in range(1, samples)]
+    return {**values, "x": np.stack(columns, axis=1), "y": np.stack(targets, axis=1)}
+
+
+@pytest.mark.parametrize("case,samples", BATCHES, ids=lambda v: str(v))
+def test_batch_mean_loss_gradients_match_torch_autograd(case, samples, reference):
+    values = batch_values(case, samples)
+    graph = with_loss(network(case.inputs, case.layers, batch=samples), case.loss)
+    loss, grads = reference.loss_and_gradients(values, case.activations, case.loss)
+    index = symgrad.compile(symgrad.derive(graph))(**values)
+    matrix = compile_matrix(matrix_form(graph))(**values)
+    for result, view in ((index, "index"), (matrix, "matrix")):
+        assert_close(result.loss, loss, f"{view} loss")
+        for name, expected in grads.items():
+            assert_close(result.gradients[name], expected, f"{view} dL/d{name}")
+
+
+@pytest.mark.parametrize("case", CASES[::4], ids=str)
+def test_matrix_view_matches_torch_autograd(case, reference):
+    values = random_values(case)
+    result = compile_matrix(matrix_form(case.graph()))(**values)
+    loss, grads = reference.loss_and_gradients(values, case.activations, case.loss)
+    assert_close(result.loss, loss, "loss")
+    for name, expected in grads.items():
+        assert_close(result.gradients[name], expected, f"dL/d{name}")

@@ -46,10 +46,16 @@ def parameter_names(depth: int) -> list[str]:
 
 
 def _loss(tensors: Mapping[str, Tensor], activations: Sequence[str], loss: str) -> Tensor:
+    """One sample (x a vector), or a batch (x with a column per sample): the mean over the
+    samples of each sample's loss."""
     a = tensors["x"]
     for l, name in enumerate(activations, start=1):
-        a = ACTIVATIONS[name](tensors[f"W{l}"] @ a + tensors[f"b{l}"])
-    return LOSSES[loss](a, tensors["y"])
+        bias = tensors[f"b{l}"] if a.dim() == 1 else tensors[f"b{l}"][:, None]
+        a = ACTIVATIONS[name](tensors[f"W{l}"] @ a + bias)
+    if a.dim() == 1:
+        return LOSSES[loss](a, tensors["y"])
+    samples = [LOSSES[loss](a[:, n], tensors["y"][:, n]) for n in range(a.shape[1])]
+    return torch.stack(samples).mean()
 
 
 def loss_and_gradients(values: Mapping[str, np.ndarray], activations: Sequence[str],
