@@ -35,6 +35,7 @@ import sympy as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout this script is in
 import symgrad
+from symgrad.layers import compile_matrix, matrix_network
 
 ACTIVATION, LOSS = "sigmoid", "mse"
 RATIO_TARGET = 2.2
@@ -96,18 +97,28 @@ def naive(size: Size) -> dict[str, Any]:
             "seconds": seconds}
 
 
-# --- MATRIX FORM -------------------------------------------------------------------------
-# symgrad/layers.py (the lead's) derives the same MLPs in matrix form, a few equations per
-# layer, so its derivation time should not grow with the width. Measure it here: return
-# {"total_s": derive + compile seconds, ...} and the table's "matrix form" column shows it
-# (add columns in ``table`` for more). Until then the column says "to be measured".
-def matrix_form(size: Size) -> dict[str, Any] | None:
-    """Derive + compile ``size`` in matrix form; None while that is not measured here."""
-    return None
-# -----------------------------------------------------------------------------------------
+def matrix_form(size: Size) -> dict[str, Any]:
+    """Derive + compile ``size`` in matrix form (``symgrad.layers``), a few equations per
+    layer, and count their operations as for the index form."""
+    layers = [(w, ACTIVATION) for w in size.widths]
+    start = time.perf_counter()
+    form = matrix_network(size.inputs, layers, LOSS)
+    derived = time.perf_counter()
+    compile_matrix(form)
+    compiled = time.perf_counter()
+    forward = sum(sp.count_ops(l.weighted_sum) + sp.count_ops(l.activated) for l in form.layers)
+    backward = sp.count_ops(form.output.matrix) + sum(sp.count_ops(e) for _, e in form.backward)
+    gradients = sum(sp.count_ops(l.weight_gradient) + sp.count_ops(l.bias_gradient)
+                    for l in form.layers)
+    return {"forward_ops": forward, "backprop_ops": forward + backward + gradients,
+            "derive_s": derived - start, "compile_s": compiled - derived,
+            "total_s": compiled - start}
 
 
-MEASURES = {"backprop": backprop, "naive": naive, "matrix": matrix_form}
+WIDTHS = (16, 64, 256, 1024)
+"""Widths at which the matrix form's derive + compile time is shown not to grow."""
+
+MEASURES = {"backprop": backprop, "naive": naive, "matrix": matrix_form, "width": matrix_form}
 
 
 def in_fresh_process(measure: str, size: Size, timeout: float) -> dict[str, Any] | None:
@@ -154,7 +165,7 @@ def table(sizes: list[Size], backprops: dict, naives: dict, matrices: dict) -> s
     header = ["MLP", "parameters", "forward ops", "backprop ops", "ratio",
               "(with inlined adjoints)", "build s", "derive s", "compile s",
               "derive + compile s", "naive diff ops", "naive ratio", "naive diff s",
-              "matrix form: derive + compile s"]
+              "matrix ops ratio", "matrix derive + compile s"]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for size in sizes:
         b = backprops[size.name]
@@ -163,8 +174,8 @@ def table(sizes: list[Size], backprops: dict, naives: dict, matrices: dict) -> s
                  f"{b['with_inlined_ops'] / b['forward_ops']:.2f}", f"{b['build_s']:.2f}",
                  f"{b['derive_s']:.2f}", f"{b['compile_s']:.2f}", f"{b['total_s']:.2f}"]
         cells += naive_cells(naives.get(size.name, "not run (--quick)"))
-        matrix = matrices.get(size.name)
-        cells.append("to be measured" if matrix is None else f"{matrix['total_s']:.2f}")
+        m = matrices[size.name]
+        cells += [f"{m['backprop_ops'] / m['forward_ops']:.2f}", f"{m['total_s']:.3f}"]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -176,9 +187,15 @@ def naive_cells(result: dict[str, Any] | str) -> list[str]:
             f"{result['seconds']:.2f}"]
 
 
-def missed_targets(backprops: dict) -> list[str]:
-    """One line per target missed."""
+def missed_targets(backprops: dict, matrices: dict) -> list[str]:
+    """One line per target missed, by the index form and by the matrix form."""
     missed = []
+    for name, m in matrices.items():
+        ratio = m["backprop_ops"] / m["forward_ops"]
+        if ratio > RATIO_TARGET:
+            missed.append(f"{name}: matrix-form ops are {ratio:.2f} times the forward ops")
+        if name in SECONDS_TARGET and m["total_s"] > SECONDS_TARGET[name]:
+            missed.append(f"{name}: matrix-form derive + compile took {m['total_s']:.2f} s")
     for name, b in backprops.items():
         ratio = b["backprop_ops"] / b["forward_ops"]
         if ratio > RATIO_TARGET:
@@ -219,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         measure, name = args.child
-        print(json.dumps(MEASURES[measure](BY_NAME[name])))
+        size = BY_NAME.get(name) or Size(name, int(name[1:]), (int(name[1:]),) * 3 + (2,))
+        print(json.dumps(MEASURES[measure](size)))
         return 0
     sizes = [BY_NAME[name] for name in args.sizes]
     where = machine()
@@ -228,7 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     matrices = {s.name: in_fresh_process("matrix", s, timeout=900) for s in sizes}
     print(f"Measured {where}.\n")
     print(table(sizes, backprops, naives, matrices))
-    missed = missed_targets(backprops)
+    missed = missed_targets(backprops, matrices)
+    print("\nMatrix form, derive + compile by width (3 hidden layers): " + ", ".join(
+        f"{w}: {in_fresh_process('width', Size(f'w{w}', w, (w, w, w, 2)), 900)['total_s']:.3f} s"
+        for w in WIDTHS))
     print("\nTargets: " + ("all met." if not missed else "missed:\n- " + "\n- ".join(missed)))
     return 1 if args.check and missed else 0
 

@@ -34,6 +34,9 @@ from .rules import Step, differentiate
 Z_SCALAR = sp.Symbol("z", real=True)
 """The scalar z in which each activation's derivative f'(z) is written."""
 
+A_SCALAR = sp.Symbol("a", real=True)
+"""The scalar a = f(z), in which sigma'(z) = a (1 - a) is written."""
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -62,8 +65,14 @@ class Layer:
 
     @property
     def derivative(self) -> sp.MatrixExpr | None:
-        """f'(Z^(l)), entry by entry (None for softmax)."""
-        return None if self.slope is None else entrywise(self.slope.result, self.Z)
+        """f'(Z^(l)), entry by entry, written with A^(l) where the derivative is a function
+        of the activation's value (sigma' = A o (1 - A)); None for softmax."""
+        if self.slope is None:
+            return None
+        in_value = self.slope.result.xreplace({self.slope.expr: A_SCALAR})
+        if isinstance(self.slope.expr, sp.Function) and Z_SCALAR not in in_value.free_symbols:
+            return entrywise(in_value, {A_SCALAR: self.A})
+        return entrywise(self.slope.result, self.Z)
 
     @property
     def weight_gradient(self) -> sp.MatrixExpr:
