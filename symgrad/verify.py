@@ -4,8 +4,9 @@ Each step claims an equation: d(expr)/d(var) = raw by its rule, or before = afte
 ``SIMPLIFY`` step. ``verify_step`` evaluates both sides at random points, wherever the left
 side is defined, with the left side of a rule step computed independently by ``sympy.diff``
 of the expression with every activation written out in elementary functions. Agreement in
-float64 within ``RTOL`` counts; a disagreement is re-checked at 30 digits before it is
-reported, so rounding error in a long expression is not mistaken for a wrong step.
+float64 within ``RTOL`` counts; a disagreement is re-checked at 30 digits, at the point taken
+exactly, before it is reported, so rounding error in a long expression is not mistaken for a
+wrong step (and a left side that is 0/0 there counts as undefined).
 """
 
 from __future__ import annotations
