@@ -11,11 +11,14 @@ the page. Every macro used is accepted by both pdflatex (amsmath, amssymb) and K
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 
 from .functions import leaky_relu, relu, sigmoid, softmax, softplus
@@ -51,14 +54,19 @@ class Piece:
 
 @dataclass(frozen=True)
 class Math:
-    """A LaTeX formula as a sequence of pieces; ``str()`` gives the one-line LaTeX."""
+    """A LaTeX formula as a sequence of pieces; ``str()`` gives the one-line LaTeX.
+
+    ``expr`` is the SymPy expression the formula shows, where it is known (None for text
+    written by hand): what an equation's sides are checked with (see ``recording``).
+    """
 
     pieces: tuple[Piece, ...]
+    expr: Any = field(default=None, compare=False)
 
     @classmethod
-    def atom(cls, text: str) -> "Math":
+    def atom(cls, text: str, expr: Any = None) -> "Math":
         """A formula that is never broken."""
-        return cls((Piece("", text),))
+        return cls((Piece("", text),), expr)
 
     def __str__(self) -> str:
         return "".join(_join(i, p.op) + p.text() for i, p in enumerate(self.pieces))
@@ -77,24 +85,59 @@ def as_math(side: Any) -> Math:
     if isinstance(side, Math):
         return side
     if isinstance(side, sp.Basic):
-        return Printer().math(side)
+        return tex(side)
     return Math.atom(str(side))
+
+
+JOINED = {"+": lambda parts: sp.Add(*parts, evaluate=False),
+          r"\cdot": lambda parts: sp.Mul(*parts, evaluate=False)}
+"""How ``join_math`` builds the SymPy expression of a sum or product it writes."""
 
 
 def join_math(parts: Sequence[Any], op: str) -> Math:
     """The formulas ``parts`` joined by ``op`` (``\\cdot``, ``+``): in a product, sums and
-    negative factors after the first are bracketed; in a sum, ``+ -a`` is written ``- a``."""
+    negative factors after the first are bracketed; in a sum, ``+ -a`` is written ``- a``.
+    The result's ``expr`` is the sum or product of the parts' expressions, when all are known."""
+    maths = [as_math(part) for part in parts]
+    exprs = [m.expr for m in maths]
+    known = op in JOINED and bool(exprs) and all(e is not None for e in exprs)
+    expr = (exprs[0] if len(exprs) == 1 else JOINED[op](exprs)) if known else None
+    return Math(_joined_pieces(maths, op), expr)
+
+
+def _joined_pieces(maths: Sequence[Math], op: str) -> tuple[Piece, ...]:
     pieces = []
-    for i, part in enumerate(parts):
-        math = as_math(part)
-        negative = math.pieces[0].op == "-"
+    for i, math in enumerate(maths):
+        if len(maths) > 1 and _negative_number(math):
+            math = Math.atom(number_factor(str(math)), math.expr)
+        negative, magnitude = _without_minus(math)
         if op == "+" and negative and i:
-            pieces.append(Piece("-", Math((replace(math.pieces[0], op=""),) + math.pieces[1:])))
+            pieces.append(Piece("-", magnitude))
             continue
         is_sum = any(p.op in ("+", "-") for p in math.pieces[1:])
-        bracketed = len(parts) > 1 and op != "+" and (is_sum or (negative and i > 0))
+        bracketed = len(maths) > 1 and op != "+" and (is_sum or (negative and i > 0))
         pieces.append(Piece(op if i else "", math, paren=bracketed))
-    return Math(tuple(pieces))
+    return tuple(pieces)
+
+
+def _negative_number(math: Math) -> bool:
+    """True for a number alone, written with a minus sign (``-0.4``)."""
+    first = math.pieces[0]
+    return len(math.pieces) == 1 and not first.op and isinstance(first.body, str) \
+        and first.body.startswith("-")
+
+
+def _without_minus(math: Math) -> tuple[bool, Math]:
+    """Whether a formula starts with a minus sign (also inside its first term or
+    factor), and the formula without it."""
+    first = math.pieces[0]
+    if first.op == "-":
+        return True, Math((replace(first, op=""),) + math.pieces[1:], math.expr)
+    if not first.op and not first.paren and isinstance(first.body, Math):
+        negative, inner = _without_minus(first.body)
+        if negative:
+            return True, Math((replace(first, body=inner),) + math.pieces[1:], math.expr)
+    return False, math
 
 
 # --- the printer ----------------------------------------------------------------------
@@ -112,13 +155,17 @@ class Printer(LatexPrinter):
         self.names = dict(names or {})
 
     def math(self, expr: sp.Basic) -> Math:
-        """``expr`` as breakable pieces (sums and products), else as one atom."""
-        if expr in self.values:
+        """``expr`` as breakable pieces (sums and products, of numbers or of matrices),
+        else as one atom."""
+        if expr in self.values or expr in self.names:
             return Math.atom(self._print(expr))
-        if isinstance(expr, sp.Add):
+        if isinstance(expr, sp.Add):  # MatAdd too
             return self._add_math(expr)
-        if isinstance(expr, sp.Mul):
-            negative, math = self._mul_math(expr)
+        if isinstance(expr, sp.HadamardProduct):
+            return self._hadamard_math(expr)
+        if isinstance(expr, sp.Mul):  # MatMul too
+            matrix = isinstance(expr, sp.MatMul)
+            negative, math = self._matmul_math(expr) if matrix else self._mul_math(expr)
             if negative:
                 return Math((Piece("-", math),))
             return math
@@ -141,11 +188,60 @@ class Printer(LatexPrinter):
         if expr.layer is not None:
             base += f"^{{({expr.layer})}}"
         if expr.index:
-            separator = "," if any(i >= 10 for i in expr.index) else ""
+            separator = "," if any(len(str(i)) > 1 for i in expr.index) else ""
             index = separator.join(map(str, expr.index))
             sample = "" if getattr(expr, "sample", None) is None else f",{expr.sample}"
             base += "_{" + index + sample + "}"
         return base
+
+    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
+        gradient = _GRADIENT_NAME.fullmatch(expr.name)
+        if gradient:
+            of = self._print(sp.MatrixSymbol(gradient.group(2), *expr.shape))
+            return rf"\frac{{\partial {gradient.group(1)}}}{{\partial {of}}}"
+        name = _MATRIX_NAME.fullmatch(expr.name)
+        if name is None or name.group(1) not in MATRIX_LETTERS:
+            return super()._print_MatrixSymbol(expr)
+        matrix, vector = MATRIX_LETTERS[name.group(1)]
+        letter = vector if expr.shape[1] == 1 else matrix
+        return letter + (f"^{{({name.group(2)})}}" if name.group(2) else "")
+
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
+        inner = self._print(expr.arg)
+        simple = isinstance(expr.arg, sp.MatrixSymbol) and "^" not in inner
+        return f"{inner}^{{T}}" if simple else f"{bracket(inner)}^{{T}}"
+
+    def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
+        if expr.shape == (1, 1):
+            return "1"
+        return r"\mathbf{1}^{T}" if expr.shape[0] == 1 else r"\mathbf{1}"
+
+    def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
+        """f(Z) for f applied to every entry of Z: the scalar formula with Z in place of
+        its variable."""
+        variable, body = expr.function.variables[0], expr.function.expr
+        inner = Printer(self.values, {**self.names, variable: self._print(expr.expr)})
+        negative, magnitude = _sign(body)
+        factors = _flat(magnitude, sp.Mul) if isinstance(magnitude, sp.Mul) else [magnitude]
+        if len(factors) == 1 or any(f.is_Number for f in factors):
+            return str(inner.math(body))
+        product = " \\odot ".join(inner._factor_tex(f, first=True) for f in sorted(factors, key=_factor_rank))
+        return ("- " if negative else "") + product
+
+    def _print_ColumnSoftmax(self, expr: sp.Function) -> str:
+        return self._call(r"\operatorname{softmax}", expr.args, None)
+
+    def _print_MatrixBase(self, expr: sp.MatrixBase) -> str:
+        return bmatrix([[self._print(x) for x in expr.row(i)] for i in range(expr.rows)])
+
+    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
+        return str(self.math(expr))
+
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
+        return str(self.math(expr))
+
+    def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
+        return str(self.math(expr))
 
     def _print_Dummy(self, expr: sp.Dummy) -> str:
         return self._print_Symbol(sp.Symbol(expr.name))
@@ -236,6 +332,10 @@ class Printer(LatexPrinter):
         return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}"
 
     def _print_Sum(self, expr: sp.Sum) -> str:
+        if len(expr.limits) > 1:  # nested sums, the outermost (last) limit first
+            inner = self._print_Sum(sp.Sum(expr.function, *expr.limits[:-1]))
+            variable, low, high = expr.limits[-1]
+            return rf"\sum_{{{self._print(variable)}={self._print(low)}}}^{{{self._print(high)}}} {inner}"
         negative, magnitude = _sign(expr.function)
         if not negative:
             return super()._print_Sum(expr)
@@ -252,13 +352,40 @@ class Printer(LatexPrinter):
             return ("- " if negative else "") + str(math)
         return str(self.math(expr))
 
-    def _add_math(self, expr: sp.Add) -> Math:
+    def _add_math(self, expr: sp.Add | sp.MatAdd) -> Math:
+        terms = _ordered_matrix_terms(expr) if isinstance(expr, sp.MatAdd) else self.ordered_terms(expr)
         pieces = []
-        for i, term in enumerate(self.ordered_terms(expr)):
+        for i, term in enumerate(terms):
             negative, magnitude = _sign(term)
             op = "-" if negative else ("+" if i else "")
-            pieces.append(Piece(op, self.math(magnitude), paren=isinstance(magnitude, sp.Add)))
+            pieces.append(Piece(op, self.math(magnitude),
+                                paren=isinstance(magnitude, sp.Add)))
         return Math(tuple(pieces))
+
+    def _hadamard_math(self, expr: sp.HadamardProduct) -> Math:
+        """Factors multiplied entry by entry, ``(a - b) \\odot \\sigma(Z)``: sums and
+        matrix products in brackets, function values after the quantities they multiply."""
+        factors = sorted(expr.args, key=_hadamard_rank)
+        return Math(tuple(Piece(r"\odot" if i else "", self.math(f), paren=self._grouped(f))
+                          for i, f in enumerate(factors)))
+
+    def _grouped(self, factor: sp.MatrixExpr) -> bool:
+        """True when a matrix factor needs brackets: a sum or product not shown as numbers."""
+        compound = isinstance(factor, (sp.MatAdd, sp.MatMul, sp.HadamardProduct))
+        return compound and factor not in self.values and factor not in self.names
+
+    def _matmul_math(self, expr: sp.MatMul) -> tuple[bool, Math]:
+        """A scalar coefficient, then the matrices juxtaposed (a 1 x 1 matrix of ones,
+        a single sample's row of ones, left out)."""
+        scalars = [a for a in expr.args if not getattr(a, "is_Matrix", False)]
+        matrices = [a for a in expr.args if getattr(a, "is_Matrix", False)
+                    and not (isinstance(a, sp.OneMatrix) and a.shape == (1, 1))]
+        negative, coefficient = _sign(sp.Mul(*scalars))
+        pieces = [] if coefficient == 1 else [Piece("", self.math(coefficient))]
+        for m in matrices:
+            pieces.append(Piece(" " if pieces else "", self.math(m),
+                                paren=self._grouped(m) and not isinstance(m, sp.MatMul)))
+        return negative, Math(tuple(pieces) or (Piece("", "1"),))
 
     def ordered_terms(self, expr: sp.Add) -> list[sp.Expr]:
         """Terms by degree and name (a derivative placed as the expression it
@@ -316,6 +443,21 @@ class Printer(LatexPrinter):
             is_number = factor.is_Number or factor in self.values
             return " " if text.startswith(("(", r"\left(")) and not is_number else r"\cdot"
         return r"\cdot" if text[:1].isdigit() or factor.is_Number else " "
+
+
+MATRIX_LETTERS = {"W": ("W", "W"), "b": ("b", "b"), "Z": ("Z", "z"), "A": ("A", "a"),
+                  "Delta": (r"\Delta", r"\delta"), "Yhat": (r"\hat{Y}", r"\hat{y}"),
+                  "X": ("X", "x"), "Y": ("Y", "y")}
+"""How the matrices of a network's matrix view print, by name without the layer number:
+(as a matrix, with a column per sample; as a column vector, for a single sample)."""
+_MATRIX_NAME = re.compile(r"([A-Za-z]+?)(\d*)")
+_GRADIENT_NAME = re.compile(r"d(\w+)/d(\w+)")
+"""A matrix named ``dL/dW1`` is the gradient of L with respect to the matrix ``W1``."""
+
+
+def bmatrix(rows: Sequence[Sequence[str]]) -> str:
+    """A matrix (or a column vector) of LaTeX entries, in square brackets."""
+    return r"\begin{bmatrix} " + r" \\ ".join(" & ".join(row) for row in rows) + r" \end{bmatrix}"
 
 
 _SYMPY_CALL = re.compile(r"(\\[a-z]+(?:\^\{[^{}]*\})?)\{\\left\((.*) \\right\)\}")
@@ -376,6 +518,19 @@ def _sign(term: sp.Expr) -> tuple[bool, sp.Expr]:
     """Whether a term is written with a minus sign, and the term without it."""
     if term.is_Number and term.is_negative:
         return True, -term
+    if isinstance(term, sp.MatMul):
+        matrices = [a for a in term.args if getattr(a, "is_Matrix", False)]
+        negative, coefficient = _sign(sp.Mul(*(a for a in term.args if a not in matrices)))
+        if not negative:
+            return False, term
+        if coefficient == 1 and len(matrices) == 1:
+            return True, matrices[0]
+        return True, sp.MatMul(coefficient, *matrices, evaluate=False)
+    if isinstance(term, ElementwiseApplyFunction):
+        negative, body = _sign(term.function.expr)
+        if negative:
+            return True, ElementwiseApplyFunction(sp.Lambda(term.function.variables, body), term.expr)
+        return False, term
     if isinstance(term, sp.Mul):
         negative, factors = _mul_factors(term)
         if negative:
@@ -397,6 +552,20 @@ def _mul_factors(expr: sp.Mul) -> tuple[bool, list[sp.Expr]]:
                 continue
         out.append(f)
     return negative, out or [sp.S.One]
+
+
+def _ordered_matrix_terms(expr: sp.MatAdd) -> list[sp.MatrixExpr]:
+    """A matrix sum's terms, those written with a plus sign first: ``\\hat{Y} - Y``."""
+    terms = list(expr.args)
+    return [t for t in terms if not _sign(t)[0]] + [t for t in terms if _sign(t)[0]]
+
+
+def _hadamard_rank(factor: sp.MatrixExpr) -> int:
+    """Differences of quantities (``\\hat{Y} - Y``), then quantities and function values,
+    then sums with a constant or a function value (``1 - \\sigma(Z)``)."""
+    if isinstance(factor, sp.MatAdd):
+        return 2 if factor.has(ElementwiseApplyFunction, sp.OneMatrix) else 0
+    return 1
 
 
 def _in_denominator(factor: sp.Expr) -> bool:
@@ -446,8 +615,17 @@ def layer_vector(inputs: Sequence[sp.Basic]) -> Var | None:
 def tex(expr: Any, values: Mapping[sp.Basic, str] | None = None,
         names: Mapping[sp.Basic, str] | None = None) -> Math:
     """``expr`` (a SymPy expression) as LaTeX, with ``values`` substituted if given and
-    the subexpressions in ``names`` printed as given."""
-    return Printer(values, names).math(sp.sympify(expr))
+    the subexpressions in ``names`` printed as given. The result's ``expr`` is ``expr``."""
+    expr = sp.sympify(expr)
+    if values and expr in values:  # a number on its own needs no brackets
+        return Math.atom(values[expr], expr)
+    return replace(Printer(values, names).math(expr), expr=expr)
+
+
+def number(value: Any) -> Math:
+    """A computed number, rounded by ``num``, whose ``expr`` is the number unrounded."""
+    exact = sp.sympify(value)
+    return Math.atom(num(exact), exact)
 
 
 # --- numbers and text -----------------------------------------------------------------
@@ -602,6 +780,38 @@ def _environment(tokens: list[str], i: int) -> tuple[float, int]:
 
 
 @dataclass(frozen=True)
+class Shown:
+    """An equation chain as it was laid out: the relation after its first side (``=``,
+    or ``\\leftarrow`` for an assignment), the LaTeX of each side, and each side's SymPy
+    expression (None for a side written as text)."""
+
+    rel: str
+    texts: tuple[str, ...]
+    exprs: tuple[Any, ...]
+
+
+_SHOWN: ContextVar[list[Shown] | None] = ContextVar("symgrad_shown", default=None)
+
+
+@contextmanager
+def recording() -> Iterator[list[Shown]]:
+    """Collect every equation chain that ``equations``, ``equation`` and
+    ``inline_equation`` lay out inside the ``with`` block, in order."""
+    shown: list[Shown] = []
+    token = _SHOWN.set(shown)
+    try:
+        yield shown
+    finally:
+        _SHOWN.reset(token)
+
+
+def _record(rel: str, maths: Sequence[Math]) -> None:
+    shown = _SHOWN.get()
+    if shown is not None:
+        shown.append(Shown(rel, tuple(str(m) for m in maths), tuple(m.expr for m in maths)))
+
+
+@dataclass(frozen=True)
 class Display:
     """Display math as aligned rows ``(left, right)``: ``left & right``."""
 
@@ -633,9 +843,11 @@ def equation(*sides: Any, rel: str = "=", limit: float = WIDTH) -> Display:
 
 def inline_equation(*sides: Any) -> str:
     """``sides`` joined by ``=`` on one line, repeated sides dropped (for inline math)."""
+    maths = [as_math(side) for side in sides]
+    _record("=", maths)
     texts: list[str] = []
-    for side in sides:
-        text = str(as_math(side))
+    for math in maths:
+        text = str(math)
         if not texts or not same(text, texts[-1]):
             texts.append(text)
     return " = ".join(texts)
@@ -655,15 +867,16 @@ def equations(chains: Iterable[Sequence[Any]], rel: str = "=", limit: float = WI
     """Several equation chains in one aligned display."""
     rows: list[tuple[str, str]] = []
     for chain in chains:
-        rows.extend(_chain_rows(list(chain), rel, limit))
+        maths = [as_math(side) for side in chain]
+        _record(rel, maths)
+        rows.extend(_chain_rows(maths, rel, limit))
     return Display(tuple(rows))
 
 
-def _chain_rows(sides: list[Any], rel: str, limit: float) -> list[tuple[str, str]]:
-    left = str(as_math(sides[0]))
+def _chain_rows(sides: list[Math], rel: str, limit: float) -> list[tuple[str, str]]:
+    left = str(sides[0])
     rights: list[Math] = []
-    for side in sides[1:]:
-        math = as_math(side)
+    for math in sides[1:]:
         if not same(str(math), left) and (not rights or not same(str(math), str(rights[-1]))):
             rights.append(math)
     relations = [rel] + ["="] * (len(rights) - 1)
@@ -692,10 +905,18 @@ def _break(math: Math, room: float) -> list[str]:
         joined = current + _join(1 if current else 0, op) + text
         if current and width(joined) > room:
             lines.append(current)
-            current = "{}" + _join(1, r"\cdot" if op == " " else op).rstrip() + " " + text
+            current = "{}" + _join(1, _continued(op, text)).rstrip() + " " + text
         else:
             current = joined
     return lines + [current]
+
+
+def _continued(op: str, text: str) -> str:
+    """The operator that starts a continued line: a product written by juxtaposition gets
+    a ``\\cdot``, except a matrix, whose brackets show it is a factor."""
+    if op != " ":
+        return op
+    return "" if text.startswith(r"\begin{bmatrix}") else r"\cdot"
 
 
 def _atoms(pieces: Sequence[Piece], room: float) -> list[tuple[str, str]]:
