@@ -28,6 +28,7 @@ import jinja2
 import sympy as sp
 
 from . import latex
+from .chapter import VIEWS, Chapter, resolve_view  # noqa: F401 (VIEWS is part of this API)
 from .derivation import Adjoint, Derivation, Factor, Gradient, Term, tidy
 from .derivation import Path as GraphPath
 from .errors import UnknownNameError
@@ -73,22 +74,41 @@ TEMPLATE_DIR = _template_dir()
 
 
 def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "standard",
-           template_dirs: Iterable[str | Path] = ()) -> str:
+           view: str | None = None, template_dirs: Iterable[str | Path] = ()) -> str:
     """``derivation`` as text in format ``fmt`` (one of ``FORMATS``), at level of ``detail``
     (one of ``DETAILS``: ``brief``, ``standard`` or ``full``; JSON is the same at each).
 
+    A dense network's derivation is written as a textbook's backpropagation chapter, in
+    ``view`` (one of ``VIEWS``): ``index`` (per unit, the sums over units written out),
+    ``matrix`` (vectors and matrices) or ``both``; the default is ``both`` for networks
+    and ``index`` for everything else, which has no other view.
+
     ``template_dirs`` are searched before the default templates (see the module docs).
-    Raises UnknownNameError for an unknown format or level of detail.
+    Raises UnknownNameError for an unknown format, level of detail or view, and
+    DerivationError for a matrix view of a loss that is not a dense network.
     """
     if fmt not in FORMATS:
         raise UnknownNameError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     if detail not in DETAILS:
         raise UnknownNameError(f"unknown level of detail {detail!r} (known: {', '.join(DETAILS)})")
+    view = resolve_view(derivation, view)
     if fmt == "json":
         return json.dumps(to_json(derivation), indent=2)
+    chapter = Chapter(derivation, view) if derivation.graph.kind == "network" else None
     env = environment(tuple(str(Path(d)) for d in template_dirs))
-    text = env.get_template(TEMPLATES[fmt]).render(derivation=derivation, detail=detail)
+    text = env.get_template(TEMPLATES[fmt]).render(derivation=derivation, detail=detail,
+                                                   chapter=chapter)
     return tidy_text(text)
+
+
+def displayed_equations(derivation: Derivation, fmt: str = "markdown",
+                        **options: Any) -> list[latex.Shown]:
+    """Every equation chain the document of ``derivation`` lays out (``render``'s
+    arguments), in order, each with its sides' SymPy expressions: what a test needs to
+    check that each holds at the worked values. Sides in numbers carry the exact numbers."""
+    with latex.recording() as shown:
+        render(derivation, fmt, **options)
+    return shown
 
 
 def tidy_text(text: str) -> str:
@@ -407,8 +427,10 @@ def _descendants(derivation: Derivation, node: sp.Symbol) -> set[sp.Symbol]:
 
 def factor_symbol(derivation: Derivation, factor: Factor) -> latex.Math:
     """d(of)/d(wrt) in Leibniz notation, marked ``|_{a}`` with what it holds fixed."""
-    plain = str(latex.tex(factor.symbol))
-    return latex.Math.atom(held_names(derivation, factor).get(factor.symbol, plain))
+    held = held_names(derivation, factor)
+    if factor.symbol in held:
+        return latex.Math.atom(held[factor.symbol])
+    return latex.tex(factor.symbol)
 
 
 def held_names(derivation: Derivation, factor: Factor) -> dict[sp.Basic, str]:
@@ -567,8 +589,11 @@ def given_groups(derivation: Derivation) -> list[Group]:
 
 
 def given_display(derivation: Derivation) -> latex.Display:
-    """The given values, ``name = value`` for each group, packed into rows."""
-    items = [f"{group_tex(g)} = {group_value(derivation, g)}" for g in given_groups(derivation)]
+    """The given values, ``name = value`` for each group, packed into rows (a batch's
+    inputs and targets as the matrices X and Y)."""
+    batch = derivation.graph.batch
+    items = [f"{group_tex(g).upper() if batch and g.name in ('x', 'y') else group_tex(g)} = "
+             f"{group_value(derivation, g)}" for g in given_groups(derivation)]
     rows: list[str] = []
     for item in items:
         if rows and latex.width(rows[-1] + item) + 4 <= latex.WIDTH:
