@@ -20,7 +20,7 @@ from .derivation import Derivation
 from .engine import derive
 from .errors import SpecError, SymgradError
 from .models import from_expression
-from .render import DETAILS, EXTENSIONS, FORMATS, render
+from .render import DETAILS, EXTENSIONS, FORMATS, VIEWS, render
 from .spec import Spec, load_spec
 
 GALLERY_FORMATS = ("markdown", "latex")
@@ -58,6 +58,9 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--format", choices=FORMATS, help="output format (default: from -o, else markdown)")
     d.add_argument("--detail", choices=DETAILS,
                    help="level of detail (default: the spec's, else standard)")
+    d.add_argument("--view", choices=VIEWS,
+                   help="for a network: per unit (index), in matrices (matrix) or both "
+                        "(default: the spec's, else both for a network)")
     d.add_argument("-o", "--output", help="write to this file instead of standard output")
     d.add_argument("--templates", action="append", default=[], metavar="DIR",
                    help="a template folder searched before the defaults (repeatable)")
@@ -78,7 +81,7 @@ def _derive(args: argparse.Namespace) -> int:
     fmt = args.format or _format_for(args.output)
     derivation = derive_spec(spec, source=args.spec, verify=args.verify)
     text = render_derivation(derivation, fmt, args.detail or spec.detail, source=args.spec,
-                             template_dirs=tuple(args.templates))
+                             view=args.view or spec.view, template_dirs=tuple(args.templates))
     if args.output:
         write_atomically(Path(args.output), text)
     else:
@@ -102,7 +105,7 @@ def _spec_with_overrides(args: argparse.Namespace) -> Spec:
                 _split(args.wrt) if args.wrt else spec.wrt,
                 parse_assignments(args.at) if args.at else spec.at,
                 args.learning_rate if args.learning_rate is not None else spec.learning_rate,
-                args.title or spec.title, spec.detail)
+                args.title or spec.title, spec.detail, spec.view)
 
 
 def derive_spec(spec: Spec, *, source: str | None = None, verify: bool = True) -> Derivation:
@@ -115,10 +118,11 @@ def derive_spec(spec: Spec, *, source: str | None = None, verify: bool = True) -
 
 
 def render_derivation(derivation: Derivation, fmt: str, detail: str, *,
-                      source: str | None = None, template_dirs: tuple[str, ...] = ()) -> str:
-    """Render a derivation at a level of detail; errors name ``source``."""
+                      source: str | None = None, view: str | None = None,
+                      template_dirs: tuple[str, ...] = ()) -> str:
+    """Render a derivation at a level of detail and in a view; errors name ``source``."""
     try:
-        return render(derivation, fmt, detail=detail, template_dirs=template_dirs)
+        return render(derivation, fmt, detail=detail, view=view, template_dirs=template_dirs)
     except SymgradError as error:
         raise error.located(source=source) from None
 
@@ -176,7 +180,8 @@ def write_atomically(path: Path, text: str) -> None:
 
 def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str]:
     """Every gallery document, by file name, rendered in memory from the specs in
-    ``examples``: each spec derived once, in each format at the spec's level of detail."""
+    ``examples``: each spec derived once, in each format at the spec's level of detail
+    and in its view."""
     specs = sorted(examples.glob("*.yaml"))
     if not specs:
         raise SpecError(f"no spec files (*.yaml) in {examples}")
@@ -186,7 +191,7 @@ def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str]:
         derivation = derive_spec(spec, source=str(path), verify=verify)
         for fmt in GALLERY_FORMATS:
             documents[path.stem + EXTENSIONS[fmt]] = render_derivation(
-                derivation, fmt, spec.detail, source=str(path))
+                derivation, fmt, spec.detail, source=str(path), view=spec.view)
     return documents
 
 

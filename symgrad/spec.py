@@ -15,14 +15,14 @@ import yaml
 from .errors import SpecError, SymgradError
 from .functions import softmax
 from .models import Dense, Graph, check_activation, from_expression, network, neuron, with_loss
-from .render import DETAILS
+from .render import DETAILS, VIEWS
 from .symbols import real_symbol
 
 KEYS = ("title", "expression", "softmax", "model", "loss", "wrt", "at", "learning_rate",
-        "detail")
+        "detail", "view")
 LOSS_SOURCES = ("expression", "softmax", "model")
 NEURON_KEYS = ("activation", "bias")
-NETWORK_KEYS = ("inputs", "layers")
+NETWORK_KEYS = ("inputs", "layers", "batch")
 LAYER_KEYS = ("units", "activation")
 SOFTMAX_KEYS = ("inputs", "output")
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
@@ -31,7 +31,8 @@ NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 @dataclass(frozen=True)
 class Spec:
     """What a spec asks for: the loss graph, ``wrt``, values, learning rate, title, and
-    the level of detail of its documents."""
+    the level of detail and view of its documents (``view`` None: the default for the
+    graph, see ``render``)."""
 
     graph: Graph
     wrt: Any = "all"
@@ -39,6 +40,7 @@ class Spec:
     learning_rate: Any = None
     title: str | None = None
     detail: str = "standard"
+    view: str | None = None
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -85,7 +87,17 @@ def _spec(data: Any) -> Spec:
     detail = mapping.get("detail", "standard")
     if detail not in DETAILS:
         raise SpecError(f"detail must be one of {', '.join(DETAILS)}", key="detail")
-    return Spec(graph, wrt, at, mapping.get("learning_rate"), title, detail)
+    return Spec(graph, wrt, at, mapping.get("learning_rate"), title, detail, _view(mapping, graph))
+
+
+def _view(mapping: Mapping[str, Any], graph: Graph) -> str | None:
+    view = mapping.get("view")
+    if view is not None and view not in VIEWS:
+        raise SpecError(f"view must be one of {', '.join(VIEWS)}", key="view")
+    if view not in (None, "index") and graph.kind != "network":
+        raise SpecError(f"view {view} is for networks (a model with layers); this loss has "
+                        f"the index view only", key="view")
+    return view
 
 
 def _mapping(data: Any, key: str | None, allowed: tuple[str, ...]) -> Mapping[str, Any]:
@@ -159,7 +171,12 @@ def _network(data: Any):
     layers = mapping["layers"]
     if not isinstance(layers, list) or not layers:
         raise SpecError("layers must be a non-empty list", key="model.layers")
-    return network(inputs, [_layer(layer, f"model.layers[{i}]") for i, layer in enumerate(layers)])
+    batch = mapping.get("batch")
+    if batch is not None and not _positive_int(batch):
+        raise SpecError("batch must be a positive whole number (the samples, one column each)",
+                        key="model.batch")
+    return network(inputs, [_layer(layer, f"model.layers[{i}]") for i, layer in enumerate(layers)],
+                   batch=batch)
 
 
 def _layer(data: Any, key: str) -> Dense:
