@@ -90,6 +90,19 @@ BAD_SPECS = [
     ("softmax: {inputs: [z1, z2], k: 1}\n", "softmax: unknown key 'k'"),
     ("softmax: {inputs: [z1, z2]}\nloss: mse\n", "loss: a softmax is its own loss"),
     ("softmax: {inputs: [z1, z2]}\nexpression: x\n", "exactly one"),
+    ("model: {inputs: 2, layers: [{units: 1}], batch: 0}\nloss: mse\n",
+     "model.batch: batch must be a positive whole number"),
+    ("model: {inputs: 2, layers: [{units: 1}], batch: two}\nloss: mse\n",
+     "model.batch: batch must be a positive whole number"),
+    ("model: {inputs: 2, layers: [{units: 1}], batch: 2}\nloss: mse\n"
+     "at: {x: [1, 2], y: [[1, 0]], W1: [[1, 2]], b1: [0]}\n", "x[0] should be a list of 2 numbers"),
+    ("model: {inputs: 2, layers: [{units: 1}]}\nloss: mse\nview: tensor\n",
+     "view: view must be one of index, matrix, both"),
+    ("expression: x**2\nview: matrix\n", "view: view matrix is for networks"),
+    ("model: {activation: sigmoid}\nloss: mse\nview: both\n", "view: view both is for networks"),
+    ("model: {inputs: 2, layers: [{units: 3, activation: softmax}]}\nloss: categorical_cross_entropy\n"
+     "at: {x: [1, 2], y: [0.5, 0.2, 0.2], W1: [[1, 2], [0, 1], [1, 0]], b1: [0, 0, 0]}\n",
+     "needs targets y that sum to 1"),
 ]
 
 
@@ -113,6 +126,8 @@ def test_bad_specs_fail_with_one_line_and_keep_the_output(capsys, tmp_path, text
     (["derive", "missing.yaml"], "cannot read spec"),
     (["derive", "--expr", "x**2", "--at", "x"], "expected name=value"),
     (["derive", "--expr", "x**2", "--format", "pdf"], "invalid choice"),
+    (["derive", "--expr", "x**2", "--view", "tensor"], "invalid choice: 'tensor'"),
+    (["derive", "--expr", "x**2", "--view", "matrix"], "the matrix view is for dense networks"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_bad_command_lines_fail_with_one_line(capsys, argv, fragment):
@@ -201,3 +216,40 @@ def test_gallery_can_skip_verification(capsys, tmp_path):
     code, out, _ = run(capsys, "gallery", "--examples", str(examples), "--output",
                        str(tmp_path / "out"), "--check")
     assert code == 1 and out.count("stale:") == 2
+
+
+@pytest.mark.parametrize("view, present, absent", [
+    ("index", ["## Backpropagation, step by step"], ["## The same in matrix form"]),
+    ("matrix", ["## The same in matrix form"], ["## Backpropagation, step by step"]),
+    ("both", ["## Backpropagation, step by step", "## The same in matrix form"], []),
+])
+def test_view_option(capsys, view, present, absent):
+    code, out, err = run(capsys, "derive", str(NETWORK), "--view", view, "--no-verify")
+    assert code == 0 and err == ""
+    assert all(p in out for p in present) and not any(a in out for a in absent)
+
+
+def test_spec_view_is_used_and_overridden(capsys, tmp_path):
+    spec = write(tmp_path, NETWORK.read_text().replace("view: both", "view: matrix"))
+    _, matrix, _ = run(capsys, "derive", spec, "--no-verify")
+    _, index, _ = run(capsys, "derive", spec, "--no-verify", "--view", "index")
+    assert "## The same in matrix form" in matrix and "### Step 1:" not in matrix
+    assert "### Step 1:" in index and "## The same in matrix form" not in index
+
+
+def test_batch_spec(capsys, tmp_path):
+    spec = write(tmp_path, "model:\n  inputs: 2\n  layers: [{units: 1, activation: sigmoid}]\n  batch: 2\n"
+                           "loss: half_squared_error\n"
+                           "at: {x: [[0.5, 1.0], [-0.2, 0.3]], y: [[1.0, 0.0]], W1: [[0.1, 0.2]], b1: [0.0]}\n")
+    code, out, _ = run(capsys, "derive", spec, "--format", "json", "--no-verify")
+    assert code == 0
+    data = json.loads(out)
+    samples = [(0.5, -0.2, 1.0), (1.0, 0.3, 0.0)]
+
+    def loss(w1: float) -> float:
+        yhats = [1 / (1 + math.exp(-(w1 * a + 0.2 * b))) for a, b, _ in samples]
+        return sum(0.5 * (h - t) ** 2 for h, (_, _, t) in zip(yhats, samples)) / 2
+
+    h = 1e-6
+    assert math.isclose(data["gradients"]["W1"][0][0], (loss(0.1 + h) - loss(0.1 - h)) / (2 * h), rel_tol=1e-7)
+    assert math.isclose(data["loss"], loss(0.1), rel_tol=1e-12)

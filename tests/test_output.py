@@ -52,3 +52,23 @@ def test_the_seed_neuron_is_shown_at_every_level_of_detail():
 def test_each_activation_is_derived_from_its_definition(activation):
     texts = [p.read_text(encoding="utf-8") for p in MARKDOWN]
     assert any(f"From the definition ${activation} = " in t for t in texts)
+
+
+NETWORKS = ["03_two_layer_network", "12_tanh_softmax_network", "13_batch_network"]
+
+
+@pytest.mark.parametrize("name", NETWORKS)
+@pytest.mark.parametrize("suffix", [".md", ".tex"])
+def test_the_networks_are_shown_in_index_and_matrix_form(name, suffix):
+    text = (OUTPUT / (name + suffix)).read_text(encoding="utf-8")
+    for heading in ("The local derivatives", "The forward pass at the given values",
+                    "Backpropagation, step by step", "One step of gradient descent",
+                    "The same in matrix form"):
+        assert heading in text, heading
+    assert "from step 1" in text and r"\odot" in text and r"\leftarrow" in text
+
+
+def test_softmax_with_cross_entropy_states_its_assumption():
+    text = (OUTPUT / "12_tanh_softmax_network.md").read_text(encoding="utf-8")
+    assert "the targets sum to one, $y_{1} + y_{2} + y_{3} = 1$" in text
+    assert r"\delta^{(2)} = \frac{\partial L}{\partial z^{(2)}} = \hat{y} - y" in text

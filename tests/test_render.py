@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,14 +23,18 @@ import sympy as sp
 
 from render_tools import (compile_latex, katex_available, katex_errors, markdown_math_segments,
                           pdflatex_available, require)
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from symgrad.chapter import ColumnSoftmax
 from symgrad.engine import derive
-from symgrad.errors import UnknownNameError
+from symgrad.errors import DerivationError, UnknownNameError
 from symgrad.functions import leaky_relu, relu, sigmoid, softmax, softplus
 from symgrad.latex import (equation, latex_escape, literal_tex, markdown_escape, num, tex,
                            width, WIDTH)
 from symgrad.models import network, neuron, with_loss
-from symgrad.render import (DETAILS, EXTENSIONS, FORMATS, TEMPLATE_DIR, environment, render,
-                            to_json)
+from symgrad.render import (DETAILS, EXTENSIONS, FORMATS, TEMPLATE_DIR, VIEWS, displayed_equations,
+                            environment, render, to_json)
+from symgrad.spec import load_spec
 from symgrad.rules import Rule
 from symgrad.symbols import Var, layered
 
@@ -267,16 +273,18 @@ def test_neuron_update_and_chain(derivations):
 
 
 def test_factors_and_adjoints_are_derived_once(derivations):
-    text = render(derivations["network"], "markdown")
-    heading = r"#### $\frac{\partial L}{\partial \hat{y}_{1}}$"
-    assert text.count(heading) == 1
+    text = render(derive(with_loss(neuron("sigmoid"), "half_squared_error"), "all"), "markdown")
+    assert text.count(r"#### $\frac{\partial \hat{y}}{\partial z}$") == 1
     assert "Derived above: " in text
-    assert r"Reusing $\frac{\partial L}{\partial \hat{y}_{1}}$ and $\delta^{(2)}_{1}$ from above." in text
+    assert r"Reusing $\frac{\partial L}{\partial \hat{y}}$ and $\delta$ from above." in text
+    network = render(derivations["network"], "markdown")
+    for kind in ("the loss", "the activation", "a weighted sum and a weight", "a weighted sum and an input"):
+        assert network.count(f"$, {kind}\n") == 1, kind
 
 
 def test_sign_readings(derivations):
-    assert "The gradient is positive: increasing $W^{(2)}_{11}$ increases the loss" in render(
-        derivations["network"], "markdown")
+    assert "The gradient is negative: increasing $w$ decreases the loss" in render(
+        derivations["neuron"], "markdown")
     dead = render(derivations["relu"], "markdown")
     assert "no change in $w$ changes the loss to first order (a flat point)" in dead
     assert "we take it to be $0$ there" in dead
@@ -608,6 +616,392 @@ def test_json_without_numbers():
     assert data["gradients"] == {"yhat": r"\hat{y} - y"}
     assert "updated" not in data
     assert data["symbolic"] == {"yhat": r"\hat{y} - y"}
+
+
+# --- the matrix view's printing -----------------------------------------------------------
+
+W1, W2 = sp.MatrixSymbol("W1", 2, 3), sp.MatrixSymbol("W2", 2, 2)
+X2, Y2, Yhat2 = (sp.MatrixSymbol(n, 2, 4) for n in ("X", "Y", "Yhat"))
+A1, Z1, D2 = sp.MatrixSymbol("A1", 2, 4), sp.MatrixSymbol("Z1", 2, 4), sp.MatrixSymbol("Delta2", 2, 4)
+d2, z1, b1 = sp.MatrixSymbol("Delta2", 2, 1), sp.MatrixSymbol("Z1", 2, 1), sp.MatrixSymbol("b1", 2, 1)
+zs = sp.Symbol("z", real=True)
+
+MATRIX_PRINTED = [
+    (W1, r"W^{(1)}"),
+    (D2, r"\Delta^{(2)}"),
+    (d2, r"\delta^{(2)}"),
+    (Yhat2, r"\hat{Y}"),
+    (sp.MatrixSymbol("Yhat", 2, 1), r"\hat{y}"),
+    (A1, r"A^{(1)}"),
+    (X2, "X"),
+    (Y2, "Y"),
+    (b1, r"b^{(1)}"),
+    (W2.T, r"(W^{(2)})^{T}"),
+    (X2.T, r"X^{T}"),
+    (sp.MatMul(W2.T, D2), r"(W^{(2)})^{T} \Delta^{(2)}"),
+    (Yhat2 - Y2, r"\hat{Y} - Y"),
+    (sp.HadamardProduct(Yhat2 - Y2, Yhat2), r"(\hat{Y} - Y) \odot \hat{Y}"),
+    (sp.MatMul(sp.Rational(1, 4), Yhat2 - Y2), r"\frac{1}{4} (\hat{Y} - Y)"),
+    (sp.OneMatrix(2, 4), r"\mathbf{1}"),
+    (sp.MatMul(b1, sp.OneMatrix(1, 4)), r"b^{(1)} \mathbf{1}^{T}"),
+    (sp.MatMul(b1, sp.OneMatrix(1, 1)), r"b^{(1)}"),
+    (ElementwiseApplyFunction(sp.Lambda(zs, sigmoid(zs)), Z1), r"\sigma(Z^{(1)})"),
+    (ElementwiseApplyFunction(sp.Lambda(zs, sigmoid(zs) * (1 - sigmoid(zs))), z1),
+     r"\sigma(z^{(1)}) \odot (1 - \sigma(z^{(1)}))"),
+    (sp.MatAdd(sp.OneMatrix(2, 4), ElementwiseApplyFunction(sp.Lambda(zs, -sp.tanh(zs) ** 2), Z1)),
+     r"\mathbf{1} - \tanh^{2}(Z^{(1)})"),
+    (sp.MatrixSymbol("dL/dW1", 2, 3), r"\frac{\partial L}{\partial W^{(1)}}"),
+    (W2 - sp.Symbol("eta") * sp.MatrixSymbol("dL/dW2", 2, 2),
+     r"W^{(2)} - \eta \frac{\partial L}{\partial W^{(2)}}"),
+    (ColumnSoftmax(Z1), r"\operatorname{softmax}(Z^{(1)})"),
+    (sp.ImmutableMatrix([[sp.Float("0.5"), -1], [sp.Float(1 / 3), 0]]),
+     r"\begin{bmatrix} 0.5 & -1 \\ 0.333333 & 0 \end{bmatrix}"),
+    (sp.Sum(sp.Indexed("y", sp.Symbol("k"), sp.Symbol("n")), (sp.Symbol("k"), 1, 2), (sp.Symbol("n"), 1, 3)),
+     r"\sum_{n=1}^{3} \sum_{k=1}^{2} {y}_{k,n}"),
+    (Var("z~", "z", "l", ("j",), "n"), r"z^{(l)}_{j,n}"),
+    (Var("W~", "W", "l+1", ("i", "j")), r"W^{(l+1)}_{ij}"),
+]
+
+
+@pytest.mark.parametrize("expr, expected", MATRIX_PRINTED, ids=[e for _, e in MATRIX_PRINTED])
+def test_matrix_printer(expr, expected):
+    assert str(tex(expr)) == expected
+
+
+def test_matrices_with_numbers_keep_their_shape():
+    values = {W2.T: r"\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}", d2: r"\begin{bmatrix} 5 \\ -6 \end{bmatrix}"}
+    rule = sp.HadamardProduct(sp.MatMul(W2.T, d2), ElementwiseApplyFunction(sp.Lambda(zs, sigmoid(zs)), z1))
+    assert str(tex(rule, {**values, z1: r"\begin{bmatrix} 0.1 \\ 0.2 \end{bmatrix}"})) == (
+        r"\left(\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix} \begin{bmatrix} 5 \\ -6 \end{bmatrix}\right)"
+        r" \odot \sigma\left(\begin{bmatrix} 0.1 \\ 0.2 \end{bmatrix}\right)")
+
+
+def test_matrix_math_is_accepted_by_katex_and_pdflatex(tmp_path):
+    formulas = [e for _, e in MATRIX_PRINTED]
+    if katex_available():
+        assert [(f, e) for f, e in zip(formulas, katex_errors([(f, True) for f in formulas])) if e] == []
+    require("pdflatex", pdflatex_available(), "pdflatex not installed (texlive-latex-base)")
+    path = tmp_path / "matrices.tex"
+    path.write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n\\begin{document}\n"
+                    + "\n".join(rf"\[ {f} \]" for f in formulas) + "\n\\end{document}\n")
+    compile_latex(path)
+
+
+# --- networks: backpropagation as a textbook chapter -------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def every_parameter():
+    """The 2-2-2 sigmoid network, every parameter, with an update step."""
+    return two_layer(["all"])
+
+
+def batch_network():
+    """The 2-2-2 network on a batch of two samples (a column each)."""
+    model = with_loss(network(2, [(2, "sigmoid"), (2, "sigmoid")], batch=2), "half_squared_error")
+    values = {**NETWORK_VALUES, "x": [[0.5, 1.0], [-0.2, 0.3]], "y": [[0.0, 1.0], [1.0, 0.0]]}
+    return derive(model, "all", at=values, learning_rate=0.5)
+
+
+def wide_network():
+    """Five hidden units: one step for the whole layer."""
+    model = with_loss(network(2, [(5, "tanh"), (1, "sigmoid")]), "binary_cross_entropy")
+    values = dict(x=[0.5, -1.0], y=[1.0], W1=[[0.1 * i, -0.2 * i] for i in range(1, 6)],
+                  b1=[0.0, 0.1, 0.0, -0.1, 0.2], W2=[[0.3, -0.1, 0.2, 0.4, -0.5]], b2=[0.1])
+    return derive(model, "all", at=values, learning_rate=0.1)
+
+
+def gallery_networks():
+    """The gallery's network specs, derived as the gallery derives them."""
+    specs = {p.stem: load_spec(p) for p in sorted((ROOT / "examples").glob("*.yaml"))}
+    return {name: derive(s.graph, s.wrt, at=s.at, learning_rate=s.learning_rate, title=s.title)
+            for name, s in specs.items() if s.graph.kind == "network"}
+
+
+NETWORKS = {"every parameter": every_parameter, "subset": two_layer, "softmax": softmax_network,
+            "batch": batch_network, "wide": wide_network}
+
+
+@pytest.fixture(scope="module")
+def networks():
+    """Each network derivation (the gallery's and the ones above) derived once."""
+    return {**{name: make() for name, make in NETWORKS.items()}, **gallery_networks()}
+
+
+def test_the_gallery_has_networks(networks):
+    assert {"03_two_layer_network", "12_tanh_softmax_network", "13_batch_network"} <= set(networks)
+
+
+VIEW_CASES = [
+    # (view, headings present, headings absent)
+    ("index", ["## Backpropagation, step by step", "### Step 1: $\\delta^{(2)}_{1}$, output unit 1",
+               "## One step of gradient descent"], ["## The same in matrix form"]),
+    ("matrix", ["## The same in matrix form", "### The hidden layers' errors",
+                r"\delta^{(1)} &= \frac{\partial L}{\partial z^{(1)}} \\"], ["### Step 1:", "## Backpropagation"]),
+    ("both", ["### Step 8: the weights and bias of unit 2 in layer 1", "## The same in matrix form",
+              "Entry $j$ of $\\delta^{(2)}$ is the error $\\delta^{(2)}_{j}$ of steps 1–2"], []),
+]
+
+
+@pytest.mark.parametrize("view, present, absent", VIEW_CASES, ids=[v for v, *_ in VIEW_CASES])
+def test_views(networks, view, present, absent):
+    text = render(networks["every parameter"], "markdown", view=view)
+    assert [p for p in present if p not in text] == []
+    assert [a for a in absent if a in text] == []
+    assert "## The network" in text and "Vectors are columns" in text
+
+
+def test_default_views(networks, derivations):
+    d = networks["every parameter"]
+    assert render(d, "markdown") == render(d, "markdown", view="both")
+    assert render(derivations["neuron"], "markdown") == render(derivations["neuron"], "markdown", view="index")
+    assert seed_markdown() == SEED_MARKDOWN
+
+
+@pytest.mark.parametrize("name, view, error, message", [
+    ("neuron", "matrix", DerivationError, "the matrix view is for dense networks"),
+    ("seed", "both", DerivationError, "the matrix view is for dense networks"),
+    ("network", "tensor", UnknownNameError, r"unknown view 'tensor' \(known: index, matrix, both\)"),
+])
+def test_view_errors(derivations, name, view, error, message):
+    with pytest.raises(error, match=message):
+        render(derivations[name], "markdown", view=view)
+
+
+REFERENCES = [
+    # (network, sentence in its document)
+    ("every parameter", "reusing $\\delta^{(2)}_{1}$ from step 1 and $\\delta^{(2)}_{2}$ from step 2; "
+                        "then $\\delta^{(1)}_{1}$ multiplies it by the slope of the activation"),
+    ("every parameter", "### Step 7: the weights and bias of unit 1 in layer 1\n\nEach gradient is the "
+                        "error of the unit times what the parameter multiplies in its weighted sum "
+                        "(the bias multiplies $1$), reusing $\\delta^{(1)}_{1}$ from step 3:"),
+    ("every parameter", "### Step 4: $\\delta^{(1)}_{2}$, hidden unit 2\n\nAs in step 3, for unit 2, reusing "
+                        "$\\delta^{(2)}_{1}$ from step 1 and $\\delta^{(2)}_{2}$ from step 2:"),
+    ("softmax", "reusing $\\delta^{(2)}_{1}$ from step 1, $\\delta^{(2)}_{2}$ from step 2, and "
+                "$\\delta^{(2)}_{3}$ from step 3"),
+    ("subset", "### Step 4: the weight of unit 1 in layer 2"),
+    ("batch", "reusing $\\delta^{(2)}_{1,1}$ and $\\delta^{(2)}_{1,2}$ from step 1 and "
+              "$\\delta^{(2)}_{2,1}$ and $\\delta^{(2)}_{2,2}$ from step 2"),
+    ("wide", "### Step 2: the errors $\\delta^{(1)}_{j}$ of layer 1"),
+]
+
+
+@pytest.mark.parametrize("name, sentence", REFERENCES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(REFERENCES)])
+def test_deltas_are_reused_by_name_and_step(networks, name, sentence):
+    assert sentence in render(networks[name], "markdown")
+
+
+def test_output_deltas_in_textbook_form_with_their_assumption(networks):
+    text = render(networks["softmax"], "markdown", view="index")
+    assert text.count("the last step uses that the targets sum to one, $y_{1} + y_{2} + y_{3} = 1$, "
+                      "as one-hot labels or probabilities do") == 1
+    assert "&= y_{2} \\hat{y}_{1} + y_{3} \\hat{y}_{1} - y_{1} (1 - \\hat{y}_{1}) \\\\\n&= \\hat{y}_{1} - y_{1}" in text
+    assert "As in step 1, for unit 2" in text
+    matrix = render(networks["softmax"], "markdown", view="matrix")
+    assert "(the last step uses that the targets sum to one, $y_{1} + y_{2} + y_{3} = 1$)" in matrix
+    assert "\\delta^{(2)} = \\frac{\\partial L}{\\partial z^{(2)}} = \\hat{y} - y" in matrix
+    sigmoid_text = render(networks["every parameter"], "markdown")
+    assert "targets sum to one" not in sigmoid_text
+    assert "&= (\\hat{y}_{1} - y_{1}) \\cdot \\hat{y}_{1} (1 - \\hat{y}_{1}) \\\\" in sigmoid_text
+
+
+def test_local_derivatives_once_each_at_every_level(networks):
+    d = networks["every parameter"]
+    for level in DETAILS:
+        text = render(d, "markdown", detail=level)
+        assert text.count("#### $") == 5, level
+        assert "In every layer, for every unit and input: $\\frac{\\partial z^{(l)}_{j}}{\\partial W^{(l)}_{jk}} " \
+               "= a^{(l-1)}_{k}$" in text
+    assert "(sum rule)" not in render(d, "markdown", detail="brief")
+    assert "(identity rule)" in render(d, "markdown", detail="full")
+
+
+def test_every_unit_and_parameter_in_numbers(networks):
+    d = networks["softmax"]
+    text = render(d, "markdown")
+    worked = d.worked
+    for p in d.parameters:
+        row = f"| ${tex(p)}$ | ${worked.literals[p]}$ | ${num(worked.gradients[p])}$ | ${num(worked.updated[p])}$ |"
+        assert row in text, row
+    for a in d.adjoints:
+        if isinstance(a.name, Var):  # every delta
+            assert f"= {num(worked.adjoints[a.node])}" in text
+    for s, v in worked.forward.items():
+        assert f"{tex(s)} = {num(v)}" in text
+    assert "\\hat{y} &= \\operatorname{softmax}(z^{(2)})" in text
+
+
+def test_batch_document(networks):
+    text = render(networks["batch"], "markdown")
+    assert r"L = \frac{1}{2} \sum_{n=1}^{2} \sum_{k=1}^{2} \frac{1}{2} ({\hat{y}}_{k,n} - {y}_{k,n})^{2}" in text
+    assert "Likewise for the other samples:" in text
+    assert "shown here for the first sample" in text
+    assert "| layer | unit | sample | weighted sum | activation |" in text
+    assert r"\frac{\partial L}{\partial b^{(2)}} &= \Delta^{(2)} \mathbf{1}" in text
+    assert r"&X = \begin{bmatrix} 0.5 & 1.0 \\ -0.2 & 0.3 \end{bmatrix}" in text
+    assert "The factor $\\frac{1}{2}$ is $\\frac{1}{N}$ from the mean over the samples." in text
+
+
+def test_wide_layer_is_one_step(networks):
+    d = networks["wide"]
+    text = render(d, "markdown")
+    assert "Likewise for the other units:" in text
+    assert "shown here for the first and last unit of a wide layer" in text
+    assert "a^{(1)}_{3} &=" not in text.split("## The local derivatives")[0]
+    for a in d.adjoints:
+        if a.named:
+            assert f"{tex(a.name)} &=" in text or f"{tex(a.name)} =" in text
+
+
+# The equation check: every equation a network document shows holds at the worked values.
+# Each displayed side keeps its SymPy expression (sides in numbers with the exact numbers
+# put in); here each is evaluated independently of the renderer, from the Worked numbers.
+
+FREE = sp.Rational(3, 10)
+"""A value for symbols a side keeps free, such as the u of a chain rule (d/du u^2 = 2u holds
+for every u) or the scalar z of sigma'(z): both sides must agree at any value."""
+
+
+def worked_environment(d):
+    """The worked numbers by symbol and by derivative (dL/dv, d(of)/d(wrt), dL/dp)."""
+    w = d.worked
+    values = {**w.given, **w.forward}
+    derivatives = {}
+    for a in d.adjoints:
+        values[a.name] = derivatives[sp.Derivative(d.loss, a.node)] = w.adjoints[a.node]
+    derivatives.update({sp.Derivative(of, wrt): v for (of, wrt), v in w.factors.items()})
+    derivatives.update({sp.Derivative(d.loss, p): v for p, v in w.gradients.items()})
+    symbols = {s.name: s for g in d.graph.groups for s in g.symbols}
+    symbols.update({x.symbol.name: x.symbol for x in d.definitions})
+    return values, derivatives, symbols
+
+
+def worked_matrix(d, symbols, matrix):
+    """The numbers of a matrix of the matrix view, read off its name (W1, Z2, Delta1,
+    dL/dW1, ...), from the index form's numbers."""
+    w = d.worked
+    rows, columns = matrix.shape
+
+    def entries(group, number):
+        def element(j, k):
+            two = f"{group}[{j}][{k}]"
+            return symbols[two] if two in symbols else symbols[f"{group}[{j}]"]
+        return sp.ImmutableMatrix([[number(element(j, k)) for k in range(columns)] for j in range(rows)])
+
+    name = matrix.name
+    if name.startswith("dL/d"):
+        of = name[4:]
+        if of[0] in "Wb":
+            return entries(of, lambda s: w.gradients[s])
+        return entries("z" + of[1:], lambda s: w.adjoints[s])
+    base, layer = re.fullmatch(r"([A-Za-z]+?)(\d*)", name).groups()
+    tables = {"X": ("x", w.given), "Y": ("y", w.given), "W": (name, w.given), "b": (name, w.given),
+              "Z": (f"z{layer}", w.forward), "A": (f"a{layer}", w.forward), "Yhat": ("yhat", w.forward),
+              "Delta": (f"z{layer}", w.adjoints)}
+    group, table = tables[base]
+    return entries(group, lambda s: table[s])
+
+
+def column_softmax(matrix):
+    matrix = sp.ImmutableMatrix(matrix)
+    columns = [[sp.exp(v) / sum(sp.exp(u) for u in matrix.col(c)) for v in matrix.col(c)]
+               for c in range(matrix.cols)]
+    return sp.ImmutableMatrix(columns).T
+
+
+def evaluate_side(d, expr, environment):
+    """A displayed side's value at the worked numbers (an explicit matrix for a matrix)."""
+    values, derivatives, symbols = environment
+    expr = sp.sympify(expr).xreplace(derivatives).doit().xreplace(derivatives)
+    expr = expr.replace(lambda e: isinstance(e, sp.Indexed),
+                        lambda e: symbols[str(e.base) + "".join(f"[{int(i) - 1}]" for i in e.indices)])
+    matrices = {m: worked_matrix(d, symbols, m) for m in expr.atoms(sp.MatrixSymbol)}
+    rate = {} if d.worked.learning_rate is None else {sp.Symbol("eta", positive=True): d.worked.learning_rate}
+    expr = expr.xreplace({**values, **matrices, **rate})
+    expr = expr.replace(lambda e: isinstance(e, ColumnSoftmax), lambda e: column_softmax(e.args[0])).doit()
+    expr = expr.xreplace({s: FREE for s in expr.free_symbols})
+    if getattr(expr, "is_Matrix", False):
+        return sp.ImmutableMatrix(expr.as_explicit()).evalf(30)
+    return sp.sympify(expr).evalf(30)
+
+
+def agree(a, b) -> bool:
+    if getattr(a, "is_Matrix", False) or getattr(b, "is_Matrix", False):
+        return getattr(a, "shape", None) == getattr(b, "shape", None) and all(map(agree, a, b))
+    return abs(complex(a) - complex(b)) <= 1e-20 * max(1.0, abs(complex(a)))
+
+
+def equation_failures(d, shown) -> list[str]:
+    """Every side that has no expression or disagrees with the first side of its chain
+    (for an update, ``p <- ...``, with the first side after the arrow)."""
+    environment = worked_environment(d)
+    failures = []
+    for chain in shown:
+        if any(e is None for e in chain.exprs):
+            failures.append(f"not checkable: {' = '.join(chain.texts)[:120]}")
+            continue
+        texts, exprs = (chain.texts, chain.exprs) if chain.rel == "=" else (chain.texts[1:], chain.exprs[1:])
+        first = evaluate_side(d, exprs[0], environment)
+        for text, expr in zip(texts[1:], exprs[1:]):
+            if not agree(first, evaluate_side(d, expr, environment)):
+                failures.append(f"{texts[0][:60]} = {text[:80]}")
+    return failures
+
+
+CHECKED = [(name, view, level) for name in list(NETWORKS) + ["03_two_layer_network", "12_tanh_softmax_network",
+                                                            "13_batch_network"]
+           for view in VIEWS for level in ("brief", "full") if name != "subset" or view == "index"]
+"""The matrix view's equations are checked against every delta and gradient, so only for
+derivations with respect to every parameter (the subset has its index view checked)."""
+
+
+@pytest.mark.parametrize("name, view, level", CHECKED, ids=["-".join(c) for c in CHECKED])
+def test_every_displayed_equation_holds_at_the_worked_values(networks, name, view, level):
+    d = networks[name]
+    shown = displayed_equations(d, "markdown", view=view, detail=level)
+    assert len(shown) > 20
+    assert equation_failures(d, shown) == []
+
+
+def test_the_equation_check_finds_a_wrong_number(networks):
+    d = networks["every parameter"]
+    worked = d.worked
+    p = d.parameters[3]
+    wrong = replace(d, worked=replace(worked, gradients={**worked.gradients, p: worked.gradients[p] * 1.001}))
+    failures = equation_failures(wrong, displayed_equations(wrong, "markdown"))
+    assert any(f.startswith(str(tex(sp.Derivative(d.loss, p)))) for f in failures)
+    assert any(r"\frac{\partial L}{\partial W^{(1)}}" in f for f in failures)
+    shown = displayed_equations(d, "markdown")
+    chain = next(c for c in shown if c.texts[0] == r"\delta^{(1)}_{1}")
+    broken = replace(chain, exprs=chain.exprs[:-1] + (chain.exprs[-1] + sp.Float("1e-6"),))
+    assert equation_failures(d, [broken]) != []
+
+
+def test_displayed_numbers_are_rounded_but_checked_exactly(networks):
+    d = networks["every parameter"]
+    chain = next(c for c in displayed_equations(d, "markdown") if c.texts[0] == r"\delta^{(1)}_{1}")
+    assert chain.texts[-1] == "0.0101391"
+    exact = chain.exprs[-1]
+    assert exact == d.worked.adjoints[d.graph.definitions[0].symbol] and exact != sp.Float("0.0101391")
+
+
+@pytest.mark.parametrize("name", list(NETWORKS))
+def test_network_documents_render_with_katex_and_compile(networks, name, tmp_path):
+    d = networks[name]
+    if katex_available():
+        segments = markdown_math_segments(render(d, "markdown", detail="full"))
+        errors = katex_errors([(t, display) for t, display, _ in segments])
+        assert [(line, e) for (_, _, line), e in zip(segments, errors) if e] == []
+    require("pdflatex", pdflatex_available(), "pdflatex not installed (texlive-latex-base)")
+    path = tmp_path / "network.tex"
+    path.write_text(render(d, "latex"))
+    compile_latex(path)
+    (tmp_path / "body.tex").write_text(render(d, "latex-fragment", view="matrix"))
+    wrapper = tmp_path / "wrapper.tex"
+    wrapper.write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
+                       "\\begin{document}\n\\input{body}\n\\end{document}\n")
+    compile_latex(wrapper)
 
 
 SEED_MARKDOWN = r'''# Gradient of L with respect to yhat
