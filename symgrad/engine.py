@@ -105,12 +105,15 @@ def _backward_order(definitions: Sequence[Definition]) -> list[Definition]:
     A block is a run of definitions of one kind and layer, none using another of the run.
     """
     blocks: list[list[Definition]] = []
+    members: set[sp.Symbol] = set()
     for d in definitions:
         block = blocks[-1] if blocks else []
-        if block and _kind(block[0]) == _kind(d) and not any(b.symbol in d.expr.free_symbols for b in block):
+        if block and _kind(block[0]) == _kind(d) and not members & d.expr.free_symbols:
             block.append(d)
         else:
             blocks.append([d])
+            members = set()
+        members.add(d.symbol)
     return [d for block in reversed(blocks) for d in block]
 
 
@@ -200,9 +203,12 @@ def _textbook(graph: Graph, adjoint: Adjoint, adjoints: Mapping[sp.Symbol, Adjoi
     costs minutes), and for categorical cross-entropy collected over the targets, whose
     sum is 1. Deltas that still refer to later deltas are left as they are.
     """
+    names = {a.name for a in adjoints.values() if isinstance(a.name, Var)}
+    if names & adjoint.value.free_symbols:
+        return adjoint
     inline = {a.name: a.value for a in adjoints.values() if not isinstance(a.name, Var)}
     written = adjoint.value.xreplace(inline)
-    if any(isinstance(a.name, Var) and written.has(a.name) for a in adjoints.values()):
+    if names & written.free_symbols:
         return adjoint
     outputs = {d.expr: d.symbol for d in graph.definitions if d.role is Role.ACTIVATION}
     written = written.xreplace(outputs)
