@@ -66,9 +66,13 @@ def parse_expression(text: str) -> sp.Expr:
     except (RecursionError, MemoryError, ValueError):
         raise ParseError(f"cannot parse expression {text!r}: it is too deeply nested") from None
     try:
-        return _convert(tree.body, text)
+        expr = _convert(tree.body, text)
     except RecursionError:
         raise ParseError(f"cannot parse expression {text!r}: it is too deeply nested") from None
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        raise ParseError(f"cannot parse expression {text!r}: it divides by zero or is "
+                         f"otherwise undefined")
+    return expr
 
 
 def _convert(node: ast.AST, text: str) -> sp.Expr:

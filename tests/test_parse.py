@@ -45,6 +45,8 @@ def test_accepted(text, expected):
     ("x % 2", "not allowed"),
     ("9**9**9**9", "too large"),
     ("x" * 10_001, "longer than"),
+    ("x/0", "divides by zero"),
+    ("log(0) * w", "divides by zero"),
 ])
 def test_rejected(text, fragment):
     with pytest.raises(ParseError) as error:
