@@ -28,7 +28,8 @@ def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "stan
            **options) -> str:
     """Render ``derivation`` as ``markdown``, ``latex``, ``latex-fragment`` or ``json``, at
     level of ``detail`` ``brief``, ``standard`` or ``full``; the same derivation renders
-    at any level. ``template_dirs`` puts folders of your own templates first."""
+    at any level. ``view`` (``index``, ``matrix`` or ``both``) chooses how a network's
+    backpropagation is written. ``template_dirs`` puts folders of your own templates first."""
     return _render(derivation, fmt, detail=detail, **options)
 
 

@@ -255,6 +255,10 @@ def _gradient(backward: Backward, parameter: sp.Symbol) -> Gradient:
 
 
 def default_title(graph: Graph, parameters: Sequence[sp.Symbol]) -> str:
-    """A title naming the loss and the parameters, for derivations given none."""
+    """A title naming the loss and the parameters, for derivations given none; every
+    parameter of a network is "every weight and bias" rather than a list of them all."""
+    every = [s for g in graph.parameters for s in g.symbols]
+    if graph.kind == "network" and set(parameters) == set(every):
+        return f"Gradient of {graph.loss} with respect to every weight and bias"
     names = ", ".join(p.name for p in parameters)
     return f"Gradient of {graph.loss} with respect to {names}"
