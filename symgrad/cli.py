@@ -21,9 +21,13 @@ from .engine import derive
 from .errors import SpecError, SymgradError
 from .models import from_expression
 from .render import DETAILS, EXTENSIONS, FORMATS, VIEWS, render
+from .pictures import Pictures, picture_files, pictures
 from .spec import Spec, load_spec
 
 GALLERY_FORMATS = ("markdown", "latex")
+GALLERY_PICTURES = ("02_seed_neuron",)
+"""The examples whose Markdown and LaTeX documents show the computational graph and the
+tangent plot, with the picture files beside them."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,9 +84,12 @@ def _derive(args: argparse.Namespace) -> int:
     spec = _quick_spec(args) if args.spec is None else _spec_with_overrides(args)
     fmt = args.format or _format_for(args.output)
     derivation = derive_spec(spec, source=args.spec, verify=args.verify)
-    text = render_derivation(derivation, fmt, args.detail or spec.detail, source=args.spec,
+    shown = pictures(derivation, Path(args.output).stem) if args.output else None
+    text = render_derivation(derivation, fmt, args.detail or spec.detail, source=args.spec, pictures=shown,
                              view=args.view or spec.view, template_dirs=tuple(args.templates))
     if args.output:
+        for name, data in picture_files(shown, fmt).items():
+            write_atomically(Path(args.output).parent / name, data)
         write_atomically(Path(args.output), text)
     else:
         sys.stdout.write(text)
@@ -119,10 +126,10 @@ def derive_spec(spec: Spec, *, source: str | None = None, verify: bool = True) -
 
 def render_derivation(derivation: Derivation, fmt: str, detail: str, *,
                       source: str | None = None, view: str | None = None,
-                      template_dirs: tuple[str, ...] = ()) -> str:
+                      template_dirs: tuple[str, ...] = (), pictures: Pictures | None = None) -> str:
     """Render a derivation at a level of detail and in a view; errors name ``source``."""
     try:
-        return render(derivation, fmt, detail=detail, view=view, template_dirs=template_dirs)
+        return render(derivation, fmt, detail=detail, view=view, template_dirs=template_dirs, pictures=pictures)
     except SymgradError as error:
         raise error.located(source=source) from None
 
@@ -166,21 +173,23 @@ def parse_assignments(text: str) -> dict[str, Any]:
     return values
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str | bytes) -> None:
     """Write ``text`` to ``path`` through a temporary file, so no partial file is ever left."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        binary = isinstance(text, bytes)
+        with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8") as stream:
             stream.write(text)
         os.replace(temporary, path)
     except OSError as error:
         raise SpecError(f"cannot write {path}: {error.strerror or error}") from None
 
 
-def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str]:
+def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str | bytes]:
     """Every gallery document, by file name, rendered in memory from the specs in
-    ``examples``: each spec derived once, in each format at the spec's level of detail
+    ``examples`` (and the pictures beside those in ``GALLERY_PICTURES``, as bytes): each
+    spec derived once, in each format at the spec's level of detail
     and in its view."""
     specs = sorted(examples.glob("*.yaml"))
     if not specs:
@@ -189,16 +198,19 @@ def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str]:
     for path in specs:
         spec = load_spec(path)
         derivation = derive_spec(spec, source=str(path), verify=verify)
+        shown = pictures(derivation, path.stem) if path.stem in GALLERY_PICTURES else None
         for fmt in GALLERY_FORMATS:
             documents[path.stem + EXTENSIONS[fmt]] = render_derivation(
-                derivation, fmt, spec.detail, source=str(path), view=spec.view)
+                derivation, fmt, spec.detail, source=str(path), view=spec.view, pictures=shown)
+            if shown is not None:
+                documents.update(picture_files(shown, fmt))
     return documents
 
 
 def _gallery(args: argparse.Namespace) -> int:
     output = Path(args.output)
     documents = gallery_documents(Path(args.examples), verify=args.verify)
-    stale = [name for name, text in documents.items() if _read(output / name) != text]
+    stale = [name for name, text in documents.items() if _read(output / name, type(text)) != text]
     if args.check:
         for name in stale:
             print(f"stale: {output / name}")
@@ -209,9 +221,9 @@ def _gallery(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(path: Path) -> str | None:
+def _read(path: Path, kind: type = str) -> str | bytes | None:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes() if kind is bytes else path.read_text(encoding="utf-8")
     except OSError:
         return None
 

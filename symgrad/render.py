@@ -35,6 +35,7 @@ from .errors import UnknownNameError
 from .functions import Activation
 from .losses import LOSSES
 from .models import Graph, Group, Role
+from .pictures import Pictures
 from .numeric import arrange
 from .rules import Rule, Step, lines, written
 from .verify import Verification
@@ -74,7 +75,7 @@ TEMPLATE_DIR = _template_dir()
 
 
 def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "standard",
-           view: str | None = None, template_dirs: Iterable[str | Path] = ()) -> str:
+           view: str | None = None, template_dirs: Iterable[str | Path] = (), pictures: Pictures | None = None) -> str:
     """``derivation`` as text in format ``fmt`` (one of ``FORMATS``), at level of ``detail``
     (one of ``DETAILS``: ``brief``, ``standard`` or ``full``; JSON is the same at each).
 
@@ -86,6 +87,10 @@ def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "stan
     ``template_dirs`` are searched before the default templates (see the module docs).
     Raises UnknownNameError for an unknown format, level of detail or view, and
     DerivationError for a matrix view of a loss that is not a dense network.
+
+    With ``pictures`` (``symgrad.pictures.pictures(derivation, stem)``), Markdown and LaTeX
+    documents show the computational graph and the tangent plot, from the files that
+    ``symgrad.pictures.picture_files`` makes (LaTeX draws the graph in TikZ).
     """
     if fmt not in FORMATS:
         raise UnknownNameError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
@@ -97,7 +102,7 @@ def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "stan
     chapter = Chapter(derivation, view) if derivation.graph.kind == "network" else None
     env = environment(tuple(str(Path(d)) for d in template_dirs))
     text = env.get_template(TEMPLATES[fmt]).render(derivation=derivation, detail=detail,
-                                                   chapter=chapter)
+                                                   chapter=chapter, pictures=pictures)
     return tidy_text(text)
 
 

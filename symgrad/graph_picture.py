@@ -1,0 +1,140 @@
+"""The computational graph of a derivation as data: nodes laid out in layers, edges
+labelled with their local derivatives.
+
+Nodes are the leaves (inputs, targets, parameters) and the defined quantities; an edge
+runs from a quantity to each quantity defined from it and carries the ``Factor`` of that
+edge (its result is the label) and, given values, the factor's number. Each node carries,
+given values, its forward value and dL/d(node). Layers go left to right by dependency
+depth; a leaf sits one layer before its first consumer. Drawing is the render layer's job
+(``symgrad.pictures`` and the templates ``latex/graph.tex.j2`` and ``svg/graph.svg.j2``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .derivation import Derivation, Factor
+
+MAX_DRAWN_NODES = 12
+"""Graphs up to this many nodes are drawn; a larger one is summarised in a sentence."""
+
+
+@dataclass(frozen=True)
+class Node:
+    """One quantity: ``kind`` is the leaf's role (input, target, parameter, variable) or
+    the definition's role (weighted sum, activation, loss, ...); ``column`` and ``row``
+    place it (row 0 at the top; rows of a short layer are centred, so may be halves)."""
+
+    symbol: sp.Symbol
+    kind: str
+    column: int
+    row: float
+    value: sp.Expr | None = None
+    gradient: sp.Expr | None = None
+
+
+@dataclass(frozen=True)
+class Edge:
+    """``source`` is used to compute ``target``; ``factor`` is d(target)/d(source) and
+    ``value`` its number at the given values."""
+
+    source: sp.Symbol
+    target: sp.Symbol
+    factor: Factor
+    value: sp.Expr | None = None
+
+
+@dataclass(frozen=True)
+class GraphPicture:
+    """The laid-out graph: ``columns`` layers, at most ``rows`` nodes in one."""
+
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    columns: int
+    rows: int
+    worked: bool
+
+    @property
+    def drawn(self) -> bool:
+        """Whether the graph is small enough to draw (``MAX_DRAWN_NODES``)."""
+        return len(self.nodes) <= MAX_DRAWN_NODES
+
+    def node(self, symbol: sp.Symbol) -> Node:
+        """The node of ``symbol``."""
+        return next(n for n in self.nodes if n.symbol == symbol)
+
+
+def computational_graph(derivation: Derivation) -> GraphPicture:
+    """The graph of ``derivation``'s loss, laid out, with its numbers if it has values."""
+    graph = derivation.graph
+    leaves = {s: g.role for g in graph.groups for s in g.symbols}
+    defined = {d.symbol: d for d in graph.definitions}
+    inputs = {d.symbol: [s for s in _ordered(d.expr) if s in leaves or s in defined]
+              for d in graph.definitions}
+    columns = _columns(inputs, leaves)
+    kinds = {**leaves, **{s: d.role.value for s, d in defined.items()}}
+    order = list(leaves) + list(defined)
+    rows = _rows(order, columns)
+    edges = tuple(_edge(derivation, source, target)
+                  for target, sources in inputs.items() for source in sources)
+    nodes = tuple(Node(s, kinds[s], columns[s], rows[s], *_numbers(derivation, s)) for s in order)
+    height = max(sum(1 for c in columns.values() if c == k) for k in set(columns.values()))
+    return GraphPicture(nodes, edges, max(columns.values()) + 1, height,
+                        derivation.worked is not None)
+
+
+def _ordered(expr: sp.Expr) -> list[sp.Symbol]:
+    """The symbols of ``expr`` in a stable order (by name)."""
+    return sorted(expr.free_symbols, key=sp.default_sort_key)
+
+
+def _columns(inputs: dict[sp.Symbol, list[sp.Symbol]],
+             leaves: dict[sp.Symbol, str]) -> dict[sp.Symbol, int]:
+    """Each definition one column right of its deepest input; each leaf one column left
+    of its first consumer (so a target sits next to the loss)."""
+    depth: dict[sp.Symbol, int] = {}
+    for symbol, sources in inputs.items():
+        depth[symbol] = 1 + max((depth.get(s, 0) for s in sources), default=0)
+    for leaf in leaves:
+        consumers = [depth[c] for c, sources in inputs.items() if leaf in sources]
+        depth[leaf] = min(consumers, default=1) - 1
+    return depth
+
+
+def _rows(order: list[sp.Symbol], columns: dict[sp.Symbol, int]) -> dict[sp.Symbol, float]:
+    """Rows within each column in ``order``, each column centred on the tallest."""
+    tallest = max(sum(1 for c in columns.values() if c == k) for k in set(columns.values()))
+    rows: dict[sp.Symbol, float] = {}
+    for column in sorted(set(columns.values())):
+        members = [s for s in order if columns[s] == column]
+        offset = (tallest - len(members)) / 2
+        rows.update({s: offset + i for i, s in enumerate(members)})
+    return rows
+
+
+def _edge(derivation: Derivation, source: sp.Symbol, target: sp.Symbol) -> Edge:
+    """The edge with the derivation's factor, or one derived here for an edge no gradient
+    uses (from an input or a target)."""
+    factor = derivation.backward.factors.get((target, source))
+    if factor is None:
+        factor = Factor.derived(target, source, derivation.graph.definition(target).expr)
+    worked = derivation.worked
+    if worked is None:
+        return Edge(source, target, factor)
+    value = worked.factors.get((target, source))
+    if value is None:
+        value = sp.Float(factor.result.xreplace({**worked.given, **worked.forward}), 30)
+    return Edge(source, target, factor, value)
+
+
+def _numbers(derivation: Derivation, symbol: sp.Symbol) -> tuple[sp.Expr | None, sp.Expr | None]:
+    """The forward (or given) value of ``symbol`` and dL/d(symbol), where known."""
+    worked = derivation.worked
+    if worked is None:
+        return None, None
+    value = worked.forward.get(symbol, worked.given.get(symbol))
+    if symbol == derivation.loss:
+        return value, sp.Integer(1)
+    return value, worked.adjoints.get(symbol, worked.gradients.get(symbol))

@@ -1,0 +1,115 @@
+"""Pictures beside a document: the computational graph (TikZ inside LaTeX, an SVG file
+beside Markdown) and the tangent plot of the loss (``symgrad.plots``).
+
+``pictures(derivation, stem)`` says what a document shows and under which file names
+(``stem.graph.svg``, ``stem.tangent.svg``, ``stem.tangent.pdf``); ``picture_files`` makes
+those files for one format, as bytes, byte for byte the same on every run. The SVG is
+hand-written through the template ``svg/graph.svg.j2``: no layout library is needed for
+a graph already layered by dependency depth, and the output stays dependency-free.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from . import plain, plots
+from .derivation import Derivation
+from .graph_picture import MAX_DRAWN_NODES, GraphPicture, computational_graph
+
+COLUMN, ROW, RADIUS, MARGIN = 190.0, 96.0, 24.0, 40.0
+"""SVG geometry in px: the distance between layers and between rows, a node's radius and
+the margin around the drawing."""
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """What a document shows beside its text: the graph (drawn if small enough) and,
+    for a derivation with values and one or two scalar parameters, the tangent plot."""
+
+    stem: str
+    graph: GraphPicture | None
+    size: tuple[int, int]
+    tangent: plots.Tangents | None
+
+    def file(self, picture: str, extension: str) -> str:
+        """The file name of ``picture`` (graph, tangent) as ``extension`` (svg, pdf)."""
+        return f"{self.stem}.{picture}.{extension}"
+
+
+def pictures(derivation: Derivation, stem: str) -> Pictures:
+    """The pictures of ``derivation`` for a document whose files are named after ``stem``:
+    the graph laid out only if it is small enough to draw (``MAX_DRAWN_NODES``)."""
+    graph = derivation.graph
+    known = {s for g in graph.groups for s in g.symbols} | {d.symbol for d in graph.definitions}
+    nodes = len(known)
+    edges = sum(len(d.expr.free_symbols & known) for d in graph.definitions)
+    drawn = computational_graph(derivation) if nodes <= MAX_DRAWN_NODES else None
+    return Pictures(stem, drawn, (nodes, edges), plots.tangents(derivation))
+
+
+def picture_files(shown: Pictures, fmt: str) -> dict[str, bytes]:
+    """The files the document in ``fmt`` refers to, by name: for Markdown the graph and
+    the tangent plot as SVG, for LaTeX the tangent plot as PDF (its graph is TikZ)."""
+    files: dict[str, bytes] = {}
+    if fmt == "markdown" and shown.graph is not None:
+        files[shown.file("graph", "svg")] = graph_svg(shown.graph).encode("utf-8")
+    if shown.tangent is not None and fmt in ("markdown", "latex", "latex-fragment"):
+        extension = "svg" if fmt == "markdown" else "pdf"
+        files[shown.file("tangent", extension)] = plots.tangent_figure(shown.tangent, extension)
+    return files
+
+
+@dataclass(frozen=True)
+class SvgNode:
+    """A node's centre, name and (with values) its value and gradient, as text."""
+
+    x: float
+    y: float
+    kind: str
+    name: str
+    value: str | None
+    gradient: str | None
+
+
+@dataclass(frozen=True)
+class SvgEdge:
+    """An arrow from circle to circle and its label at the middle, turned along it."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    label: str
+    lx: float
+    ly: float
+    angle: float
+
+
+def graph_svg(graph: GraphPicture) -> str:
+    """The graph as an SVG document (``svg/graph.svg.j2``)."""
+    from .render import environment
+
+    centres = {n.symbol: (MARGIN + 60 + n.column * COLUMN, MARGIN + 30 + n.row * ROW)
+               for n in graph.nodes}
+    nodes = [SvgNode(*centres[n.symbol], n.kind.replace(" ", "-"), plain.name(n.symbol),
+                     None if n.value is None else plain.number(n.value),
+                     None if n.gradient is None else plain.number(n.gradient))
+             for n in graph.nodes]
+    edges = [_svg_edge(centres[e.source], centres[e.target], plain.text(e.factor.result)
+                       + ("" if e.value is None else f" = {plain.number(e.value)}"))
+             for e in graph.edges]
+    width = 2 * MARGIN + 120 + (graph.columns - 1) * COLUMN
+    height = 2 * MARGIN + 80 + (graph.rows - 1) * ROW
+    return environment().get_template("svg/graph.svg.j2").render(
+        nodes=nodes, edges=edges, width=width, height=height, worked=graph.worked)
+
+
+def _svg_edge(start: tuple[float, float], end: tuple[float, float], label: str) -> SvgEdge:
+    dx, dy = end[0] - start[0], end[1] - start[1]
+    length = math.hypot(dx, dy)
+    ux, uy = dx / length, dy / length
+    x1, y1 = start[0] + ux * RADIUS, start[1] + uy * RADIUS
+    x2, y2 = end[0] - ux * (RADIUS + 2), end[1] - uy * (RADIUS + 2)
+    angle = math.degrees(math.atan2(dy, dx))
+    return SvgEdge(x1, y1, x2, y2, label, (x1 + x2) / 2, (y1 + y2) / 2, angle)

@@ -1,0 +1,167 @@
+"""The pictures: the computational graph (data, TikZ, SVG) and the tangent plot."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgrad
+from render_tools import compile_latex, pdflatex_available, require
+from symgrad import plain
+from symgrad.cli import main
+from symgrad.functions import expand_activations
+from symgrad.graph_picture import computational_graph
+from symgrad.pictures import graph_svg, picture_files, pictures
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def seed_neuron(**options):
+    graph = symgrad.with_loss(symgrad.neuron("sigmoid", bias=False), "squared_error")
+    return symgrad.derive(graph, wrt="w", at={"x": 1.5, "w": 0.8, "y": 1.0}, learning_rate=0.1,
+                          **options)
+
+
+def names(symbols):
+    return {s.name for s in symbols}
+
+
+def test_the_neuron_graph_has_its_quantities_and_edges_in_layers():
+    picture = computational_graph(seed_neuron())
+    assert [n.symbol.name for n in picture.nodes] == ["x", "w", "y", "z", "yhat", "L"]
+    assert {(e.source.name, e.target.name) for e in picture.edges} == {
+        ("x", "z"), ("w", "z"), ("z", "yhat"), ("yhat", "L"), ("y", "L")}
+    columns = {n.symbol.name: n.column for n in picture.nodes}
+    assert columns == {"x": 0, "w": 0, "z": 1, "yhat": 2, "y": 2, "L": 3}
+    assert picture.drawn
+
+
+def test_edge_labels_are_the_factors_and_their_numbers():
+    d = seed_neuron()
+    picture = computational_graph(d)
+    for e in picture.edges:
+        composed = d.graph.definition(e.target).expr
+        assert sp.simplify(expand_activations(e.factor.result.xreplace(
+            {d.graph.definition(e.target).symbol: composed})) - sp.diff(expand_activations(composed),
+                                                                        e.source)) == 0 \
+            or (e.target, e.source) in d.backward.factors
+        if (e.target, e.source) in d.backward.factors:
+            assert e.factor is d.backward.factors[(e.target, e.source)]
+            assert e.value == d.worked.factors[(e.target, e.source)]
+    y_edge = next(e for e in picture.edges if e.source.name == "y")
+    yhat = d.worked.forward[next(n.symbol for n in picture.nodes if n.symbol.name == "yhat")]
+    assert float(y_edge.value) == pytest.approx(-2 * (float(yhat) - 1.0))
+
+
+def test_nodes_carry_forward_values_and_gradients():
+    d = seed_neuron()
+    picture = computational_graph(d)
+    w = picture.node(d.parameters[0])
+    assert w.value == sp.Rational(4, 5) and w.gradient == d.worked.gradients[d.parameters[0]]
+    assert picture.node(d.loss).gradient == 1 and picture.node(d.loss).value == d.worked.loss
+    z = next(n for n in picture.nodes if n.symbol.name == "z")
+    assert float(z.value) == pytest.approx(1.2)
+
+
+def test_the_two_layer_network_graph():
+    net = symgrad.with_loss(symgrad.network(2, [(2, "sigmoid"), (2, "sigmoid")]), "half_squared_error")
+    d = symgrad.derive(net, wrt="all")
+    picture = computational_graph(d)
+    assert len(picture.nodes) == 16 + 9 and not picture.drawn
+    edges = {(e.source.name, e.target.name) for e in picture.edges}
+    assert ("W1[0][1]", "z1[0]") in edges and ("a1[1]", "z2[0]") in edges
+    assert ("z2[1]", "yhat[1]") in edges and ("yhat[0]", "L") in edges and ("y[1]", "L") in edges
+    assert len(edges) == 2 * 5 + 2 + 2 * 5 + 2 + 4
+    factor = next(e.factor for e in picture.edges if (e.source.name, e.target.name) == ("a1[1]", "z2[0]"))
+    assert factor.result.name == "W2[0][1]"
+    assert pictures(d, "net").graph is None and pictures(d, "net").size == (25, 28)
+
+
+def test_svg_parses_and_shows_the_labels():
+    svg = graph_svg(computational_graph(seed_neuron()))
+    root = ET.fromstring(svg)
+    texts = [t.text for t in root.iter(SVG + "text")]
+    assert {"x", "w", "y", "z", "ŷ", "L"} <= set(texts)
+    assert "ŷ (1 − ŷ) = 0.177894" in texts and "2 (ŷ − y) = −0.46295" in texts
+    assert "∂L/∂w = −0.123534" in texts
+    assert len(list(root.iter(SVG + "line"))) == 5
+
+
+def test_plain_names():
+    net = symgrad.network(2, [(2, "sigmoid")])
+    w = next(s for g in net.groups for s in g.symbols if s.name == "W1[0][1]")
+    assert plain.name(w) == "W⁽¹⁾₁₂" and plain.number(-0.5) == "−0.5"
+
+
+def test_the_tangent_slope_is_the_gradient_and_a_central_difference():
+    d = seed_neuron()
+    (tangent,) = pictures(d, "seed").tangent
+    assert tangent.slope == float(d.worked.gradients[d.parameters[0]])
+    h = 1e-6
+    central = (tangent.loss_at(tangent.value + h) - tangent.loss_at(tangent.value - h)) / (2 * h)
+    assert central == pytest.approx(tangent.slope, rel=1e-6)
+    assert tangent.loss_at(tangent.value) == pytest.approx(float(d.worked.loss))
+    assert tangent.step_to == pytest.approx(0.8 - 0.1 * tangent.slope)
+    assert tangent.step_loss < tangent.loss
+    assert np.all(np.isfinite(tangent.losses))
+
+
+def test_two_parameters_give_two_panels_and_more_give_none():
+    d = symgrad.derive("softplus(w*x + b)**2", wrt=["w", "b"], at={"w": 0.5, "x": 2, "b": 0.1})
+    assert len(pictures(d, "s").tangent) == 2
+    d3 = symgrad.derive("softplus(w*x + b)**2", wrt="all", at={"w": 0.5, "x": 2, "b": 0.1})
+    assert pictures(d3, "s").tangent is None
+    assert pictures(symgrad.derive("(w*x)**2", wrt="w"), "s").tangent is None
+
+
+def test_picture_files_are_deterministic():
+    first = picture_files(pictures(seed_neuron(), "seed"), "markdown")
+    second = picture_files(pictures(seed_neuron(), "seed"), "markdown")
+    assert set(first) == {"seed.graph.svg", "seed.tangent.svg"} and first == second
+    pdf = picture_files(pictures(seed_neuron(), "seed"), "latex")
+    assert set(pdf) == {"seed.tangent.pdf"} and pdf["seed.tangent.pdf"].startswith(b"%PDF")
+    assert pdf == picture_files(pictures(seed_neuron(), "seed"), "latex")
+    ET.fromstring(first["seed.tangent.svg"])
+
+
+def test_markdown_refers_to_its_pictures():
+    d = seed_neuron()
+    text = symgrad.render(d, "markdown", pictures=pictures(d, "seed"))
+    assert "![computational graph](seed.graph.svg)" in text and "(seed.tangent.svg)" in text
+    assert "seed.graph.svg" not in symgrad.render(d, "markdown")
+
+
+@pytest.mark.parametrize("fmt", ["latex", "latex-fragment"])
+def test_tikz_documents_compile(tmp_path, fmt):
+    require("pdflatex", pdflatex_available(), "pdflatex is not installed (Debian: texlive-pictures)")
+    d = seed_neuron()
+    shown = pictures(d, "seed")
+    text = symgrad.render(d, fmt, pictures=shown)
+    assert r"\begin{tikzpicture}" in text and r"\includegraphics" in text
+    for name, data in picture_files(shown, fmt).items():
+        (tmp_path / name).write_bytes(data)
+    if fmt == "latex-fragment":
+        text = ("\\documentclass{article}\\usepackage{amsmath,amssymb,tikz,graphicx}"
+                "\\begin{document}\n" + text + "\\end{document}\n")
+    (tmp_path / "seed.tex").write_text(text, encoding="utf-8")
+    compile_latex(tmp_path / "seed.tex")
+
+
+def test_cli_writes_the_pictures_beside_the_document(capsys, tmp_path):
+    spec = tmp_path / "seed.yaml"
+    spec.write_text("model: {activation: sigmoid, bias: false}\nloss: squared_error\nwrt: w\n"
+                    "at: {x: 1.5, w: 0.8, y: 1.0}\nlearning_rate: 0.1\n", encoding="utf-8")
+    assert main(["derive", str(spec), "--no-verify", "-o", str(tmp_path / "doc.md")]) == 0
+    assert {"doc.md", "doc.graph.svg", "doc.tangent.svg"} <= {p.name for p in tmp_path.iterdir()}
+    assert main(["derive", str(spec), "--no-verify", "-o", str(tmp_path / "doc.tex")]) == 0
+    assert (tmp_path / "doc.tangent.pdf").exists()
+
+
+def test_the_gallery_has_the_seed_pictures():
+    from pathlib import Path
+    output = Path(__file__).resolve().parent.parent / "output"
+    assert (output / "02_seed_neuron.graph.svg").exists()
+    assert (output / "02_seed_neuron.tangent.pdf").exists()
