@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import jinja2
+import markupsafe
 import sympy as sp
 
 from . import latex
@@ -40,12 +41,15 @@ from .numeric import arrange
 from .rules import Rule, Step, lines, written
 from .verify import Verification
 
-FORMATS = ("markdown", "latex", "latex-fragment", "json")
-EXTENSIONS = {"markdown": ".md", "latex": ".tex", "latex-fragment": ".tex", "json": ".json"}
+FORMATS = ("markdown", "latex", "latex-fragment", "json", "html", "beamer")
+EXTENSIONS = {"markdown": ".md", "latex": ".tex", "latex-fragment": ".tex", "json": ".json",
+              "html": ".html", "beamer": ".tex"}
 TEMPLATES = {
     "markdown": "markdown/derivation.md.j2",
     "latex": "latex/document.tex.j2",
     "latex-fragment": "latex/fragment.tex.j2",
+    "html": "html/page.html.j2",
+    "beamer": "beamer/fragment.tex.j2",
 }
 EXPANDED_MAX_OPS = 40
 """The gradient written in inputs and parameters alone is shown up to this many operations."""
@@ -72,6 +76,9 @@ def _template_dir() -> Path:
 
 
 TEMPLATE_DIR = _template_dir()
+KATEX_DIR = Path(__file__).resolve().parent / "static" / "katex"
+"""KaTeX's distribution files (its CSS, script, auto-render and fonts, with its licence):
+an HTML page loads them from a folder ``katex`` beside it."""
 
 
 def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "standard",
@@ -101,6 +108,8 @@ def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "stan
         return json.dumps(to_json(derivation), indent=2)
     chapter = Chapter(derivation, view) if derivation.graph.kind == "network" else None
     env = environment(tuple(str(Path(d)) for d in template_dirs))
+    if fmt == "html":
+        env = escaping(env)
     text = env.get_template(TEMPLATES[fmt]).render(derivation=derivation, detail=detail,
                                                    chapter=chapter, pictures=pictures)
     return tidy_text(text)
@@ -140,6 +149,14 @@ def environment(template_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
     env.filters.update(FILTERS)
     env.globals.update(GLOBALS)
     return env
+
+
+
+@functools.lru_cache(maxsize=None)
+def escaping(env: jinja2.Environment) -> jinja2.Environment:
+    """``env`` with HTML autoescape on, for HTML pages: every value a template prints is
+    escaped unless it is markup already (a macro's output)."""
+    return env.overlay(autoescape=True)
 
 
 # --- JSON -----------------------------------------------------------------------------
@@ -627,7 +644,26 @@ def update_chain(derivation: Derivation, parameter: sp.Symbol) -> list[Any]:
     return [name, symbolic, numbers, latex.num(worked.updated[parameter])]
 
 
+
+BLOCK_SEPARATOR = re.compile(r"\n[ \t]*\n")
+EMPTY_FRAME = re.compile(r"\\begin\{frame\}\[allowframebreaks\]\{[^\n]*\}\s*\\end\{frame\}\s*")
+
+
+def paragraphs(html: str) -> markupsafe.Markup:
+    """HTML whose blocks are set apart by blank lines, with every block that is not an
+    element (a run of text) made a paragraph."""
+    blocks = [b.strip() for b in BLOCK_SEPARATOR.split(str(html)) if b.strip()]
+    return markupsafe.Markup("\n\n".join(b if b.startswith("<") else f"<p>{b}</p>" for b in blocks))
+
+
+def drop_empty_frames(tex: str) -> str:
+    """Beamer frames without the frames that hold nothing but a title."""
+    return EMPTY_FRAME.sub("", str(tex))
+
+
 FILTERS = {
+    "paragraphs": paragraphs,
+    "drop_empty_frames": drop_empty_frames,
     "tex": latex.tex,
     "num": latex.num,
     "literal": latex.literal_tex,
