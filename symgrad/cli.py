@@ -20,11 +20,14 @@ from .derivation import Derivation
 from .engine import derive
 from .errors import SpecError, SymgradError
 from .models import from_expression
+from .flavours import FLAVOURS
 from .render import DETAILS, EXTENSIONS, FORMATS, VIEWS, render
 from .pictures import Pictures, picture_files, pictures
 from .spec import Spec, load_spec
 
 GALLERY_FORMATS = ("markdown", "latex")
+GALLERY_NOTEBOOKS = ("02_seed_neuron",)
+"""The examples whose gallery also has a Jupyter notebook."""
 GALLERY_PICTURES = ("02_seed_neuron",)
 """The examples whose Markdown and LaTeX documents show the computational graph and the
 tangent plot, with the picture files beside them."""
@@ -65,6 +68,8 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--view", choices=VIEWS,
                    help="for a network: per unit (index), in matrices (matrix) or both "
                         "(default: the spec's, else both for a network)")
+    d.add_argument("--markdown-flavour", choices=FLAVOURS, default="github",
+                   help="math delimiters for GitHub, MkDocs (arithmatex) or GitBook (default: github)")
     d.add_argument("-o", "--output", help="write to this file instead of standard output")
     d.add_argument("--templates", action="append", default=[], metavar="DIR",
                    help="a template folder searched before the defaults (repeatable)")
@@ -86,7 +91,8 @@ def _derive(args: argparse.Namespace) -> int:
     derivation = derive_spec(spec, source=args.spec, verify=args.verify)
     shown = pictures(derivation, Path(args.output).stem) if args.output else None
     text = render_derivation(derivation, fmt, args.detail or spec.detail, source=args.spec, pictures=shown,
-                             view=args.view or spec.view, template_dirs=tuple(args.templates))
+                             view=args.view or spec.view, template_dirs=tuple(args.templates),
+                             flavour=args.markdown_flavour)
     if args.output:
         for name, data in picture_files(shown, fmt).items():
             write_atomically(Path(args.output).parent / name, data)
@@ -126,17 +132,21 @@ def derive_spec(spec: Spec, *, source: str | None = None, verify: bool = True) -
 
 def render_derivation(derivation: Derivation, fmt: str, detail: str, *,
                       source: str | None = None, view: str | None = None,
-                      template_dirs: tuple[str, ...] = (), pictures: Pictures | None = None) -> str:
-    """Render a derivation at a level of detail and in a view; errors name ``source``."""
+                      template_dirs: tuple[str, ...] = (), pictures: Pictures | None = None,
+                      flavour: str = "github") -> str:
+    """Render a derivation at a level of detail, in a view and (Markdown) a flavour;
+    errors name ``source``."""
     try:
-        return render(derivation, fmt, detail=detail, view=view, template_dirs=template_dirs, pictures=pictures)
+        return render(derivation, fmt, detail=detail, view=view, template_dirs=template_dirs, pictures=pictures,
+                      flavour=flavour)
     except SymgradError as error:
         raise error.located(source=source) from None
 
 
 def _format_for(output: str | None) -> str:
     suffix = Path(output).suffix if output else ""
-    by_suffix = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json"}
+    by_suffix = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json",
+                 ".ipynb": "notebook"}
     return by_suffix.get(suffix, "markdown")
 
 
@@ -190,7 +200,7 @@ def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str | by
     """Every gallery document, by file name, rendered in memory from the specs in
     ``examples`` (and the pictures beside those in ``GALLERY_PICTURES``, as bytes): each
     spec derived once, in each format at the spec's level of detail
-    and in its view."""
+    and in its view (and as a notebook for those in ``GALLERY_NOTEBOOKS``)."""
     specs = sorted(examples.glob("*.yaml"))
     if not specs:
         raise SpecError(f"no spec files (*.yaml) in {examples}")
@@ -199,7 +209,8 @@ def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str | by
         spec = load_spec(path)
         derivation = derive_spec(spec, source=str(path), verify=verify)
         shown = pictures(derivation, path.stem) if path.stem in GALLERY_PICTURES else None
-        for fmt in GALLERY_FORMATS:
+        formats = GALLERY_FORMATS + (("notebook",) if path.stem in GALLERY_NOTEBOOKS else ())
+        for fmt in formats:
             documents[path.stem + EXTENSIONS[fmt]] = render_derivation(
                 derivation, fmt, spec.detail, source=str(path), view=spec.view, pictures=shown)
             if shown is not None:

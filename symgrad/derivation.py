@@ -221,6 +221,12 @@ class Derivation:
                 return g
         raise KeyError(parameter)
 
+    def _repr_markdown_(self) -> str:
+        """The Markdown document, so that a notebook shows the derivation itself (Jupyter's
+        rich display, with its math rendered)."""
+        from .render import render  # the render layer imports this module
+        return render(self, "markdown")
+
 
 def tidy(expr: sp.Expr) -> sp.Expr:
     """The shortest of a few cheap equivalent forms (never a slow full ``simplify``)."""

@@ -33,6 +33,7 @@ from .chapter import VIEWS, Chapter, resolve_view  # noqa: F401 (VIEWS is part o
 from .derivation import Adjoint, Derivation, Factor, Gradient, Term, tidy
 from .derivation import Path as GraphPath
 from .errors import UnknownNameError
+from .flavours import FLAVOURS, inline_math
 from .functions import Activation
 from .losses import LOSSES
 from .models import Graph, Group, Role
@@ -41,8 +42,9 @@ from .numeric import arrange
 from .rules import Rule, Step, lines, written
 from .verify import Verification
 
-FORMATS = ("markdown", "latex", "latex-fragment", "json", "html", "beamer")
+FORMATS = ("markdown", "latex", "latex-fragment", "json", "notebook", "html", "beamer")
 EXTENSIONS = {"markdown": ".md", "latex": ".tex", "latex-fragment": ".tex", "json": ".json",
+              "notebook": ".ipynb",
               "html": ".html", "beamer": ".tex"}
 TEMPLATES = {
     "markdown": "markdown/derivation.md.j2",
@@ -82,7 +84,8 @@ an HTML page loads them from a folder ``katex`` beside it."""
 
 
 def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "standard",
-           view: str | None = None, template_dirs: Iterable[str | Path] = (), pictures: Pictures | None = None) -> str:
+           view: str | None = None, template_dirs: Iterable[str | Path] = (),
+           flavour: str = "github", pictures: Pictures | None = None) -> str:
     """``derivation`` as text in format ``fmt`` (one of ``FORMATS``), at level of ``detail``
     (one of ``DETAILS``: ``brief``, ``standard`` or ``full``; JSON is the same at each).
 
@@ -92,7 +95,10 @@ def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "stan
     and ``index`` for everything else, which has no other view.
 
     ``template_dirs`` are searched before the default templates (see the module docs).
-    Raises UnknownNameError for an unknown format, level of detail or view, and
+    Markdown's math is written for one of ``FLAVOURS`` (``flavour``: ``github``, the
+    default, ``mkdocs`` or ``gitbook``). A ``notebook`` is the Markdown document in cells,
+    with code cells that recompute its numbers (see ``symgrad.notebook``).
+    Raises UnknownNameError for an unknown format, level of detail, view or flavour, and
     DerivationError for a matrix view of a loss that is not a dense network.
 
     With ``pictures`` (``symgrad.pictures.pictures(derivation, stem)``), Markdown and LaTeX
@@ -103,15 +109,24 @@ def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "stan
         raise UnknownNameError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     if detail not in DETAILS:
         raise UnknownNameError(f"unknown level of detail {detail!r} (known: {', '.join(DETAILS)})")
+    if flavour not in FLAVOURS:
+        raise UnknownNameError(f"unknown Markdown flavour {flavour!r} (known: {', '.join(FLAVOURS)})")
     view = resolve_view(derivation, view)
+    if fmt == "notebook":
+        from .notebook import notebook_text  # nbformat is loaded only for notebooks
+        return notebook_text(derivation, render(derivation, "markdown", detail=detail, view=view,
+                                                template_dirs=template_dirs))
     if fmt == "json":
         return json.dumps(to_json(derivation), indent=2)
     chapter = Chapter(derivation, view) if derivation.graph.kind == "network" else None
-    env = environment(tuple(str(Path(d)) for d in template_dirs))
+    env = environment(tuple(str(Path(d)) for d in template_dirs), flavour)
     if fmt == "html":
         env = escaping(env)
     text = env.get_template(TEMPLATES[fmt]).render(derivation=derivation, detail=detail,
                                                    chapter=chapter, pictures=pictures)
+    if fmt == "markdown":
+        opening, closing = env.get_template("markdown/markup.j2").module.INLINE[flavour]
+        text = inline_math(text, opening, closing)
     return tidy_text(text)
 
 
@@ -132,9 +147,9 @@ def tidy_text(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def environment(template_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
+def environment(template_dirs: tuple[str, ...] = (), flavour: str = "github") -> jinja2.Environment:
     """The Jinja environment for this search path: ``template_dirs``, then the defaults
-    (also reachable as ``default:NAME``)."""
+    (also reachable as ``default:NAME``); Markdown's math is written for ``flavour``."""
     defaults = jinja2.FileSystemLoader(str(TEMPLATE_DIR))
     loader = jinja2.ChoiceLoader([
         jinja2.FileSystemLoader(list(template_dirs)),
@@ -148,6 +163,7 @@ def environment(template_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
     )
     env.filters.update(FILTERS)
     env.globals.update(GLOBALS)
+    env.globals["flavour"] = flavour
     return env
 
 

@@ -290,3 +290,55 @@ class _MathScanner:
                 return pos
             pos += 1
         return None
+
+
+# --- Markdown flavours --------------------------------------------------------
+
+FLAVOUR_TOKEN = {
+    "mkdocs": re.compile(r"\\[()\[\]]|\\."),
+    "gitbook": re.compile(r"\$\$|\\."),
+}
+
+
+def flavoured_math_segments(text: str, flavour: str) -> list[Segment]:
+    """Return ``(tex, display, line)`` for every math segment of Markdown written for
+    ``flavour``: ``github`` as :func:`markdown_math_segments` reads it; ``mkdocs`` as
+    pymdownx.arithmatex reads ``\\(...\\)`` (inline) and ``\\[...\\]`` (display, a block:
+    ``\\[`` starts its line, so an escaped bracket in text is no math);
+    ``gitbook`` as GitBook reads ``$$...$$``, display when the opening ``$$`` ends its line.
+
+    Raises ValueError for a delimiter that does not pair up.
+    """
+    if flavour == "github":
+        return markdown_math_segments(text)
+    segments: list[Segment] = []
+    opened: re.Match[str] | None = None
+    for token in FLAVOUR_TOKEN[flavour].finditer(_blank_fenced_code(text)):
+        kind = token.group()
+        if kind not in (r"\(", r"\)", r"\[", r"\]", "$$") or _escaped_bracket(text, token, opened):
+            continue
+        if opened is None:
+            opened = token
+            continue
+        expected = {r"\(": r"\)", r"\[": r"\]", "$$": "$$"}[opened.group()]
+        if kind != expected:
+            raise ValueError(f"line {text.count(chr(10), 0, token.start()) + 1}: {kind} "
+                             f"where {expected} should close math")
+        display = opened.group() == r"\[" or text[opened.end():opened.end() + 1] == "\n"
+        segments.append((text[opened.end():token.start()].strip(), display,
+                         text.count("\n", 0, opened.start()) + 1))
+        opened = None
+    if opened is not None:
+        raise ValueError(f"line {text.count(chr(10), 0, opened.start()) + 1}: unclosed {opened.group()}")
+    return segments
+
+
+def _escaped_bracket(text: str, token: re.Match[str], opened: re.Match[str] | None) -> bool:
+    """True for a ``\\[`` that does not start its line, or a ``\\]`` that closes no ``\\[``:
+    an escaped bracket in text, such as ``W2\\[0\\]``."""
+    if token.group() == r"\[":
+        line_start = text.rfind("\n", 0, token.start()) + 1
+        return opened is not None or text[line_start:token.start()].strip() != ""
+    if token.group() == r"\]":
+        return opened is None or opened.group() != r"\["
+    return False

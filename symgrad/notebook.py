@@ -1,0 +1,125 @@
+"""A derivation as a Jupyter notebook: the Markdown document in cells, then code that
+recomputes its numbers with the compiled numpy function and compares them.
+
+The code cells use only the public API: they build the same loss graph again (with
+``neuron``/``network`` and ``with_loss``, or from the loss expression), derive and
+compile it, evaluate it at the document's values and check the loss and gradients
+against the document's. Cell ids are numbered and nothing is executed, so the same
+derivation always gives the same file.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import sympy as sp
+from nbformat.notebooknode import NotebookNode
+
+from .derivation import Derivation
+from .errors import DerivationError
+from .functions import softmax
+from .models import Graph, Role
+from .numeric import arrange
+from .parse import parse_expression
+
+HEADING = re.compile(r"^(?=## )", re.MULTILINE)
+"""Where a Markdown cell starts: at each section (the title stays with what it heads)."""
+KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
+TOLERANCE = "rtol=1e-9, atol=1e-12"
+
+
+def notebook_text(derivation: Derivation, markdown: str) -> str:
+    """The notebook of ``derivation`` (its rendered ``markdown`` and the code that
+    recomputes its numbers) as the text of an ``.ipynb`` file."""
+    return nbformat.writes(notebook(derivation, markdown)) + "\n"
+
+
+def notebook(derivation: Derivation, markdown: str) -> NotebookNode:
+    """The notebook: one Markdown cell per top-level section, then the code cells."""
+    sections = [s.strip("\n") for s in HEADING.split(markdown) if s.strip()]
+    cells = [nbformat.v4.new_markdown_cell(s) for s in sections]
+    cells.append(nbformat.v4.new_markdown_cell(
+        "## The numbers again, with numpy\n\n"
+        "The same loss built again with symgrad, compiled to numpy and evaluated; "
+        "the last cell checks the results against the numbers above."))
+    cells += [nbformat.v4.new_code_cell(source) for source in code(derivation)]
+    for number, cell in enumerate(cells, start=1):
+        cell.id = f"cell-{number:03d}"
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata = {"kernelspec": KERNEL, "language_info": {"name": "python"}}
+    nbformat.validate(nb)
+    return nb
+
+
+def code(derivation: Derivation) -> list[str]:
+    """The code cells' sources: rebuild, derive and compile; evaluate; compare."""
+    wrt = [p.name for p in derivation.parameters]
+    build = (f"import numpy as np\nimport symgrad\n{builder(derivation.graph)}\n\n"
+             f"derivation = symgrad.derive(graph, wrt={wrt!r})\n"
+             "f = symgrad.compile(derivation)")
+    worked = derivation.worked
+    if worked is None:
+        return [build + "\nprint(f.source)"]
+    leaves = [s for g in derivation.graph.groups for s in g.symbols]
+    values = arrange(derivation.graph, leaves, {s: float(worked.given[s]) for s in leaves})
+    arguments = ", ".join(f"{name}={value!r}" for name, value in values.items())
+    evaluate = (f"result = f({arguments})\n"
+                "print('loss', float(result.loss))\n"
+                "for name, gradient in result.gradients.items():\n"
+                "    print('dL/d' + name, gradient.tolist())")
+    gradients = {p: float(v) for p, v in worked.gradients.items()}
+    expected = arrange(derivation.graph, derivation.parameters, gradients)
+    compare = (f"document = {{'loss': {float(worked.loss)!r}, 'gradients': {expected!r}}}\n"
+               f"assert np.isclose(result.loss, document['loss'], {TOLERANCE})\n"
+               "for name, gradient in document['gradients'].items():\n"
+               f"    assert np.allclose(result.gradients[name], gradient, {TOLERANCE}), name\n"
+               "print('The loss and every gradient agree with the document.')")
+    return [build, evaluate, compare]
+
+
+def builder(graph: Graph) -> str:
+    """Python that builds ``graph`` again as ``graph``, through the public API."""
+    if graph.kind == "neuron":
+        activation = next(d.activation for d in graph.definitions if d.role is Role.ACTIVATION)
+        model = f"symgrad.neuron({activation!r}, bias={graph.group('b') is not None})"
+    elif graph.kind == "network":
+        model = _network(graph)
+    else:
+        return _expression(graph)
+    return f"graph = symgrad.with_loss({model}, {graph.loss_name!r})"
+
+
+def _network(graph: Graph) -> str:
+    """``symgrad.network(...)`` with the graph's inputs, layers and batch."""
+    weights = [g for g in graph.groups if re.fullmatch(r"W\d+", g.name)]
+    activations = [d.activation for d in graph.definitions if d.role is Role.ACTIVATION]
+    layers, start = [], 0
+    for W in weights:
+        layers.append((W.shape[0], activations[start]))
+        start += W.shape[0] * (graph.batch or 1)
+    batch = "" if graph.batch is None else f", batch={graph.batch}"
+    return f"symgrad.network({weights[0].shape[1]}, {layers!r}{batch})"
+
+
+def _expression(graph: Graph) -> str:
+    """``symgrad.from_expression`` of the loss written out: as text when symgrad's parser
+    reads it back unchanged, else (a softmax) with ``symgrad.functions.softmax``."""
+    loss = graph.composed()
+    text = str(loss)
+    if _reads_back(text, loss):
+        return f"graph = symgrad.from_expression({text!r})"
+    if isinstance(loss, softmax) and all(a.is_Symbol for a in loss.args[1:]):
+        names = " ".join(a.name for a in loss.args[1:])
+        return ("import sympy\nfrom symgrad.functions import softmax\n"
+                f"graph = symgrad.from_expression(softmax({loss.args[0]}, "
+                f"*sympy.symbols({names!r}, real=True)))")
+    raise DerivationError(f"a notebook cannot write code that builds {text!r} again")
+
+
+def _reads_back(text: str, expr: sp.Expr) -> bool:
+    try:
+        return parse_expression(text) == expr
+    except Exception:  # any failure to read it back means: not this way
+        return False
+
