@@ -192,6 +192,8 @@ class Printer(LatexPrinter):
             index = separator.join(map(str, expr.index))
             sample = "" if getattr(expr, "sample", None) is None else f",{expr.sample}"
             base += "_{" + index + sample + "}"
+        elif getattr(expr, "sample", None) is not None:  # a whole column: one sample's vector
+            base += "_{\\cdot," + str(expr.sample) + "}"
         return base
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
@@ -604,12 +606,13 @@ def layer_vector(inputs: Sequence[sp.Basic]) -> Var | None:
     first = inputs[0] if inputs else None
     if not isinstance(first, Var) or len(inputs) < 2:
         return None
-    expected = [(first.base, first.layer, (i + 1,)) for i in range(len(inputs))]
-    actual = [(getattr(v, "base", None), getattr(v, "layer", None), getattr(v, "index", None))
-              for v in inputs]
+    sample = getattr(first, "sample", None)
+    expected = [(first.base, first.layer, (i + 1,), sample) for i in range(len(inputs))]
+    actual = [(getattr(v, "base", None), getattr(v, "layer", None), getattr(v, "index", None),
+               getattr(v, "sample", None)) for v in inputs]
     if actual != expected:
         return None
-    return Var(f"{first.base}{first.layer or ''}", first.base, first.layer)
+    return Var(f"{first.base}{first.layer or ''}", first.base, first.layer, (), sample)
 
 
 def tex(expr: Any, values: Mapping[sp.Basic, str] | None = None,
