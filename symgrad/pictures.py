@@ -1,9 +1,11 @@
 """Pictures beside a document: the computational graph (TikZ inside LaTeX, an SVG file
-beside Markdown) and the tangent plot of the loss (``symgrad.plots``).
+beside Markdown) and the plots of the loss (``symgrad.plots``): the tangent, the contour
+over two parameters and the loss over a few steps of gradient descent.
 
 ``pictures(derivation, stem)`` says what a document shows and under which file names
-(``stem.graph.svg``, ``stem.tangent.svg``, ``stem.tangent.pdf``); ``picture_files`` makes
-those files for one format, as bytes, byte for byte the same on every run. The SVG is
+(``stem.graph.svg``; ``stem.tangent``, ``stem.contour`` and ``stem.training`` as ``.svg``
+beside Markdown and ``.pdf`` beside LaTeX); ``picture_files`` makes those files for one
+format, as bytes, byte for byte the same on every run. The SVG is
 hand-written through the template ``svg/graph.svg.j2``: no layout library is needed for
 a graph already layered by dependency depth, and the output stays dependency-free.
 """
@@ -24,13 +26,17 @@ the margin around the drawing."""
 
 @dataclass(frozen=True)
 class Pictures:
-    """What a document shows beside its text: the graph (drawn if small enough) and,
-    for a derivation with values and one or two scalar parameters, the tangent plot."""
+    """What a document shows beside its text: the graph (drawn if small enough; ``size``
+    counts its nodes and edges); for a derivation with values and one or two scalar
+    parameters the tangent plot, with two the contour plot; with a learning rate the
+    loss over a few steps of gradient descent."""
 
     stem: str
     graph: GraphPicture | None
     size: tuple[int, int]
     tangent: plots.Tangents | None
+    contour: plots.Contour | None = None
+    training: plots.Training | None = None
 
     def file(self, picture: str, extension: str) -> str:
         """The file name of ``picture`` (graph, tangent) as ``extension`` (svg, pdf)."""
@@ -45,18 +51,25 @@ def pictures(derivation: Derivation, stem: str) -> Pictures:
     nodes = len(known)
     edges = sum(len(d.expr.free_symbols & known) for d in graph.definitions)
     drawn = computational_graph(derivation) if nodes <= MAX_DRAWN_NODES else None
-    return Pictures(stem, drawn, (nodes, edges), plots.tangents(derivation))
+    return Pictures(stem, drawn, (nodes, edges), plots.tangents(derivation),
+                    plots.contour(derivation), plots.training(derivation))
 
 
 def picture_files(shown: Pictures, fmt: str) -> dict[str, bytes]:
     """The files the document in ``fmt`` refers to, by name: for Markdown the graph and
-    the tangent plot as SVG, for LaTeX the tangent plot as PDF (its graph is TikZ)."""
+    the plots as SVG, for LaTeX the plots as PDF (its graph is TikZ); none for others."""
     files: dict[str, bytes] = {}
     if fmt == "markdown" and shown.graph is not None:
         files[shown.file("graph", "svg")] = graph_svg(shown.graph).encode("utf-8")
-    if shown.tangent is not None and fmt in ("markdown", "latex", "latex-fragment"):
-        extension = "svg" if fmt == "markdown" else "pdf"
-        files[shown.file("tangent", extension)] = plots.tangent_figure(shown.tangent, extension)
+    if fmt not in ("markdown", "latex", "latex-fragment"):
+        return files
+    extension = "svg" if fmt == "markdown" else "pdf"
+    figures = {"tangent": (shown.tangent, plots.tangent_figure),
+               "contour": (shown.contour, plots.contour_figure),
+               "training": (shown.training, plots.training_figure)}
+    for picture, (data, draw) in figures.items():
+        if data is not None:
+            files[shown.file(picture, extension)] = draw(data, extension)
     return files
 
 
@@ -97,7 +110,8 @@ def graph_svg(graph: GraphPicture) -> str:
                      None if n.gradient is None else plain.number(n.gradient))
              for n in graph.nodes]
     edges = [_svg_edge(centres[e.source], centres[e.target], plain.text(e.factor.result)
-                       + ("" if e.value is None else f" = {plain.number(e.value)}"))
+                       + ("" if e.value is None or e.factor.result.is_Number
+                          else f" = {plain.number(e.value)}"))
              for e in graph.edges]
     width = 2 * MARGIN + 120 + (graph.columns - 1) * COLUMN
     height = 2 * MARGIN + 80 + (graph.rows - 1) * ROW

@@ -120,9 +120,11 @@ def test_two_parameters_give_two_panels_and_more_give_none():
 def test_picture_files_are_deterministic():
     first = picture_files(pictures(seed_neuron(), "seed"), "markdown")
     second = picture_files(pictures(seed_neuron(), "seed"), "markdown")
-    assert set(first) == {"seed.graph.svg", "seed.tangent.svg"} and first == second
+    assert set(first) == {"seed.graph.svg", "seed.tangent.svg", "seed.training.svg"}
+    assert first == second
     pdf = picture_files(pictures(seed_neuron(), "seed"), "latex")
-    assert set(pdf) == {"seed.tangent.pdf"} and pdf["seed.tangent.pdf"].startswith(b"%PDF")
+    assert set(pdf) == {"seed.tangent.pdf", "seed.training.pdf"}
+    assert pdf["seed.tangent.pdf"].startswith(b"%PDF")
     assert pdf == picture_files(pictures(seed_neuron(), "seed"), "latex")
     ET.fromstring(first["seed.tangent.svg"])
 
@@ -165,3 +167,46 @@ def test_the_gallery_has_the_seed_pictures():
     output = Path(__file__).resolve().parent.parent / "output"
     assert (output / "02_seed_neuron.graph.svg").exists()
     assert (output / "02_seed_neuron.tangent.pdf").exists()
+
+
+def weight_and_bias():
+    graph = symgrad.with_loss(symgrad.neuron("sigmoid"), "squared_error")
+    return symgrad.derive(graph, wrt=["w", "b"], at={"x": 1.5, "w": 0.8, "b": -0.4, "y": 1.0},
+                          learning_rate=1.0)
+
+
+def test_the_contour_has_the_gradient_and_the_step():
+    d = weight_and_bias()
+    shown = pictures(d, "n").contour
+    w, b = d.parameters
+    assert shown.gradient == (float(d.worked.gradients[w]), float(d.worked.gradients[b]))
+    assert shown.step_to == pytest.approx((float(d.worked.updated[w]), float(d.worked.updated[b])))
+    middle = len(shown.xs) // 2
+    assert (shown.xs[middle], shown.ys[middle]) == pytest.approx(shown.point)
+    assert shown.losses[middle, middle] == pytest.approx(float(d.worked.loss))
+    d_dy, d_dx = np.gradient(shown.losses, shown.ys, shown.xs)
+    assert (d_dx[middle, middle], d_dy[middle, middle]) == pytest.approx(shown.gradient, rel=1e-2)
+    assert pictures(seed_neuron(), "s").contour is None
+
+
+def test_training_steps_follow_the_updates():
+    d = weight_and_bias()
+    shown = pictures(d, "n").training
+    assert len(shown.losses) == 21 and shown.losses[0] == pytest.approx(float(d.worked.loss))
+    composed = d.graph.composed()
+    after_one = composed.xreplace({**d.worked.given, **d.worked.updated})
+    assert shown.losses[1] == pytest.approx(float(after_one.evalf(30)))
+    assert all(a > b for a, b in zip(shown.losses, shown.losses[1:]))
+    assert pictures(symgrad.derive("(w*x)**2", wrt="w", at={"w": 1, "x": 2}), "s").training is None
+
+
+def test_two_parameters_get_every_plot_and_deterministic_files():
+    shown = pictures(weight_and_bias(), "n")
+    markdown = picture_files(shown, "markdown")
+    assert set(markdown) == {f"n.{p}.svg" for p in ("graph", "tangent", "contour", "training")}
+    assert markdown == picture_files(pictures(weight_and_bias(), "n"), "markdown")
+    text = symgrad.render(weight_and_bias(), "markdown", pictures=shown)
+    for name in markdown:
+        assert f"]({name})" in text
+    latex = picture_files(shown, "latex")
+    assert set(latex) == {f"n.{p}.pdf" for p in ("tangent", "contour", "training")}
