@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -21,11 +22,14 @@ from .engine import derive
 from .errors import SpecError, SymgradError
 from .models import from_expression
 from .flavours import FLAVOURS
-from .render import DETAILS, EXTENSIONS, FORMATS, VIEWS, render
+from .render import DETAILS, EXTENSIONS, FORMATS, KATEX_DIR, VIEWS, render
 from .pictures import Pictures, picture_files, pictures
 from .spec import Spec, load_spec
 
 GALLERY_FORMATS = ("markdown", "latex")
+GALLERY_PAGES = ("02_seed_neuron", "03_two_layer_network")
+"""The examples whose gallery also has an HTML page (in html/, with KaTeX in html/katex/)
+and beamer frames (in beamer/)."""
 GALLERY_NOTEBOOKS = ("02_seed_neuron",)
 """The examples whose gallery also has a Jupyter notebook."""
 GALLERY_PICTURES = ("02_seed_neuron", "03_two_layer_network", "14_neuron_weight_and_bias")
@@ -94,6 +98,8 @@ def _derive(args: argparse.Namespace) -> int:
                              view=args.view or spec.view, template_dirs=tuple(args.templates),
                              flavour=args.markdown_flavour)
     if args.output:
+        if fmt == "html":
+            write_katex(Path(args.output).parent)
         for name, data in picture_files(shown, fmt).items():
             write_atomically(Path(args.output).parent / name, data)
         write_atomically(Path(args.output), text)
@@ -146,7 +152,7 @@ def render_derivation(derivation: Derivation, fmt: str, detail: str, *,
 def _format_for(output: str | None) -> str:
     suffix = Path(output).suffix if output else ""
     by_suffix = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json",
-                 ".ipynb": "notebook"}
+                 ".ipynb": "notebook", ".html": "html"}
     return by_suffix.get(suffix, "markdown")
 
 
@@ -215,6 +221,9 @@ def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str | by
                 derivation, fmt, spec.detail, source=str(path), view=spec.view, pictures=shown)
             if shown is not None:
                 documents.update(picture_files(shown, fmt))
+        for fmt in ("html", "beamer") if path.stem in GALLERY_PAGES else ():
+            documents[f"{fmt}/{path.stem}{EXTENSIONS[fmt]}"] = render_derivation(
+                derivation, fmt, spec.detail, source=str(path), view=spec.view)
     return documents
 
 
@@ -222,14 +231,40 @@ def _gallery(args: argparse.Namespace) -> int:
     output = Path(args.output)
     documents = gallery_documents(Path(args.examples), verify=args.verify)
     stale = [name for name, text in documents.items() if _read(output / name, type(text)) != text]
+    pages = any(name.startswith("html/") for name in documents)
     if args.check:
         for name in stale:
             print(f"stale: {output / name}")
-        return 1 if stale else 0
+        katex = stale_katex(output / "html") if pages else []
+        for path in katex:
+            print(f"stale: {path}")
+        return 1 if stale or katex else 0
+    if pages:
+        write_katex(output / "html")
     for name in stale:
         write_atomically(output / name, documents[name])
     print(f"{len(documents)} documents in {output}/ ({len(stale)} rewritten)")
     return 0
+
+
+def stale_katex(folder: Path) -> list[Path]:
+    """The files of KaTeX (``KATEX_DIR``) missing from ``folder/katex`` or different there."""
+    stale = []
+    for source in sorted(p for p in KATEX_DIR.rglob("*") if p.is_file()):
+        target = folder / "katex" / source.relative_to(KATEX_DIR)
+        if not target.is_file() or target.read_bytes() != source.read_bytes():
+            stale.append(target)
+    return stale
+
+
+def write_katex(folder: Path) -> None:
+    """Copy KaTeX into ``folder/katex``, where an HTML page in ``folder`` loads it from."""
+    try:
+        for target in stale_katex(folder):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(KATEX_DIR / target.relative_to(folder / "katex"), target)
+    except OSError as error:
+        raise SpecError(f"cannot copy KaTeX into {folder}: {error.strerror or error}") from None
 
 
 def _read(path: Path, kind: type = str) -> str | bytes | None:

@@ -522,16 +522,18 @@ def test_escaped_title(tmp_path):
 
 
 def test_formats_and_templates():
-    assert FORMATS == ("markdown", "latex", "latex-fragment", "json")
-    assert EXTENSIONS == {"markdown": ".md", "latex": ".tex", "latex-fragment": ".tex", "json": ".json"}
+    assert FORMATS[:4] == ("markdown", "latex", "latex-fragment", "json")
+    assert {k: EXTENSIONS[k] for k in FORMATS[:4]} == {"markdown": ".md", "latex": ".tex",
+                                                       "latex-fragment": ".tex", "json": ".json"}
+    assert EXTENSIONS["html"] == ".html" and EXTENSIONS["beamer"] == ".tex"
     for name in ("markdown/derivation.md.j2", "latex/document.tex.j2", "latex/fragment.tex.j2",
-                 "common/rules.j2"):
+                 "common/rules.j2", "html/page.html.j2", "beamer/fragment.tex.j2"):
         assert (Path(TEMPLATE_DIR) / name).is_file()
 
 
 def test_unknown_format(derivations):
     with pytest.raises(UnknownNameError, match="markdown, latex, latex-fragment, json"):
-        render(derivations["seed"], "html")
+        render(derivations["seed"], "docx")
 
 
 def test_environment_settings():
