@@ -17,7 +17,7 @@ import sympy as sp
 from nbformat.notebooknode import NotebookNode
 
 from .derivation import Derivation
-from .errors import DerivationError
+from .errors import DerivationError, SymgradError
 from .functions import softmax
 from .models import Graph, Role
 from .numeric import arrange
@@ -118,8 +118,9 @@ def _expression(graph: Graph) -> str:
 
 
 def _reads_back(text: str, expr: sp.Expr) -> bool:
+    """True when symgrad's parser reads ``text`` back as ``expr`` itself."""
     try:
         return parse_expression(text) == expr
-    except Exception:  # any failure to read it back means: not this way
+    except SymgradError:
         return False
 

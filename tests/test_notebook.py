@@ -156,3 +156,17 @@ def test_the_cli_writes_a_notebook(tmp_path, capsys, argv):
     assert code == 0, capsys.readouterr().err
     assert out.read_text(encoding="utf-8") == GALLERY_NOTEBOOK.read_text(encoding="utf-8")
     assert [p.name for p in tmp_path.iterdir()] == ["neuron.ipynb"], "no temporary file left"
+
+
+@pytest.mark.parametrize("spec", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_examples_code_rebuilds_its_numbers(spec, capsys):
+    """The code cells of each example's notebook, run in this process: they build the
+    loss again and their own assertions compare its numbers with the document's."""
+    s = load_spec(spec)
+    derivation = derive(s.graph, s.wrt, at=s.at, learning_rate=s.learning_rate)
+    nb = nbformat.reads(render(derivation, "notebook", detail="brief"), as_version=4)
+    namespace: dict = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            exec(compile(cell.source, f"<{cell.id}>", "exec"), namespace)
+    assert "agree with the document" in capsys.readouterr().out
