@@ -19,9 +19,11 @@ from . import plain, plots
 from .derivation import Derivation
 from .graph_picture import MAX_DRAWN_NODES, GraphPicture, computational_graph
 
-COLUMN, ROW, RADIUS, MARGIN = 190.0, 96.0, 24.0, 40.0
+COLUMN, ROW, RADIUS, MARGIN = 220.0, 96.0, 24.0, 40.0
 """SVG geometry in px: the distance between layers and between rows, a node's radius and
 the margin around the drawing."""
+LABEL_AT = 0.42
+"""Where along an edge its label sits (0 at the source, 1 at the target), as in TikZ."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class SvgNode:
 
 @dataclass(frozen=True)
 class SvgEdge:
-    """An arrow from circle to circle and its label at the middle, turned along it."""
+    """An arrow from circle to circle and its label near the middle, turned along it."""
 
     x1: float
     y1: float
@@ -126,4 +128,5 @@ def _svg_edge(start: tuple[float, float], end: tuple[float, float], label: str) 
     x1, y1 = start[0] + ux * RADIUS, start[1] + uy * RADIUS
     x2, y2 = end[0] - ux * (RADIUS + 2), end[1] - uy * (RADIUS + 2)
     angle = math.degrees(math.atan2(dy, dx))
-    return SvgEdge(x1, y1, x2, y2, label, (x1 + x2) / 2, (y1 + y2) / 2, angle)
+    # Labels sit a little before the middle, so those of edges meeting at a node part.
+    return SvgEdge(x1, y1, x2, y2, label, x1 + LABEL_AT * (x2 - x1), y1 + LABEL_AT * (y2 - y1), angle)
