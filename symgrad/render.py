@@ -39,6 +39,7 @@ from .losses import LOSSES
 from .models import Graph, Group, Role
 from .pictures import Pictures
 from .numeric import arrange
+from .reading import read
 from .rules import Rule, Step, lines, written
 from .verify import Verification
 
@@ -696,6 +697,7 @@ FILTERS = {
 }
 
 GLOBALS = {
+    "read": read,
     "equation": latex.equation,
     "equations": latex.equations,
     "inline_equation": latex.inline_equation,
