@@ -143,8 +143,7 @@ def _factors(graph: Graph, consumers: Mapping[sp.Symbol, Sequence[sp.Symbol]]
     """Each local derivative d(consumer)/d(v): read off a weighted sum's terms where it
     can be (the steps are derived when shown), otherwise derived step by step now."""
     linear: dict[sp.Symbol, dict[sp.Symbol, sp.Expr]] = {}
-    names = {d.expr: d.symbol for d in graph.definitions
-             if d.role is Role.ACTIVATION and isinstance(d.expr, sp.Function)}
+    names = graph.activation_names
     factors = {}
     for v, users in consumers.items():
         for c in users:
@@ -210,8 +209,7 @@ def _textbook(graph: Graph, adjoint: Adjoint, adjoints: Mapping[sp.Symbol, Adjoi
     written = adjoint.value.xreplace(inline)
     if names & written.free_symbols:
         return adjoint
-    outputs = {d.expr: d.symbol for d in graph.definitions if d.role is Role.ACTIVATION}
-    written = written.xreplace(outputs)
+    written = written.xreplace(graph.activation_names)
     given = next((e for e in _target_sums(graph) if e.lhs.free_symbols & written.free_symbols),
                  None)
     cancelled = sp.Add(*(sp.cancel(term) for term in sp.Add.make_args(written)))

@@ -64,15 +64,24 @@ class Layer:
         return None if self.slope is None else entrywise(self.slope.expr, self.Z)
 
     @property
-    def derivative(self) -> sp.MatrixExpr | None:
-        """f'(Z^(l)), entry by entry, written with A^(l) where the derivative is a function
-        of the activation's value (sigma' = A o (1 - A)); None for softmax."""
+    def slope_written(self) -> tuple[sp.Symbol, sp.Expr] | None:
+        """f' as a function of one scalar: of a = f(z) where it can be (sigma' = a (1 - a)),
+        else of z; None for softmax."""
         if self.slope is None:
             return None
         in_value = self.slope.result.xreplace({self.slope.expr: A_SCALAR})
         if isinstance(self.slope.expr, sp.Function) and Z_SCALAR not in in_value.free_symbols:
-            return entrywise(in_value, {A_SCALAR: self.A})
-        return entrywise(self.slope.result, self.Z)
+            return A_SCALAR, in_value
+        return Z_SCALAR, self.slope.result
+
+    @property
+    def derivative(self) -> sp.MatrixExpr | None:
+        """f'(Z^(l)), entry by entry, written with A^(l) where the derivative is a function
+        of the activation's value (sigma' = A o (1 - A)); None for softmax."""
+        if self.slope_written is None:
+            return None
+        symbol, slope = self.slope_written
+        return entrywise(slope, {symbol: self.A if symbol == A_SCALAR else self.Z})
 
     @property
     def weight_gradient(self) -> sp.MatrixExpr:
@@ -256,8 +265,9 @@ def compile_matrix(form: MatrixForm) -> "MatrixFunction":
         if layer.slope is None:
             layers.append((layer, _softmax_columns, None))
         else:
+            symbol, slope = layer.slope_written
             layers.append((layer, sp.lambdify(Z_SCALAR, layer.slope.expr, modules),
-                           sp.lambdify(Z_SCALAR, layer.slope.result, modules)))
+                           (symbol == A_SCALAR, sp.lambdify(symbol, slope, modules))))
     unit = form.output.unit
     arguments = list(unit)
     coupled = form.output.outer is not None
@@ -299,21 +309,25 @@ class MatrixFunction:
         single = form.batch is None
         column = (lambda a: np.asarray(a, dtype=float).reshape(-1, 1)) if single else \
             (lambda a: np.asarray(a, dtype=float))
-        A, X, Y = column(values["x"]), column(values["x"]), column(values["y"])
-        cache, ones = [], np.ones((1, X.shape[1]))
+        A, Y = column(values["x"]), column(values["y"])
+        samples = A.shape[1]
+        cache, ones = [], np.ones((1, samples))
         for layer, f, _ in self.layers:
             W, b = (np.asarray(values[f"{n}{layer.number}"], dtype=float) for n in "Wb")
-            Z = W @ A + b.reshape(-1, 1) @ ones
-            cache.append((W, A, Z))
+            before, Z = A, W @ A + b.reshape(-1, 1) @ ones
             A = f(Z) * np.ones_like(Z)
+            cache.append((W, before, Z, A))
         given = {form.layers[-1].A: A, form.Y: Y, form.layers[-1].Z: cache[-1][2]}
-        delta = self.delta(*(given[r] for r in self.roles)) * np.ones_like(A) / X.shape[1]
+        delta = self.delta(*(given[r] for r in self.roles)) * np.ones_like(A) / samples
         gradients = {}
-        for (layer, _, slope), (W, before, Z) in reversed(list(zip(self.layers, cache))):
+        for i in reversed(range(len(self.layers))):
+            layer, (W, before, _, _) = self.layers[i][0], cache[i]
             gradients[f"W{layer.number}"] = delta @ before.T
             gradients[f"b{layer.number}"] = delta.sum(axis=1)
-            if layer.number > 1:
-                delta = (W.T @ delta) * self.layers[layer.number - 2][2](cache[layer.number - 2][2])
+            if i > 0:  # the layer before's f', of its activation or of its weighted sum
+                of_value, slope = self.layers[i - 1][2]
+                _, _, Z_before, A_before = cache[i - 1]
+                delta = (W.T @ delta) * slope(A_before if of_value else Z_before)
         terms = self.per_output(A, Y)
         loss = terms.mean(axis=0) if self.mean_over_outputs else terms.sum(axis=0)
         return Evaluation(np.asarray(loss.mean()), gradients)

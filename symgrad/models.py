@@ -103,6 +103,13 @@ class Graph:
     def _definitions(self) -> dict[sp.Symbol, Definition]:
         return {d.symbol: d for d in self.definitions}
 
+    @cached_property
+    def activation_names(self) -> dict[sp.Expr, sp.Symbol]:
+        """Each activation call and the quantity that names it (sigma(z) -> yhat), so that
+        derivatives can be written with the values the forward pass computes."""
+        return {d.expr: d.symbol for d in self.definitions
+                if d.role is Role.ACTIVATION and isinstance(d.expr, sp.Function)}
+
     def element(self, name: str) -> sp.Symbol | None:
         """The leaf symbol called ``name`` (``w``, ``W1[0][1]``), if any."""
         return next((s for g in self.groups for s in g.symbols if s.name == name), None)
