@@ -25,6 +25,9 @@ from .flavours import FLAVOURS
 from .render import DETAILS, EXTENSIONS, FORMATS, KATEX_DIR, VIEWS, render
 from .pictures import Pictures, picture_files, pictures
 from .spec import Spec, load_spec
+from .exercises import exercises, load_exercises
+from .progress import Bar, track
+from .sheets import EXTENSIONS as SHEET_EXTENSIONS, FORMATS as SHEET_FORMATS, render_sheet
 
 GALLERY_FORMATS = ("markdown", "latex")
 GALLERY_PAGES = ("02_seed_neuron", "03_two_layer_network")
@@ -83,7 +86,8 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--output", default="output", help="folder for the documents (default: output)")
     g.add_argument("--check", action="store_true", help="only report stale documents; exit 1 if any")
     g.set_defaults(run=_gallery)
-    for command in (d, g):
+    e = _exercises_parser(commands)
+    for command in (d, g, e):
         command.add_argument("--no-verify", dest="verify", action="store_false",
                              help="skip checking every step numerically against sympy.diff")
     return parser
@@ -211,7 +215,7 @@ def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str | by
     if not specs:
         raise SpecError(f"no spec files (*.yaml) in {examples}")
     documents: dict[str, str] = {}
-    for path in specs:
+    for path in track(specs, "gallery"):
         spec = load_spec(path)
         derivation = derive_spec(spec, source=str(path), verify=verify)
         shown = pictures(derivation, path.stem) if path.stem in GALLERY_PICTURES else None
@@ -224,6 +228,7 @@ def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str | by
         for fmt in ("html", "beamer") if path.stem in GALLERY_PAGES else ():
             documents[f"{fmt}/{path.stem}{EXTENSIONS[fmt]}"] = render_derivation(
                 derivation, fmt, spec.detail, source=str(path), view=spec.view)
+    documents.update(exercise_documents(examples / EXERCISES, verify))
     return documents
 
 
@@ -272,6 +277,92 @@ def _read(path: Path, kind: type = str) -> str | bytes | None:
         return path.read_bytes() if kind is bytes else path.read_text(encoding="utf-8")
     except OSError:
         return None
+
+
+# --- exercise sheets --------------------------------------------------------------------
+
+EXERCISES = "exercises"
+"""The folder of ``examples`` with exercise specs, and of ``output`` with their sheets."""
+
+
+def _exercises_parser(commands: Any) -> argparse.ArgumentParser:
+    e = commands.add_parser("exercises", help="a problem sheet and its answer key: variants "
+                                              "of a spec with random, well-conditioned values")
+    e.add_argument("spec", help="a YAML spec file, optionally with an exercises: block")
+    e.add_argument("--count", type=int, help="how many problems (default: the spec's, else 4)")
+    e.add_argument("--seed", type=int, help="the random seed (default: the spec's, else 0)")
+    e.add_argument("--activations", help="activations to draw from, e.g. sigmoid,tanh")
+    e.add_argument("--losses", help="losses to draw from, e.g. squared_error,binary_cross_entropy")
+    e.add_argument("--format", choices=SHEET_FORMATS,
+                   help="output format (default: from -o, else markdown)")
+    e.add_argument("-o", "--output", help="the sheet (default: SPEC_NAME.md, or .tex, .ipynb)")
+    e.add_argument("--key", help="the answer key (default: the sheet's name with .key before "
+                                 "its suffix, e.g. sheet.key.md)")
+    e.set_defaults(run=_exercises)
+    return e
+
+
+def _exercises(args: argparse.Namespace) -> int:
+    spec, settings = load_exercises(args.spec)
+    fmt = args.format or _sheet_format(args.output)
+    sheet_path = Path(args.output or Path(args.spec).stem + SHEET_EXTENSIONS[fmt])
+    key_path = Path(args.key) if args.key else key_path_for(sheet_path)
+    if key_path.resolve() == sheet_path.resolve():
+        raise SpecError(f"--key: the answer key would overwrite the sheet {sheet_path}")
+    try:
+        with Bar("exercises") as bar:
+            sheet = exercises(spec, settings.count if args.count is None else args.count,
+                              settings.seed if args.seed is None else args.seed,
+                              _split_names(args.activations, settings.activations),
+                              _split_names(args.losses, settings.losses),
+                              verify=args.verify, progress=bar.update)
+    except SymgradError as error:
+        option = {"exercises.activations": "--activations", "exercises.losses": "--losses"}
+        cli = error.key in option and getattr(args, error.key.split(".")[1]) is not None
+        raise error.located(source=args.spec, key=option[error.key] if cli else None) from None
+    texts = {path: render_sheet(sheet, fmt, key=key) for path, key in ((sheet_path, False), (key_path, True))}
+    for path, text in texts.items():
+        write_atomically(path, text)
+    print(f"{len(sheet.problems)} problems: the sheet in {sheet_path}, the answer key in {key_path}")
+    return 0
+
+
+def _sheet_format(output: str | None) -> str:
+    formats = {ext: fmt for fmt, ext in SHEET_EXTENSIONS.items()}
+    suffix = Path(output).suffix if output else ".md"
+    if suffix not in formats:
+        raise SpecError(f"-o: an exercise sheet is written as {', '.join(formats)}; "
+                        f"give one of these suffixes or --format")
+    return formats[suffix]
+
+
+def _split_names(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if text is None:
+        return default
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+def key_path_for(sheet: Path) -> Path:
+    """Where the answer key of ``sheet`` goes: ``sheet.md`` -> ``sheet.key.md``."""
+    return sheet.with_name(f"{sheet.stem}.key{sheet.suffix}")
+
+
+def exercise_documents(folder: Path, verify: bool = True) -> dict[str, str]:
+    """The gallery's exercise sheets and answer keys, by file name under ``exercises/``:
+    for each spec in ``folder``, drawn with its ``exercises:`` block, in every format."""
+    documents: dict[str, str] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        spec, settings = load_exercises(path)
+        try:
+            sheet = exercises(spec, settings.count, settings.seed, settings.activations,
+                              settings.losses, verify=verify)
+        except SymgradError as error:
+            raise error.located(source=str(path)) from None
+        for fmt in SHEET_FORMATS:
+            for key in (False, True):
+                name = path.stem + (".key" if key else "") + SHEET_EXTENSIONS[fmt]
+                documents[f"{EXERCISES}/{name}"] = render_sheet(sheet, fmt, key=key)
+    return documents
 
 
 if __name__ == "__main__":

@@ -37,13 +37,24 @@ def notebook_text(derivation: Derivation, markdown: str) -> str:
 
 def notebook(derivation: Derivation, markdown: str) -> NotebookNode:
     """The notebook: one Markdown cell per top-level section, then the code cells."""
-    sections = [s.strip("\n") for s in HEADING.split(markdown) if s.strip()]
-    cells = [nbformat.v4.new_markdown_cell(s) for s in sections]
+    cells = [nbformat.v4.new_markdown_cell(s) for s in sections(markdown)]
     cells.append(nbformat.v4.new_markdown_cell(
         "## The numbers again, with numpy\n\n"
         "The same loss built again with symgrad, compiled to numpy and evaluated; "
         "the last cell checks the results against the numbers above."))
     cells += [nbformat.v4.new_code_cell(source) for source in code(derivation)]
+    return assemble(cells)
+
+
+def sections(markdown: str) -> list[str]:
+    """A Markdown document cut into one piece per top-level section (``## ``); the
+    title stays with what it heads."""
+    return [s.strip("\n") for s in HEADING.split(markdown) if s.strip()]
+
+
+def assemble(cells: list[NotebookNode]) -> NotebookNode:
+    """A notebook of ``cells`` for the python3 kernel, their ids numbered in order,
+    validated against nbformat's schema."""
     for number, cell in enumerate(cells, start=1):
         cell.id = f"cell-{number:03d}"
     nb = nbformat.v4.new_notebook(cells=cells)

@@ -1,0 +1,106 @@
+"""Rendering an exercise ``Sheet`` as a problem sheet or its answer key.
+
+Markdown and LaTeX come from the templates in ``templates/exercises/`` through the
+Jinja environment of ``symgrad.render`` (its filters and helpers); a notebook is the
+Markdown in cells, with an empty code cell under each problem of the sheet and, under
+each problem of the key, the code of ``symgrad.notebook`` that recomputes its numbers.
+The key's worked solutions are each variant's document at ``brief`` detail, its headings
+moved two levels down so that they sit under the problem's.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterable
+
+import sympy as sp
+
+from . import latex
+from .derivation import Derivation
+from .errors import UnknownNameError
+from .exercises import Problem, Sheet, structure
+from .render import environment, group_tex, render, tidy_text
+
+FORMATS = ("markdown", "latex", "notebook")
+EXTENSIONS = {"markdown": ".md", "latex": ".tex", "notebook": ".ipynb"}
+TEMPLATES = {"markdown": "exercises/sheet.md.j2", "latex": "exercises/sheet.tex.j2"}
+SOLUTION_DETAIL = "brief"
+LATEX_HEADINGS = {"section": r"\subsubsection*{%s}", "subsection": r"\paragraph*{%s}",
+                  "subsubsection": r"\paragraph*{%s}"}
+"""What each LaTeX heading of an embedded solution becomes (two levels down)."""
+LATEX_HEADING = re.compile(r"^\\(section|subsection|subsubsection)\*\{(.*)\}$", re.MULTILINE)
+MARKDOWN_HEADING = re.compile(r"^(#{1,4}) ", re.MULTILINE)
+
+
+def render_sheet(sheet: Sheet, fmt: str = "markdown", *, key: bool = False,
+                 template_dirs: Iterable[str | Path] = ()) -> str:
+    """The problem sheet (or with ``key``, the answer key) of ``sheet`` in ``fmt``, one
+    of ``FORMATS``. Raises UnknownNameError for another format."""
+    if fmt not in FORMATS:
+        raise UnknownNameError(f"unknown exercise format {fmt!r} (known: {', '.join(FORMATS)})")
+    dirs = tuple(str(Path(d)) for d in template_dirs)
+    if fmt == "notebook":
+        return _notebook(sheet, key, dirs)
+    solutions = [solution(p.derivation, fmt, dirs) for p in sheet.problems] if key else []
+    text = environment(dirs).get_template(TEMPLATES[fmt]).render(
+        sheet=sheet, key=key, solutions=solutions, asked=asked, answer_rows=answer_rows,
+        structure=structure)
+    return tidy_text(text)
+
+
+def solution(derivation: Derivation, fmt: str, template_dirs: tuple[str, ...] = ()) -> str:
+    """A variant's worked derivation at ``SOLUTION_DETAIL``, headings two levels down."""
+    if fmt == "markdown":
+        text = render(derivation, "markdown", detail=SOLUTION_DETAIL, template_dirs=template_dirs)
+        return MARKDOWN_HEADING.sub(lambda m: "#" * (len(m.group(1)) + 2) + " ", text)
+    text = render(derivation, "latex-fragment", detail=SOLUTION_DETAIL, template_dirs=template_dirs)
+    return LATEX_HEADING.sub(lambda m: LATEX_HEADINGS[m.group(1)].replace("%s", m.group(2)), text)
+
+
+def asked(derivation: Derivation) -> list[str]:
+    """The quantities a problem asks the gradient for, as LaTeX: a whole vector or matrix
+    by its name (W^{(1)}), single elements by theirs."""
+    wanted = set(derivation.parameters)
+    out = []
+    for group in derivation.graph.groups:
+        chosen = [s for s in group.symbols if s in wanted]
+        if chosen and len(chosen) == len(group.symbols):
+            out.append(group_tex(group))
+        else:
+            out += [str(latex.tex(s)) for s in chosen]
+    return out
+
+
+def answer_rows(derivation: Derivation) -> list[list[str]]:
+    """One row per parameter: its name, its gradient and (with a learning rate) its value
+    after one step of gradient descent, as LaTeX."""
+    worked = derivation.worked
+    rows = []
+    for p in derivation.parameters:
+        row = [str(latex.tex(p)), latex.num(worked.gradients[p])]
+        if worked.learning_rate is not None:
+            row.append(latex.num(worked.updated[p]))
+        rows.append(row)
+    return rows
+
+
+def _notebook(sheet: Sheet, key: bool, template_dirs: tuple[str, ...]) -> str:
+    """The sheet's (or key's) Markdown in cells: the introduction, then each problem
+    followed by an empty code cell (sheet) or the code that recomputes its numbers (key)."""
+    import nbformat  # loaded only for notebooks
+
+    from .notebook import code, sections
+    from .notebook import assemble
+    markdown = render_sheet(sheet, "markdown", key=key, template_dirs=template_dirs)
+    intro, *problems = sections(markdown)
+    cells = [nbformat.v4.new_markdown_cell(intro)]
+    for problem, text in zip(sheet.problems, problems):
+        cells.append(nbformat.v4.new_markdown_cell(text))
+        sources = code(problem.derivation) if key else [_workspace(problem)]
+        cells += [nbformat.v4.new_code_cell(source) for source in sources]
+    return nbformat.writes(assemble(cells)) + "\n"
+
+
+def _workspace(problem: Problem) -> str:
+    return f"# Problem {problem.number}: your working (numpy is there if you want it)\nimport numpy as np\n"
