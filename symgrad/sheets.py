@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-import sympy as sp
 
 from . import latex
 from .derivation import Derivation
@@ -90,8 +89,7 @@ def _notebook(sheet: Sheet, key: bool, template_dirs: tuple[str, ...]) -> str:
     followed by an empty code cell (sheet) or the code that recomputes its numbers (key)."""
     import nbformat  # loaded only for notebooks
 
-    from .notebook import code, sections
-    from .notebook import assemble
+    from .notebook import assemble, code, sections
     markdown = render_sheet(sheet, "markdown", key=key, template_dirs=template_dirs)
     intro, *problems = sections(markdown)
     cells = [nbformat.v4.new_markdown_cell(intro)]
