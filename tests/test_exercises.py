@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from render_tools import (compile_latex, katex_available, katex_errors, markdown_math_segments,
-                          pdflatex_available, require)
+import test_output
+from render_tools import compile_latex, pdflatex_available, require
 from symgrad import latex
 from symgrad.cli import exercise_documents, main
 from symgrad.errors import DerivationError, SpecError
@@ -355,12 +355,7 @@ def test_the_gallery_sheets_compile_with_pdflatex(path):
 
 @pytest.mark.parametrize("path", sorted(GALLERY.glob("*.md")), ids=lambda p: p.name)
 def test_the_gallery_sheets_math_renders_with_katex(path):
-    require("KaTeX", katex_available(), "KaTeX is not installed (run: npm ci --prefix tests/js)")
-    segments = markdown_math_segments(path.read_text(encoding="utf-8"))
-    assert segments, "no math found"
-    errors = katex_errors([(tex, display) for tex, display, _ in segments])
-    failures = [f"line {line}: {error}" for (_, _, line), error in zip(segments, errors) if error]
-    assert not failures, "\n".join(failures)
+    test_output.test_markdown_math_renders_with_katex(path)
 
 
 @pytest.mark.parametrize("name", ["15_neuron_exercises.ipynb", "15_neuron_exercises.key.ipynb"])
