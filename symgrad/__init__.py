@@ -13,6 +13,7 @@ from .errors import (DerivationError, ParseError, SpecError, SymgradError, Unkno
                      ValuesError)
 from .losses import LOSSES
 from .models import ACTIVATIONS, Dense, Graph, from_expression, network, neuron, with_loss
+from .notation import PRESETS, Notation, get_notation
 from .parse import parse_expression
 from .render import DETAILS, FORMATS
 from .render import render as _render
@@ -29,14 +30,16 @@ def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "stan
     """Render ``derivation`` as ``markdown``, ``latex``, ``latex-fragment`` or ``json``, at
     level of ``detail`` ``brief``, ``standard`` or ``full``; the same derivation renders
     at any level. ``view`` (``index``, ``matrix`` or ``both``) chooses how a network's
-    backpropagation is written. ``template_dirs`` puts folders of your own templates first."""
+    backpropagation is written. ``notation`` (a preset's name from ``PRESETS`` or a
+    ``Notation``, e.g. ``get_notation("nielsen").named({"L": "E"})``) sets the letters.
+    ``template_dirs`` puts folders of your own templates first."""
     return _render(derivation, fmt, detail=detail, **options)
 
 
 __all__ = [
-    "ACTIVATIONS", "DETAILS", "FORMATS", "LOSSES", "Adjoint", "Compiled", "Dense", "Derivation", "DerivationError",
-    "Evaluation", "Factor", "Gradient", "Graph", "ParseError", "Path", "Rule", "Spec",
+    "ACTIVATIONS", "DETAILS", "FORMATS", "LOSSES", "PRESETS", "Adjoint", "Compiled", "Dense", "Derivation", "DerivationError",
+    "Evaluation", "Factor", "Gradient", "Graph", "Notation", "ParseError", "Path", "Rule", "Spec",
     "SpecError", "Step", "SymgradError", "UnknownNameError", "ValuesError", "Verification",
-    "Worked", "compile", "derive", "differentiate", "from_expression", "load_spec", "network",
+    "Worked", "compile", "derive", "differentiate", "from_expression", "get_notation", "load_spec", "network",
     "neuron", "parse_expression", "parse_spec", "render", "verify", "verify_step", "with_loss",
 ]

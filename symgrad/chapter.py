@@ -253,7 +253,7 @@ class Chapter:
         """The general formula's yhat and y as the network's only output and target."""
         output = next(d.symbol for d in self.graph.definitions if d.symbol.name == "yhat[0]")
         target = self.graph.group("y").symbols[0]
-        return {sp.Symbol("yhat", real=True): output, sp.Symbol("y", real=True): target}
+        return {Var("yhat"): output, Var("y"): target}
 
     # the local derivatives
 

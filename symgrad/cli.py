@@ -21,8 +21,9 @@ from .derivation import Derivation
 from .engine import derive
 from .errors import SpecError, SymgradError
 from .models import from_expression
+from .notation import DEFAULT, PRESETS, Notation, get_notation, using
 from .flavours import FLAVOURS
-from .render import DETAILS, EXTENSIONS, FORMATS, KATEX_DIR, VIEWS, render
+from .render import DETAILS, EXTENSIONS, FORMATS, KATEX_DIR, VIEWS, render, written_in
 from .pictures import Pictures, picture_files, pictures
 from .spec import Spec, load_spec
 from .exercises import exercises, load_exercises
@@ -36,8 +37,8 @@ and beamer frames (in beamer/)."""
 GALLERY_NOTEBOOKS = ("02_seed_neuron",)
 """The examples whose gallery also has a Jupyter notebook."""
 GALLERY_PICTURES = ("02_seed_neuron", "03_two_layer_network", "14_neuron_weight_and_bias")
-"""The examples whose Markdown and LaTeX documents show their pictures (the computational
-graph and the plots of the loss), with the picture files beside them."""
+"""The examples whose documents (and HTML pages and beamer frames) show their pictures (the
+computational graph and the plots of the loss), with the picture files beside them."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -77,6 +78,11 @@ def _build_parser() -> argparse.ArgumentParser:
                         "(default: the spec's, else both for a network)")
     d.add_argument("--markdown-flavour", choices=FLAVOURS, default="github",
                    help="math delimiters for GitHub, MkDocs (arithmatex) or GitBook (default: github)")
+    d.add_argument("--notation", choices=PRESETS,
+                   help="the letters the document writes: symgrad's, Nielsen's, Goodfellow et "
+                        "al.'s or Ng's (default: the spec's, else symgrad)")
+    d.add_argument("--names", metavar="Q=NAME,...",
+                   help="rename quantities, e.g. yhat=a,z=net,L=E (after --notation)")
     d.add_argument("-o", "--output", help="write to this file instead of standard output")
     d.add_argument("--templates", action="append", default=[], metavar="DIR",
                    help="a template folder searched before the defaults (repeatable)")
@@ -97,14 +103,16 @@ def _derive(args: argparse.Namespace) -> int:
     spec = _quick_spec(args) if args.spec is None else _spec_with_overrides(args)
     fmt = args.format or _format_for(args.output)
     derivation = derive_spec(spec, source=args.spec, verify=args.verify)
-    shown = pictures(derivation, Path(args.output).stem) if args.output else None
+    with using(written_in(derivation.graph, spec.notation)):  # the pictures' labels
+        shown = pictures(derivation, Path(args.output).stem) if args.output else None
+        files = picture_files(shown, fmt) if shown is not None else {}
     text = render_derivation(derivation, fmt, args.detail or spec.detail, source=args.spec, pictures=shown,
                              view=args.view or spec.view, template_dirs=tuple(args.templates),
-                             flavour=args.markdown_flavour)
+                             flavour=args.markdown_flavour, notation=spec.notation)
     if args.output:
         if fmt == "html":
             write_katex(Path(args.output).parent)
-        for name, data in picture_files(shown, fmt).items():
+        for name, data in files.items():
             write_atomically(Path(args.output).parent / name, data)
         write_atomically(Path(args.output), text)
     else:
@@ -117,7 +125,7 @@ def _quick_spec(args: argparse.Namespace) -> Spec:
         raise SpecError("give a spec file or --expr")
     at = None if args.at is None else parse_assignments(args.at)
     return Spec(from_expression(args.expr), _split(args.wrt) if args.wrt else "all", at,
-                args.learning_rate, args.title)
+                args.learning_rate, args.title, notation=_notation(args, DEFAULT))
 
 
 def _spec_with_overrides(args: argparse.Namespace) -> Spec:
@@ -128,7 +136,20 @@ def _spec_with_overrides(args: argparse.Namespace) -> Spec:
                 _split(args.wrt) if args.wrt else spec.wrt,
                 parse_assignments(args.at) if args.at else spec.at,
                 args.learning_rate if args.learning_rate is not None else spec.learning_rate,
-                args.title or spec.title, spec.detail, spec.view)
+                args.title or spec.title, spec.detail, spec.view, _notation(args, spec.notation))
+
+
+def _notation(args: argparse.Namespace, notation: Notation) -> Notation:
+    """The spec's ``notation``, or the preset ``--notation`` names, with ``--names``."""
+    if args.notation is not None:
+        notation = get_notation(args.notation)
+    if args.names:
+        names = parse_assignments(args.names, option="--names")
+        try:
+            notation = notation.named({k: str(v) for k, v in names.items()})
+        except SymgradError as error:
+            raise SpecError(f"--{error}") from None
+    return notation
 
 
 def derive_spec(spec: Spec, *, source: str | None = None, verify: bool = True) -> Derivation:
@@ -143,12 +164,12 @@ def derive_spec(spec: Spec, *, source: str | None = None, verify: bool = True) -
 def render_derivation(derivation: Derivation, fmt: str, detail: str, *,
                       source: str | None = None, view: str | None = None,
                       template_dirs: tuple[str, ...] = (), pictures: Pictures | None = None,
-                      flavour: str = "github") -> str:
-    """Render a derivation at a level of detail, in a view and (Markdown) a flavour;
-    errors name ``source``."""
+                      flavour: str = "github", notation: Notation = DEFAULT) -> str:
+    """Render a derivation at a level of detail, in a view, a notation and (Markdown) a
+    flavour; errors name ``source``."""
     try:
         return render(derivation, fmt, detail=detail, view=view, template_dirs=template_dirs, pictures=pictures,
-                      flavour=flavour)
+                      flavour=flavour, notation=notation)
     except SymgradError as error:
         raise error.located(source=source) from None
 
@@ -179,17 +200,17 @@ def _top_level_split(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
-def parse_assignments(text: str) -> dict[str, Any]:
+def parse_assignments(text: str, option: str = "--at") -> dict[str, Any]:
     """``yhat=0.8,y=1.0,x=[0.5,-0.2]`` as a dict of YAML-read values."""
     values: dict[str, Any] = {}
     for part in _top_level_split(text):
         name, sep, value = part.partition("=")
         if not sep or not name.strip() or not value.strip():
-            raise SpecError(f"--at: expected name=value, got {part!r}")
+            raise SpecError(f"{option}: expected name=value, got {part!r}")
         try:
             values[name.strip()] = yaml.safe_load(value)
         except yaml.YAMLError:
-            raise SpecError(f"--at: cannot read the value of {name.strip()}: {value!r}") from None
+            raise SpecError(f"{option}: cannot read the value of {name.strip()}: {value!r}") from None
     return values
 
 
@@ -218,17 +239,29 @@ def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str | by
     for path in track(specs, "gallery"):
         spec = load_spec(path)
         derivation = derive_spec(spec, source=str(path), verify=verify)
-        shown = pictures(derivation, path.stem) if path.stem in GALLERY_PICTURES else None
-        formats = GALLERY_FORMATS + (("notebook",) if path.stem in GALLERY_NOTEBOOKS else ())
-        for fmt in formats:
-            documents[path.stem + EXTENSIONS[fmt]] = render_derivation(
-                derivation, fmt, spec.detail, source=str(path), view=spec.view, pictures=shown)
-            if shown is not None:
-                documents.update(picture_files(shown, fmt))
-        for fmt in ("html", "beamer") if path.stem in GALLERY_PAGES else ():
-            documents[f"{fmt}/{path.stem}{EXTENSIONS[fmt]}"] = render_derivation(
-                derivation, fmt, spec.detail, source=str(path), view=spec.view)
+        with using(written_in(derivation.graph, spec.notation)):
+            documents.update(_example_documents(path, spec, derivation))
     documents.update(exercise_documents(examples / EXERCISES, verify))
+    return documents
+
+
+def _example_documents(path: Path, spec: Spec, derivation: Derivation) -> dict[str, str | bytes]:
+    """The gallery's documents of one example, by file name (see ``gallery_documents``)."""
+    documents: dict[str, str | bytes] = {}
+    shown = pictures(derivation, path.stem) if path.stem in GALLERY_PICTURES else None
+    formats = GALLERY_FORMATS + (("notebook",) if path.stem in GALLERY_NOTEBOOKS else ())
+    for fmt in formats:
+        documents[path.stem + EXTENSIONS[fmt]] = render_derivation(
+            derivation, fmt, spec.detail, source=str(path), view=spec.view, pictures=shown,
+            notation=spec.notation)
+        if shown is not None:
+            documents.update(picture_files(shown, fmt))
+    for fmt in ("html", "beamer") if path.stem in GALLERY_PAGES else ():
+        documents[f"{fmt}/{path.stem}{EXTENSIONS[fmt]}"] = render_derivation(
+            derivation, fmt, spec.detail, source=str(path), view=spec.view, pictures=shown,
+            notation=spec.notation)
+        if shown is not None:
+            documents.update({f"{fmt}/{name}": data for name, data in picture_files(shown, fmt).items()})
     return documents
 
 
@@ -277,6 +310,7 @@ def _read(path: Path, kind: type = str) -> str | bytes | None:
         return path.read_bytes() if kind is bytes else path.read_text(encoding="utf-8")
     except OSError:
         return None
+
 
 
 # --- exercise sheets --------------------------------------------------------------------

@@ -252,11 +252,13 @@ def _gradient(backward: Backward, parameter: sp.Symbol) -> Gradient:
     return Gradient(parameter, terms, result, backward)
 
 
-def default_title(graph: Graph, parameters: Sequence[sp.Symbol]) -> str:
-    """A title naming the loss and the parameters, for derivations given none; every
-    parameter of a network is "every weight and bias" rather than a list of them all."""
+def default_title(graph: Graph, parameters: Sequence[sp.Symbol], loss: str | None = None) -> str:
+    """A title naming the loss (``loss``, else its name) and the parameters, for
+    derivations given none; every parameter of a network is "every weight and bias"
+    rather than a list of them all."""
+    loss = loss or str(graph.loss)
     every = [s for g in graph.parameters for s in g.symbols]
     if graph.kind == "network" and set(parameters) == set(every):
-        return f"Gradient of {graph.loss} with respect to every weight and bias"
+        return f"Gradient of {loss} with respect to every weight and bias"
     names = ", ".join(p.name for p in parameters)
-    return f"Gradient of {graph.loss} with respect to {names}"
+    return f"Gradient of {loss} with respect to {names}"

@@ -21,6 +21,7 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 
+from . import notation
 from .functions import leaky_relu, relu, sigmoid, softmax, softplus
 from .symbols import Var
 
@@ -184,9 +185,13 @@ class Printer(LatexPrinter):
     # quantities
 
     def _print_Var(self, expr: Var) -> str:
-        base = self._print_Symbol(sp.Symbol(expr.base))
-        if expr.layer is not None:
-            base += f"^{{({expr.layer})}}"
+        written = notation.current()
+        if expr.base in notation.QUANTITIES:
+            base = written.quantity(expr.base, expr.layer)
+        else:
+            base = self._print_Symbol(sp.Symbol(expr.base))
+            if expr.layer is not None:
+                base += written.superscript(expr.layer)
         if expr.index:
             separator = "," if any(len(str(i)) > 1 for i in expr.index) else ""
             index = separator.join(map(str, expr.index))
@@ -196,17 +201,31 @@ class Printer(LatexPrinter):
             base += "_{\\cdot," + str(expr.sample) + "}"
         return base
 
+    def _print_IndexedBase(self, expr: sp.IndexedBase) -> str:
+        """The outputs and targets of a loss's general formula in the notation's letters."""
+        name = str(expr.label)
+        if name in ("yhat", "y"):
+            return notation.current().quantity(name)
+        return super()._print_IndexedBase(expr)
+
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         gradient = _GRADIENT_NAME.fullmatch(expr.name)
         if gradient:
             of = self._print(sp.MatrixSymbol(gradient.group(2), *expr.shape))
-            return rf"\frac{{\partial {gradient.group(1)}}}{{\partial {of}}}"
+            loss = gradient.group(1)
+            loss = notation.current().letter("L") if loss == "L" else loss
+            return rf"\frac{{\partial {loss}}}{{\partial {of}}}"
         name = _MATRIX_NAME.fullmatch(expr.name)
         if name is None or name.group(1) not in MATRIX_LETTERS:
             return super()._print_MatrixSymbol(expr)
-        matrix, vector = MATRIX_LETTERS[name.group(1)]
-        letter = vector if expr.shape[1] == 1 else matrix
-        return letter + (f"^{{({name.group(2)})}}" if name.group(2) else "")
+        written = notation.current()
+        quantity = MATRIX_LETTERS[name.group(1)]
+        letter = written.matrix(quantity, single=expr.shape[1] == 1)
+        if name.group(2):
+            return letter + written.superscript(int(name.group(2)))
+        if quantity == "yhat" and written.output_as_layer and written.output_layer is not None:
+            return letter + written.superscript(written.output_layer)
+        return letter
 
     def _print_Transpose(self, expr: sp.Transpose) -> str:
         inner = self._print(expr.arg)
@@ -447,11 +466,11 @@ class Printer(LatexPrinter):
         return r"\cdot" if text[:1].isdigit() or factor.is_Number else " "
 
 
-MATRIX_LETTERS = {"W": ("W", "W"), "b": ("b", "b"), "Z": ("Z", "z"), "A": ("A", "a"),
-                  "Delta": (r"\Delta", r"\delta"), "Yhat": (r"\hat{Y}", r"\hat{y}"),
-                  "X": ("X", "x"), "Y": ("Y", "y")}
-"""How the matrices of a network's matrix view print, by name without the layer number:
-(as a matrix, with a column per sample; as a column vector, for a single sample)."""
+MATRIX_LETTERS = {"W": "W", "b": "b", "Z": "z", "A": "a", "Delta": "delta", "Yhat": "yhat",
+                  "X": "x", "Y": "y"}
+"""The quantity (see ``notation.QUANTITIES``) each matrix of a network's matrix view holds,
+by its name without the layer number: written in the notation's letter, in upper case as a
+matrix with a column per sample, as it is as one sample's column vector."""
 _MATRIX_NAME = re.compile(r"([A-Za-z]+?)(\d*)")
 _GRADIENT_NAME = re.compile(r"d(\w+)/d(\w+)")
 """A matrix named ``dL/dW1`` is the gradient of L with respect to the matrix ``W1``."""

@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 import sympy as sp
 
 from .errors import UnknownNameError
+from .symbols import Var
 
 _k, _n = sp.symbols("k n", integer=True, positive=True)
 _yhat, _y = sp.IndexedBase("yhat", real=True), sp.IndexedBase("y", real=True)
@@ -30,7 +31,7 @@ class Loss:
     def formula(self, outputs: int) -> sp.Expr:
         """The definition, written with a sum over outputs k = 1..n when there are several."""
         if outputs == 1:
-            return self.per_output(sp.Symbol("yhat", real=True), sp.Symbol("y", real=True))
+            return self.per_output(Var("yhat"), Var("y"))
         term = sp.Sum(self.per_output(_yhat[_k], _y[_k]), (_k, 1, outputs))
         return term / outputs if self.mean else term
 

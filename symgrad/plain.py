@@ -9,7 +9,7 @@ from typing import Any
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from . import latex
+from . import latex, notation
 from .symbols import Var
 
 SUPERSCRIPTS = str.maketrans("0123456789()-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁻")
@@ -18,14 +18,34 @@ NAMES = {"yhat": "ŷ", "sigmoid": "σ", "relu": "ReLU", "leaky_relu": "LeakyReLU
 
 
 def name(symbol: sp.Symbol) -> str:
-    """A quantity's name: ``yhat`` as ŷ, ``W2[0][1]`` as W⁽²⁾₁₂, greek names as letters."""
-    if not isinstance(symbol, Var) or not symbol.index:
+    """A quantity's name in the notation in use: ``yhat`` as ŷ, ``W2[0][1]`` as W⁽²⁾₁₂,
+    greek names as letters."""
+    if not isinstance(symbol, Var):
         return _letter(symbol.name)
-    text = _letter(symbol.base)
-    if symbol.layer is not None:
-        text += f"({symbol.layer})".translate(SUPERSCRIPTS)
+    written = notation.current()
+    layer = symbol.layer
+    if symbol.base in notation.QUANTITIES:
+        quantity = symbol.base
+        if quantity == "yhat" and written.output_as_layer:
+            quantity, layer = "a", written.output_layer if layer is None else layer
+        text = notation.plain(written.letter(quantity))
+    else:
+        text = _letter(symbol.base if symbol.index else symbol.name)
+    if isinstance(layer, int):
+        text += _superscript(written.layer.format(written.number(layer)))
     index = "".join(str(i) for i in symbol.index) + ("" if symbol.sample is None else f",{symbol.sample}")
     return text + index.translate(SUBSCRIPTS)
+
+
+def _superscript(text: str) -> str:
+    """``text`` in superscript characters where Unicode has them all, else after a ``^``."""
+    raised = text.translate(SUPERSCRIPTS)
+    return "^" + text if any(c in raised for c in "[]") else raised
+
+
+def loss_name() -> str:
+    """The loss's letter in the notation in use (L, or C in Nielsen's)."""
+    return notation.plain(notation.current().letter("L"))
 
 
 def _letter(text: str) -> str:

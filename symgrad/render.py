@@ -28,19 +28,22 @@ import jinja2
 import markupsafe
 import sympy as sp
 
-from . import latex
+from . import latex, plain
 from .chapter import VIEWS, Chapter, resolve_view  # noqa: F401 (VIEWS is part of this API)
 from .derivation import Adjoint, Derivation, Factor, Gradient, Term, tidy
 from .derivation import Path as GraphPath
-from .errors import UnknownNameError
+from .engine import default_title
+from .errors import SpecError, UnknownNameError
 from .flavours import FLAVOURS, inline_math
 from .functions import Activation
 from .losses import LOSSES
 from .models import Graph, Group, Role
 from .pictures import Pictures
+from .notation import QUANTITIES, Notation, current, resolve, using
 from .numeric import arrange
 from .reading import read
 from .rules import Rule, Step, lines, written
+from .symbols import Var
 from .verify import Verification
 
 FORMATS = ("markdown", "latex", "latex-fragment", "json", "notebook", "html", "beamer")
@@ -69,6 +72,9 @@ sentence; a wider one is displayed."""
 STEP_INDENT, STEP_MARGIN = 3.2, 6.0
 """How much narrower (in ``latex.width`` units) a displayed step equation is per level of
 nesting, and at the first level, so that it fits beside the list's indentation."""
+SLIDE_WIDTH = 52.0
+"""How wide a line of display math may be on a beamer slide, in ``latex.width`` units:
+a 4:3 slide's text is about two thirds as wide as an article's (``latex.WIDTH``)."""
 
 
 def _template_dir() -> Path:
@@ -86,7 +92,8 @@ an HTML page loads them from a folder ``katex`` beside it."""
 
 def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "standard",
            view: str | None = None, template_dirs: Iterable[str | Path] = (),
-           flavour: str = "github", pictures: Pictures | None = None) -> str:
+           flavour: str = "github", pictures: Pictures | None = None,
+           notation: Notation | str | None = None) -> str:
     """``derivation`` as text in format ``fmt`` (one of ``FORMATS``), at level of ``detail``
     (one of ``DETAILS``: ``brief``, ``standard`` or ``full``; JSON is the same at each).
 
@@ -105,7 +112,44 @@ def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "stan
     With ``pictures`` (``symgrad.pictures.pictures(derivation, stem)``), Markdown and LaTeX
     documents show the computational graph and the tangent plot, from the files that
     ``symgrad.pictures.picture_files`` makes (LaTeX draws the graph in TikZ).
+
+    ``notation`` is a ``symgrad.notation.Notation`` or a preset's name (``symgrad``, the
+    default, ``nielsen``, ``goodfellow`` or ``ng``): the letters the document writes.
+    Raises SpecError when a letter it sets is one the loss already uses for something else.
     """
+    chosen = written_in(derivation.graph, notation)
+    with using(chosen):
+        _check_letters(derivation.graph)
+        return _render(derivation, fmt, detail=detail, view=view, template_dirs=template_dirs,
+                       flavour=flavour, pictures=pictures, notation=chosen)
+
+
+def written_in(graph: Graph, notation: Notation | str | None) -> Notation:
+    """``notation`` (a Notation, a preset's name or None) set up for ``graph``'s layers."""
+    layers = [s.layer for s in _symbols(graph) if isinstance(s, Var) and isinstance(s.layer, int)]
+    return resolve(notation).for_layers(max(layers) if graph.kind == "network" and layers else None)
+
+
+def _check_letters(graph: Graph) -> None:
+    """Refuse a notation that writes one of its quantities with a letter the loss's own
+    names are already written with (the cost C of Nielsen's notation in a loss of C)."""
+    own = {str(latex.tex(s)) for s in _symbols(graph) if not isinstance(s, Var)}
+    used = {s.base for s in _symbols(graph) if isinstance(s, Var) and s.base in QUANTITIES}
+    for quantity in sorted(used):
+        letter = current().letter(quantity)
+        if letter in own:
+            raise SpecError(f"notation: {QUANTITIES[quantity]} would be written {letter}, "
+                            f"which the loss already uses; name it differently (names.{quantity})")
+
+
+def _symbols(graph: Graph) -> list[sp.Symbol]:
+    """Every quantity of ``graph``: its leaves and what its definitions compute."""
+    return [s for g in graph.groups for s in g.symbols] + [d.symbol for d in graph.definitions]
+
+
+def _render(derivation: Derivation, fmt: str, *, detail: str, view: str | None,
+            template_dirs: Iterable[str | Path], flavour: str, pictures: Pictures | None,
+            notation: Notation) -> str:
     if fmt not in FORMATS:
         raise UnknownNameError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     if detail not in DETAILS:
@@ -116,7 +160,7 @@ def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "stan
     if fmt == "notebook":
         from .notebook import notebook_text  # nbformat is loaded only for notebooks
         return notebook_text(derivation, render(derivation, "markdown", detail=detail, view=view,
-                                                template_dirs=template_dirs))
+                                                template_dirs=template_dirs, notation=notation))
     if fmt == "json":
         return json.dumps(to_json(derivation), indent=2)
     chapter = Chapter(derivation, view) if derivation.graph.kind == "network" else None
@@ -124,7 +168,8 @@ def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "stan
     if fmt == "html":
         env = escaping(env)
     text = env.get_template(TEMPLATES[fmt]).render(derivation=derivation, detail=detail,
-                                                   chapter=chapter, pictures=pictures)
+                                                   chapter=chapter, pictures=pictures,
+                                                   **(slide_globals() if fmt == "beamer" else {}))
     if fmt == "markdown":
         opening, closing = env.get_template("markdown/markup.j2").module.INLINE[flavour]
         text = inline_math(text, opening, closing)
@@ -335,10 +380,11 @@ def step_sides(step: Step) -> list[sp.Expr]:
     return sides + [step.raw]
 
 
-def step_equation(step: Step, depth: int = 0,
-                  names: dict[sp.Basic, str] | None = None) -> latex.Display:
-    """A step's equation laid out for a list nested ``depth`` levels deep."""
-    limit = latex.WIDTH - (STEP_MARGIN + STEP_INDENT * depth if depth else 0)
+def step_equation(step: Step, depth: int = 0, names: dict[sp.Basic, str] | None = None,
+                  width: float = latex.WIDTH) -> latex.Display:
+    """A step's equation laid out for a list nested ``depth`` levels deep in a text
+    ``width`` wide (``latex.width`` units)."""
+    limit = width - (STEP_MARGIN + STEP_INDENT * depth if depth else 0)
     sides = [latex.tex(side, names=names) for side in step_sides(step)]
     return latex.equation(*sides, limit=limit)
 
@@ -673,6 +719,14 @@ def paragraphs(html: str) -> markupsafe.Markup:
     return markupsafe.Markup("\n\n".join(b if b.startswith("<") else f"<p>{b}</p>" for b in blocks))
 
 
+def slide_globals() -> dict[str, Any]:
+    """The template globals that lay out display math, narrowed to ``SLIDE_WIDTH`` for
+    beamer frames (passed to the template, they override the defaults)."""
+    return {"equation": functools.partial(latex.equation, limit=SLIDE_WIDTH),
+            "equations": functools.partial(latex.equations, limit=SLIDE_WIDTH),
+            "step_equation": functools.partial(step_equation, width=SLIDE_WIDTH)}
+
+
 def drop_empty_frames(tex: str) -> str:
     """Beamer frames without the frames that hold nothing but a title."""
     return EMPTY_FRAME.sub("", str(tex))
@@ -696,7 +750,39 @@ FILTERS = {
     "tidy": tidy,
 }
 
+def quantity(name: str, layer: Any = None, index: str = "") -> str:
+    """A quantity as the document's notation writes it (``Notation.quantity``)."""
+    return current().quantity(name, layer, index)
+
+
+def matrix_quantity(name: str, layer: Any = None, single: bool = False) -> str:
+    """A quantity as a matrix (a column per sample) or, ``single``, one sample's vector,
+    in the document's notation, with the layer superscript when ``layer`` is given."""
+    written = current()
+    letter = written.matrix(name, single)
+    return letter + ("" if layer is None else written.superscript(layer))
+
+
+def title(derivation: Derivation) -> str:
+    """The document's title: the derivation's, with the loss in the notation's letter when
+    the title is the one symgrad gave it."""
+    graph, parameters = derivation.graph, derivation.parameters
+    if derivation.title != default_title(graph, parameters):
+        return derivation.title
+    return default_title(graph, parameters, plain.loss_name())
+
+
+def layer_number(layer: int) -> int:
+    """The number the document's notation gives symgrad's layer ``layer``."""
+    return current().number(layer)
+
+
 GLOBALS = {
+    "q": quantity,
+    "Q": matrix_quantity,
+    "layer_number": layer_number,
+    "title": title,
+    "notation_in_use": current,
     "read": read,
     "equation": latex.equation,
     "equations": latex.equations,

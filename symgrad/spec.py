@@ -15,11 +15,12 @@ import yaml
 from .errors import SpecError, SymgradError
 from .functions import softmax
 from .models import Dense, Graph, check_activation, from_expression, network, neuron, with_loss
+from .notation import DEFAULT, Notation, get_notation
 from .render import DETAILS, VIEWS
 from .symbols import real_symbol
 
 KEYS = ("title", "expression", "softmax", "model", "loss", "wrt", "at", "learning_rate",
-        "detail", "view")
+        "detail", "view", "notation", "names")
 LOSS_SOURCES = ("expression", "softmax", "model")
 NEURON_KEYS = ("activation", "bias")
 NETWORK_KEYS = ("inputs", "layers", "batch")
@@ -31,8 +32,8 @@ NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 @dataclass(frozen=True)
 class Spec:
     """What a spec asks for: the loss graph, ``wrt``, values, learning rate, title, and
-    the level of detail and view of its documents (``view`` None: the default for the
-    graph, see ``render``)."""
+    the level of detail, view and notation of its documents (``view`` None: the default
+    for the graph, see ``render``)."""
 
     graph: Graph
     wrt: Any = "all"
@@ -41,6 +42,7 @@ class Spec:
     title: str | None = None
     detail: str = "standard"
     view: str | None = None
+    notation: Notation = DEFAULT
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -74,7 +76,11 @@ def _spec(data: Any) -> Spec:
     given = [key for key in LOSS_SOURCES if key in mapping]
     if len(given) != 1:
         raise SpecError("give either an expression, a softmax or a model (exactly one)")
-    graph = {"expression": _expression, "softmax": _softmax, "model": _model}[given[0]](mapping)
+    notation = _notation(mapping)
+    if given[0] == "model":
+        graph = _model(mapping, notation)
+    else:
+        graph = {"expression": _expression, "softmax": _softmax}[given[0]](mapping)
     title = mapping.get("title")
     if title is not None and not isinstance(title, str):
         raise SpecError("title must be text", key="title")
@@ -87,7 +93,23 @@ def _spec(data: Any) -> Spec:
     detail = mapping.get("detail", "standard")
     if detail not in DETAILS:
         raise SpecError(f"detail must be one of {', '.join(DETAILS)}", key="detail")
-    return Spec(graph, wrt, at, mapping.get("learning_rate"), title, detail, _view(mapping, graph))
+    return Spec(graph, wrt, at, mapping.get("learning_rate"), title, detail, _view(mapping, graph),
+                notation)
+
+
+def _notation(mapping: Mapping[str, Any]) -> Notation:
+    """The spec's notation: a preset (``notation``) with some letters renamed (``names``)."""
+    try:
+        preset = get_notation(mapping.get("notation", "symgrad"))
+    except SymgradError as error:
+        raise error.located(key="notation") from None
+    names = mapping.get("names", {})
+    if not isinstance(names, Mapping):
+        raise SpecError("names must map quantities to letters, e.g. {yhat: a, z: net}", key="names")
+    try:
+        return preset.named(names) if names else preset
+    except SymgradError as error:
+        raise error.located(key="names") from None
 
 
 def _view(mapping: Mapping[str, Any], graph: Graph) -> str | None:
@@ -140,14 +162,17 @@ def _softmax(mapping: Mapping[str, Any]) -> Graph:
     return from_expression(softmax(output, *(real_symbol(n) for n in inputs)))
 
 
-def _model(mapping: Mapping[str, Any]) -> Graph:
+def _model(mapping: Mapping[str, Any], notation: Notation = DEFAULT) -> Graph:
+    """The model with its loss; ``quadratic`` is the squared error in ``notation``'s
+    convention (half of it, or all of it)."""
     if "loss" not in mapping:
         raise SpecError("a model needs a loss", key="loss")
     model = mapping["model"]
     is_network = isinstance(model, Mapping) and "layers" in model
     built = _network(model) if is_network else _neuron(model)
+    loss = notation.quadratic if mapping["loss"] == "quadratic" else mapping["loss"]
     try:
-        return with_loss(built, mapping["loss"])
+        return with_loss(built, loss)
     except SymgradError as error:
         raise error.located(key="loss") from None
 
