@@ -6,7 +6,7 @@ runs from a quantity to each quantity defined from it and carries the ``Factor``
 edge (its result is the label) and, given values, the factor's number. Each node carries,
 given values, its forward value and dL/d(node). Layers go left to right by dependency
 depth; a leaf sits one layer before its first consumer. Drawing is the render layer's job
-(``symgrad.pictures`` and the templates ``latex/graph.tex.j2`` and ``svg/graph.svg.j2``).
+(``symgrad.pictures`` and the templates ``latex/figures.j2`` and ``svg/graph.svg.j2``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,12 @@ import sympy as sp
 
 from .derivation import Derivation, Factor
 
-MAX_DRAWN_NODES = 12
+MAX_DRAWN_NODES = 40
 """Graphs up to this many nodes are drawn; a larger one is summarised in a sentence."""
+MAX_LABELLED_NODES = 12
+"""Graphs up to this many nodes label each edge with its local derivative and its number
+and each node with ``dL/d(node) = ...``; a larger (compact) one shows the numbers alone,
+so that its labels stay legible when the picture is scaled to the page."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,12 @@ class GraphPicture:
     def drawn(self) -> bool:
         """Whether the graph is small enough to draw (``MAX_DRAWN_NODES``)."""
         return len(self.nodes) <= MAX_DRAWN_NODES
+
+    @property
+    def compact(self) -> bool:
+        """Whether the labels are numbers alone (more than ``MAX_LABELLED_NODES`` nodes,
+        given values)."""
+        return self.worked and len(self.nodes) > MAX_LABELLED_NODES
 
     def node(self, symbol: sp.Symbol) -> Node:
         """The node of ``symbol``."""

@@ -11,6 +11,8 @@ import html
 import re
 import shutil
 import struct
+import unicodedata
+import xml.etree.ElementTree as ET
 import subprocess
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import symgrad
 from render_tools import (compile_latex, katex_available, katex_errors, markdown_math_segments,
                           pdflatex_available, require)
 from symgrad.cli import main, stale_katex
+from symgrad.pictures import picture_files, pictures
 from symgrad.render import KATEX_DIR, render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +66,32 @@ def test_the_page_makes_no_request_beyond_its_own_folder(neuron):
         assert linked.startswith("katex/") and (KATEX_DIR / linked[len("katex/"):]).is_file()
 
 
+def linked_files(page: str) -> list[str]:
+    """Every file a page's src and href attributes name."""
+    return re.findall(r"(?:src|href)=\"([^\"]+)\"", page)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_gallery_pages_load_only_files_beside_them(page):
+    text = page.read_text(encoding="utf-8")
+    assert not re.search(r"(src|href)=\"(https?:)?//|url\((?!#)", text)
+    assert all((page.parent / name).is_file() for name in linked_files(text))
+
+
+def test_the_page_shows_its_graph_inline_and_its_plots_beside_it(neuron):
+    shown = pictures(neuron, "seed")
+    page = render(neuron, "html", pictures=shown)
+    assert '<figure class="graph plain">\n<svg xmlns="http://www.w3.org/2000/svg"' in page
+    svg = re.search(r"<svg.*?</svg>", page, re.S).group()
+    texts = {unicodedata.normalize("NFC", t.text)
+             for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")}
+    assert {"ŷ", "∂L/∂w = −0.123534", "ŷ (1 − ŷ) = 0.177894"} <= texts
+    images = re.findall(r'<img src="([^"]+)"', page)
+    assert images == ["seed.tangent.svg", "seed.training.svg"]
+    assert set(images) == set(picture_files(shown, "html"))
+    assert "\n\n" not in svg, "a blank line would split the SVG into paragraphs"
+
+
 def test_katex_ships_with_its_licence_and_fonts():
     assert "MIT License" in (KATEX_DIR / "LICENSE").read_text(encoding="utf-8")
     fonts = re.findall(r"url\((fonts/[^)]+\.woff2)\)", (KATEX_DIR / "katex.min.css").read_text())
@@ -83,7 +112,9 @@ def test_the_cli_writes_the_page_with_katex_beside_it(tmp_path, capsys):
     assert main(["derive", str(SEED), "--no-verify", "-o", str(page)]) == 0
     assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert stale_katex(page.parent) == [] and (page.parent / "katex" / "LICENSE").is_file()
-    assert sorted(p.name for p in page.parent.iterdir()) == ["katex", "seed.html"]
+    assert sorted(p.name for p in page.parent.iterdir()) == [
+        "katex", "seed.html", "seed.tangent.svg", "seed.training.svg"]
+    assert linked_files(page.read_text(encoding="utf-8"))[-2:] == ["seed.tangent.svg", "seed.training.svg"]
 
 
 def test_the_gallery_pages_have_their_katex():
@@ -117,8 +148,11 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def copy_page(page: Path, folder: Path) -> Path:
-    """The page and its katex folder copied into ``folder`` (Chromium writes nothing there)."""
+    """The page, its katex folder and its pictures copied into ``folder`` (Chromium
+    writes nothing there)."""
     shutil.copytree(page.parent / "katex", folder / "katex")
+    for picture in page.parent.glob(f"{page.stem}.*.svg"):
+        shutil.copy(picture, folder / picture.name)
     return Path(shutil.copy(page, folder / page.name))
 
 
@@ -135,6 +169,22 @@ def test_chromium_typesets_every_formula_of_the_page(page, tmp_path):
     assert "$" not in main_text(dom.stdout), "math left untypeset"
 
 
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_chromium_shows_the_graph_and_loads_the_plots(page, tmp_path):
+    require("chromium", chromium() is not None, "chromium is not installed (Debian: chromium)")
+    local = copy_page(page, tmp_path / "site")
+    dom = headless(local, tmp_path / "profile", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    graph = re.search(r'<figure class="graph plain[^"]*">\s*<svg.*?</svg>', dom.stdout, re.S)
+    assert graph and graph.group().count("<circle") >= 6 and "katex" not in graph.group()
+    assert "∂L/∂L = 1" in graph.group() or ">1</text>" in graph.group()
+    images = re.findall(r'<img src="([^"]+)"', dom.stdout)
+    assert images and all((local.parent / name).is_file() for name in images)
+    shot = tmp_path / "page.png"
+    run = headless(local, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1000,6000")
+    assert run.returncode == 0 and png_size(shot) == (1000, 6000)
+
+
 def test_chromium_screenshot_of_the_seed_page(tmp_path):
     require("chromium", chromium() is not None, "chromium is not installed (Debian: chromium)")
     local = copy_page(OUTPUT / "html" / "02_seed_neuron.html", tmp_path / "site")
@@ -147,18 +197,34 @@ def test_chromium_screenshot_of_the_seed_page(tmp_path):
 # --- beamer ------------------------------------------------------------------------
 
 
-BEAMER = r"""\documentclass{beamer}
+BEAMER = r"""\documentclass[aspectratio=%s]{beamer}
 \usepackage{amssymb}
+\usepackage{tikz}
+\graphicspath{{%s/}}
 \begin{document}
 \input{%s}
 \end{document}
 """
 
 
-def compile_in_beamer(frames: Path, folder: Path) -> None:
-    wrapper = folder / f"slides_{frames.stem}.tex"
-    wrapper.write_text(BEAMER % frames.resolve().as_posix(), encoding="utf-8")
+def compile_in_beamer(frames: Path, folder: Path, ratio: str = "43") -> str:
+    """Compile ``frames`` in a presentation of aspect ``ratio`` (43, 169) that finds the
+    pictures beside them; return the log of the last pass."""
+    wrapper = folder / f"slides_{frames.stem}_{ratio}.tex"
+    wrapper.write_text(BEAMER % (ratio, frames.resolve().parent.as_posix(),
+                                 frames.resolve().as_posix()), encoding="utf-8")
     compile_latex(wrapper)
+    return pdflatex_log(wrapper)
+
+
+def pdflatex_log(source: Path) -> str:
+    """The log of one more pdflatex pass over ``source`` (compile_latex keeps none)."""
+    out = source.parent / "log"
+    out.mkdir(exist_ok=True)
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                    f"-output-directory={out}", source.name], cwd=source.parent,
+                   capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+    return (out / f"{source.stem}.log").read_text(errors="replace")
 
 
 def test_beamer_frames_are_balanced_and_none_is_empty(neuron):
@@ -168,10 +234,35 @@ def test_beamer_frames_are_balanced_and_none_is_empty(neuron):
     assert r"\documentclass" not in frames and r"\begin{frame}[allowframebreaks]{The model}" in frames
 
 
+@pytest.mark.parametrize("ratio", ["43", "169"])
 @pytest.mark.parametrize("frames", FRAMES, ids=lambda p: p.name)
-def test_gallery_beamer_frames_compile_with_pdflatex(frames, tmp_path):
-    require("pdflatex", pdflatex_available(), "pdflatex is not installed (Debian: texlive-latex-base)")
-    compile_in_beamer(frames, tmp_path)
+def test_gallery_beamer_frames_compile_without_overfull_boxes(frames, ratio, tmp_path):
+    require("pdflatex", pdflatex_available(), "pdflatex is not installed (Debian: texlive-pictures)")
+    log = compile_in_beamer(frames, tmp_path, ratio)
+    assert "Overfull \\hbox" not in log and "Overfull \\vbox" not in log, \
+        "\n".join(line for line in log.splitlines() if line.startswith("Overfull"))
+
+
+def test_gallery_frames_show_their_pictures_each_on_a_frame():
+    frames = (OUTPUT / "beamer" / "03_two_layer_network.tex").read_text(encoding="utf-8")
+    assert "\\begin{frame}{The computational graph}\n" in frames and "\\begin{tikzpicture}" in frames
+    shown = re.findall(r"\\includegraphics\[[^]]*\]\{([^}]+)\}", frames)
+    assert shown == ["03_two_layer_network.training.pdf"]
+    assert all((OUTPUT / "beamer" / name).read_bytes().startswith(b"%PDF") for name in shown)
+    seed = (OUTPUT / "beamer" / "02_seed_neuron.tex").read_text(encoding="utf-8")
+    assert "\\begin{frame}{The loss, its tangent and the gradient-descent step}" in seed
+
+
+def test_beamer_with_pictures_compiles(neuron, tmp_path):
+    require("pdflatex", pdflatex_available(), "pdflatex is not installed (Debian: texlive-pictures)")
+    shown = pictures(neuron, "seed")
+    frames = tmp_path / "seed.tex"
+    frames.write_text(render(neuron, "beamer", detail="full", pictures=shown), encoding="utf-8")
+    for name, data in picture_files(shown, "beamer").items():
+        (tmp_path / name).write_bytes(data)
+    assert sorted(picture_files(shown, "beamer")) == ["seed.tangent.pdf", "seed.training.pdf"]
+    log = compile_in_beamer(frames, tmp_path, "169")
+    assert "Overfull \\hbox" not in log
 
 
 def test_full_detail_beamer_frames_compile_with_pdflatex(neuron, tmp_path):

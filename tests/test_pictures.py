@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -10,7 +12,7 @@ import sympy as sp
 
 import symgrad
 from render_tools import compile_latex, pdflatex_available, require
-from symgrad import plain
+from symgrad import latex, plain
 from symgrad.cli import main
 from symgrad.functions import expand_activations
 from symgrad.graph_picture import computational_graph
@@ -70,20 +72,55 @@ def test_the_two_layer_network_graph():
     net = symgrad.with_loss(symgrad.network(2, [(2, "sigmoid"), (2, "sigmoid")]), "half_squared_error")
     d = symgrad.derive(net, wrt="all")
     picture = computational_graph(d)
-    assert len(picture.nodes) == 16 + 9 and not picture.drawn
+    assert len(picture.nodes) == 16 + 9 and picture.drawn and not picture.compact
     edges = {(e.source.name, e.target.name) for e in picture.edges}
     assert ("W1[0][1]", "z1[0]") in edges and ("a1[1]", "z2[0]") in edges
     assert ("z2[1]", "yhat[1]") in edges and ("yhat[0]", "L") in edges and ("y[1]", "L") in edges
     assert len(edges) == 2 * 5 + 2 + 2 * 5 + 2 + 4
     factor = next(e.factor for e in picture.edges if (e.source.name, e.target.name) == ("a1[1]", "z2[0]"))
     assert factor.result.name == "W2[0][1]"
-    assert pictures(d, "net").graph is None and pictures(d, "net").size == (25, 28)
+    assert pictures(d, "net").graph is not None and pictures(d, "net").size == (25, 28)
+
+
+def worked_network(units: int = 2):
+    net = symgrad.with_loss(symgrad.network(2, [(units, "sigmoid"), (2, "sigmoid")]), "half_squared_error")
+    at = {"x": [0.5, -0.2], "y": [0.0, 1.0], "W1": [[0.1, 0.2]] * units, "b1": [0.1] * units,
+          "W2": [[0.5] * units, [0.7] * units], "b2": [0.2, 0.3]}
+    return symgrad.derive(net, wrt="all", at=at, learning_rate=0.5)
+
+
+def test_a_graph_above_twelve_nodes_is_drawn_compact_and_its_tikz_compiles(tmp_path):
+    require("pdflatex", pdflatex_available(), "pdflatex is not installed (Debian: texlive-pictures)")
+    d = worked_network()
+    shown = pictures(d, "net")
+    assert shown.graph.compact and len(shown.graph.nodes) == 25
+    text = symgrad.render(d, "latex", pictures=shown)
+    assert text.count(r"\node[circle") == 25 and text.count(r"\draw[->]") == 28
+    assert r"\resizebox{\linewidth}{!}" in text and r"\partial L/\partial" not in text.split("tikzpicture")[1]
+    gradients = re.findall(r"\\textcolor\{red!60!black\}\{\$([^$]+)\$\}", text)
+    assert len(gradients) == 25 - 4 and all(latex.num(float(g), 3) == g for g in gradients)
+    svg = ET.fromstring(graph_svg(shown.graph))
+    z = next(n for n in shown.graph.nodes if n.symbol.name == "z1[0]")
+    assert plain.number(float(latex.num(z.gradient, 3))) in {t.text for t in svg.iter(SVG + "text")}
+    for name, data in picture_files(shown, "latex").items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "net.tex").write_text(text, encoding="utf-8")
+    compile_latex(tmp_path / "net.tex")
+
+
+def test_a_graph_above_the_limit_is_described_instead():
+    d = worked_network(units=5)
+    shown = pictures(d, "net")
+    assert shown.size[0] == 2 + 2 + 10 + 5 + 10 + 2 + 5 + 5 + 2 + 2 + 1 == 46 and shown.graph is None
+    text = symgrad.render(d, "markdown", pictures=shown)
+    assert "too many to draw legibly (a graph is drawn up to 40 quantities)" in text
+    assert "net.graph.svg" not in text and "net.graph.svg" not in picture_files(shown, "markdown")
 
 
 def test_svg_parses_and_shows_the_labels():
     svg = graph_svg(computational_graph(seed_neuron()))
     root = ET.fromstring(svg)
-    texts = [t.text for t in root.iter(SVG + "text")]
+    texts = [unicodedata.normalize("NFC", t.text) for t in root.iter(SVG + "text")]
     assert {"x", "w", "y", "z", "ŷ", "L"} <= set(texts)
     assert "ŷ (1 − ŷ) = 0.177894" in texts and "2 (ŷ − y) = −0.46295" in texts
     assert "∂L/∂w = −0.123534" in texts
@@ -124,6 +161,10 @@ def test_picture_files_are_deterministic():
     assert first == second
     pdf = picture_files(pictures(seed_neuron(), "seed"), "latex")
     assert set(pdf) == {"seed.tangent.pdf", "seed.training.pdf"}
+    assert picture_files(pictures(seed_neuron(), "seed"), "beamer") == pdf
+    html = picture_files(pictures(seed_neuron(), "seed"), "html")
+    assert html == {k: v for k, v in first.items() if k != "seed.graph.svg"}
+    assert picture_files(pictures(seed_neuron(), "seed"), "json") == {}
     assert pdf["seed.tangent.pdf"].startswith(b"%PDF")
     assert pdf == picture_files(pictures(seed_neuron(), "seed"), "latex")
     ET.fromstring(first["seed.tangent.svg"])
