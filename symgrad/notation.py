@@ -182,7 +182,7 @@ def plain(letter: str) -> str:
     match = re.fullmatch(r"\\([A-Za-z]+)\{([A-Za-z]+)\}", letter)
     if match:
         accent = {"hat": "\u0302", "tilde": "\u0303", "bar": "\u0304"}.get(match.group(1), "")
-        return match.group(2) + accent
+        return unicodedata.normalize("NFC", match.group(2) + accent)  # y and a hat: ŷ
     if letter == "\\ell":
         return "ℓ"
     if letter[1:] in GREEK or letter[1:] in CAPITAL_GREEK:

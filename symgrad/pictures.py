@@ -110,7 +110,8 @@ class SvgNode:
     name: str
     value: str | None
     gradient: str | None
-    """The gradient's text: ``∂L/∂name = number``, or the number alone."""
+    """The gradient's text: ``∂L/∂name = number`` (the loss in the notation's letter), or
+    the number alone."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def _svg_node(node: Node, centre: tuple[float, float], compact: bool) -> SvgNode
     value = None if node.value is None else _number(node.value, compact)
     gradient = None if node.gradient is None else _number(node.gradient, compact)
     if gradient is not None and not compact:
-        gradient = f"∂L/∂{name} = {gradient}"
+        gradient = f"∂{plain.loss_name()}/∂{name} = {gradient}"
     return SvgNode(*centre, node.kind.replace(" ", "-"), name, value, gradient)
 
 

@@ -114,22 +114,22 @@ def _figure(panels: int, draw: Callable[[Any], Any], extension: str,
 def _draw(ax, tangent: Tangent) -> None:  # type: ignore[no-untyped-def]
     from . import plain
 
-    name = plain.name(tangent.parameter)
+    name, loss = plain.name(tangent.parameter), plain.loss_name()
     line = tangent.loss + tangent.slope * (tangent.xs - tangent.value)
-    ax.plot(tangent.xs, tangent.losses, color="#1f4e9c", label=f"L along {name}")
+    ax.plot(tangent.xs, tangent.losses, color="#1f4e9c", label=f"{loss} along {name}")
     ax.plot(tangent.xs, line, color="#b00020", linestyle="--",
-            label=f"tangent, slope ∂L/∂{name} = {plain.number(tangent.slope)}")
+            label=f"tangent, slope ∂{loss}/∂{name} = {plain.number(tangent.slope)}")
     ax.plot([tangent.value], [tangent.loss], "o", color="#222")
     ax.annotate("", xy=(tangent.step_to, tangent.step_loss), xytext=(tangent.value, tangent.loss),
                 arrowprops={"arrowstyle": "->", "color": "#2a7d2a", "lw": 1.5})
     ax.axvline(tangent.step_to, color="#2a7d2a", linestyle=":", lw=1)
     ax.plot([tangent.step_to], [tangent.step_loss], "o", color="#2a7d2a",
-            label=f"step to {name} − η ∂L/∂{name} = {plain.number(tangent.step_to)} (η = {plain.number(tangent.rate)})")
+            label=f"step to {name} − η ∂{loss}/∂{name} = {plain.number(tangent.step_to)} (η = {plain.number(tangent.rate)})")
     low, high = float(np.min(tangent.losses)), float(np.max(tangent.losses))
     pad = 0.15 * (high - low or 1.0)
     ax.set_ylim(low - pad, high + pad)
     ax.set_xlabel(name)
-    ax.set_ylabel("L")
+    ax.set_ylabel(plain.loss_name())
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=7)
 
@@ -238,7 +238,7 @@ def _draw_training(ax, shown: Training) -> None:  # type: ignore[no-untyped-def]
 
     ax.plot(range(len(shown.losses)), shown.losses, "o-", color="#1f4e9c", markersize=3)
     ax.set_xlabel("step of gradient descent")
-    ax.set_ylabel("L")
+    ax.set_ylabel(plain.loss_name())
     ax.set_title(f"η = {plain.number(shown.rate)}", fontsize=9)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
