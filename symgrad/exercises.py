@@ -24,6 +24,7 @@ from .engine import checked, derive
 from .errors import DerivationError, SpecError, SymgradError
 from .losses import LOSSES
 from .models import ACTIVATIONS, Graph, Group, Role, network, neuron, with_loss
+from .notation import DEFAULT, Notation
 from .numeric import arrange, read_number
 from .spec import Spec, parse_spec
 
@@ -82,11 +83,13 @@ class Problem:
 
 @dataclass(frozen=True)
 class Sheet:
-    """A problem sheet and its answer key: a title, the seed that drew it, the problems."""
+    """A problem sheet and its answer key: a title, the seed that drew it, the problems,
+    and the notation they are written in."""
 
     title: str
     seed: int
     problems: tuple[Problem, ...]
+    notation: Notation = DEFAULT
 
 
 # --- reading a spec with an exercises block -------------------------------------------
@@ -333,7 +336,8 @@ def exercises(spec: Spec, count: int = COUNT, seed: int = SEED,
     ``wrt`` and learning rate; its own values are not used), drawn with ``seed``.
 
     Each variant uses an activation from ``activations`` and a loss from ``losses``
-    (default: the spec's), drawn among the pairs that go together. With ``verify``
+    (default: the spec's), drawn among the pairs that go together: the pairs in a random
+    order, each used once before any is used again, so a sheet covers them all. With ``verify``
     every step is checked as ``derive(..., verify=True)`` does. ``progress`` is called
     after each variant kept. Raises SpecError for a bad count or a name that cannot be
     drawn, and DerivationError when no such variants turn up in a bounded number of draws.
@@ -344,11 +348,12 @@ def exercises(spec: Spec, count: int = COUNT, seed: int = SEED,
     pairs = choices(spec.graph, tuple(activations or ()), tuple(losses or ()))
     models = {pair: _model(spec, pair, verify) for pair in pairs}
     rng = random.Random(seed)
+    order = rng.sample(pairs, len(pairs))  # every pair once before any comes again
     problems: list[Problem] = []
     seen: set[str] = set()
     reason = "none drawn"
     for _ in range(count * ATTEMPTS_PER_VARIANT):
-        pair = rng.choice(pairs)
+        pair = order[len(problems) % len(order)]
         graph, verification = models[pair]
         values = draw_values(rng, graph)
         signature = repr((pair, values))
@@ -362,7 +367,8 @@ def exercises(spec: Spec, count: int = COUNT, seed: int = SEED,
         if progress is not None:
             progress(len(problems), count)
         if len(problems) == count:
-            return Sheet(spec.title or "Exercises on the chain rule", seed, tuple(problems))
+            return Sheet(spec.title or "Exercises on the chain rule", seed, tuple(problems),
+                         spec.notation)
     raise DerivationError(f"found only {len(problems)} of {count} distinct well-conditioned "
                           f"variants in {count * ATTEMPTS_PER_VARIANT} draws (the last "
                           f"rejected: {reason}); ask for fewer, or allow more activations or losses")

@@ -19,7 +19,8 @@ from . import latex
 from .derivation import Derivation
 from .errors import UnknownNameError
 from .exercises import Problem, Sheet, structure
-from .render import environment, group_tex, render, tidy_text
+from .notation import DEFAULT, Notation, using
+from .render import environment, group_tex, render, tidy_text, written_in
 
 FORMATS = ("markdown", "latex", "notebook")
 EXTENSIONS = {"markdown": ".md", "latex": ".tex", "notebook": ".ipynb"}
@@ -41,19 +42,23 @@ def render_sheet(sheet: Sheet, fmt: str = "markdown", *, key: bool = False,
     dirs = tuple(str(Path(d)) for d in template_dirs)
     if fmt == "notebook":
         return _notebook(sheet, key, dirs)
-    solutions = [solution(p.derivation, fmt, dirs) for p in sheet.problems] if key else []
-    text = environment(dirs).get_template(TEMPLATES[fmt]).render(
-        sheet=sheet, key=key, solutions=solutions, asked=asked, answer_rows=answer_rows,
-        structure=structure)
+    solutions = [solution(p.derivation, fmt, dirs, sheet.notation) for p in sheet.problems] if key else []
+    with using(written_in(sheet.problems[0].derivation.graph, sheet.notation)):
+        text = environment(dirs).get_template(TEMPLATES[fmt]).render(
+            sheet=sheet, key=key, solutions=solutions, asked=asked, answer_rows=answer_rows,
+            structure=structure)
     return tidy_text(text)
 
 
-def solution(derivation: Derivation, fmt: str, template_dirs: tuple[str, ...] = ()) -> str:
+def solution(derivation: Derivation, fmt: str, template_dirs: tuple[str, ...] = (),
+             notation: Notation = DEFAULT) -> str:
     """A variant's worked derivation at ``SOLUTION_DETAIL``, headings two levels down."""
     if fmt == "markdown":
-        text = render(derivation, "markdown", detail=SOLUTION_DETAIL, template_dirs=template_dirs)
+        text = render(derivation, "markdown", detail=SOLUTION_DETAIL, template_dirs=template_dirs,
+                      notation=notation)
         return MARKDOWN_HEADING.sub(lambda m: "#" * (len(m.group(1)) + 2) + " ", text)
-    text = render(derivation, "latex-fragment", detail=SOLUTION_DETAIL, template_dirs=template_dirs)
+    text = render(derivation, "latex-fragment", detail=SOLUTION_DETAIL, template_dirs=template_dirs,
+                  notation=notation)
     return LATEX_HEADING.sub(lambda m: LATEX_HEADINGS[m.group(1)].replace("%s", m.group(2)), text)
 
 

@@ -136,6 +136,29 @@ def test_random_activations_and_losses_come_from_the_lists(mixed):
         assert p.derivation.definitions[-2].activation == p.activation
 
 
+def test_a_sheet_uses_every_pair_before_repeating_one():
+    """Six activations and three losses that go with all of them, plus binary
+    cross-entropy with the sigmoid: 19 pairs, so 12 problems use 12 different pairs, and
+    with the gallery's lists (4 pairs) every pair appears in the 4 problems."""
+    pairs = [(p.activation, p.loss) for p in exercises(NEURON, 12, 3, ACTIVATIONS, LOSSES).problems]
+    assert len(set(pairs)) == 12
+    four = exercises(NEURON, 4, 15, ["sigmoid", "tanh", "relu"], ["squared_error", "binary_cross_entropy"])
+    assert {(p.activation, p.loss) for p in four.problems} == {
+        ("sigmoid", "squared_error"), ("sigmoid", "binary_cross_entropy"),
+        ("tanh", "squared_error"), ("relu", "squared_error")}
+
+
+def test_a_sheet_is_written_in_the_specs_notation():
+    spec = parse_spec("model: {activation: sigmoid}\nloss: quadratic\nwrt: [w, b]\n"
+                      "notation: nielsen\nnames: {z: net}\n")
+    sheet = exercises(spec, 2, 1)
+    for key in (False, True):
+        text = render_sheet(sheet, "markdown", key=key)
+        assert r"\mathrm{net} &= w x + b" in text and r"\hat{y}" not in text
+        assert r"\frac{\partial C}{\partial w}" in text
+    assert r"C = \frac{1}{2} (a - y)^{2}" in render_sheet(sheet, "latex")
+
+
 # --- the answers against independent references ------------------------------------------
 
 
