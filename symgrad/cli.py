@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -78,11 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
                         "(default: the spec's, else both for a network)")
     d.add_argument("--markdown-flavour", choices=FLAVOURS, default="github",
                    help="math delimiters for GitHub, MkDocs (arithmatex) or GitBook (default: github)")
-    d.add_argument("--notation", choices=PRESETS,
-                   help="the letters the document writes: symgrad's, Nielsen's, Goodfellow et "
-                        "al.'s or Ng's (default: the spec's, else symgrad)")
-    d.add_argument("--names", metavar="Q=NAME,...",
-                   help="rename quantities, e.g. yhat=a,z=net,L=E (after --notation)")
+    _notation_options(d)
     d.add_argument("-o", "--output", help="write to this file instead of standard output")
     d.add_argument("--templates", action="append", default=[], metavar="DIR",
                    help="a template folder searched before the defaults (repeatable)")
@@ -131,7 +128,7 @@ def _quick_spec(args: argparse.Namespace) -> Spec:
 def _spec_with_overrides(args: argparse.Namespace) -> Spec:
     if args.expr is not None:
         raise SpecError("give a spec file or --expr, not both")
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec, args.notation)
     return Spec(spec.graph,
                 _split(args.wrt) if args.wrt else spec.wrt,
                 parse_assignments(args.at) if args.at else spec.at,
@@ -139,9 +136,18 @@ def _spec_with_overrides(args: argparse.Namespace) -> Spec:
                 args.title or spec.title, spec.detail, spec.view, _notation(args, spec.notation))
 
 
+def _notation_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--notation", choices=PRESETS,
+                         help="the letters the documents write: symgrad's, Nielsen's, Goodfellow "
+                              "et al.'s or Ng's (default: the spec's, else symgrad)")
+    command.add_argument("--names", metavar="Q=NAME,...",
+                         help="rename quantities, e.g. yhat=a,z=net,L=E (after --notation)")
+
+
 def _notation(args: argparse.Namespace, notation: Notation) -> Notation:
-    """The spec's ``notation``, or the preset ``--notation`` names, with ``--names``."""
-    if args.notation is not None:
+    """The spec's ``notation`` (read with the preset ``--notation`` names), or that
+    preset for a quick expression, with ``--names``."""
+    if args.notation is not None and args.spec is None:
         notation = get_notation(args.notation)
     if args.names:
         names = parse_assignments(args.names, option="--names")
@@ -332,12 +338,14 @@ def _exercises_parser(commands: Any) -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", help="the sheet (default: SPEC_NAME.md, or .tex, .ipynb)")
     e.add_argument("--key", help="the answer key (default: the sheet's name with .key before "
                                  "its suffix, e.g. sheet.key.md)")
+    _notation_options(e)
     e.set_defaults(run=_exercises)
     return e
 
 
 def _exercises(args: argparse.Namespace) -> int:
-    spec, settings = load_exercises(args.spec)
+    spec, settings = load_exercises(args.spec, args.notation)
+    spec = replace(spec, notation=_notation(args, spec.notation))
     fmt = args.format or _sheet_format(args.output)
     sheet_path = Path(args.output or Path(args.spec).stem + SHEET_EXTENSIONS[fmt])
     key_path = Path(args.key) if args.key else key_path_for(sheet_path)

@@ -95,27 +95,29 @@ class Sheet:
 # --- reading a spec with an exercises block -------------------------------------------
 
 
-def load_exercises(path: str | Path) -> tuple[Spec, Settings]:
-    """Read the spec at ``path`` and its optional ``exercises:`` block."""
+def load_exercises(path: str | Path, notation: str | None = None) -> tuple[Spec, Settings]:
+    """Read the spec at ``path`` and its optional ``exercises:`` block (``notation``, a
+    preset in place of the spec's own)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(f"cannot read spec: {getattr(error, 'strerror', None) or error}",
                         source=str(path)) from None
-    return parse_exercises(text, str(path))
+    return parse_exercises(text, str(path), notation)
 
 
-def parse_exercises(text: str, source: str = "<spec>") -> tuple[Spec, Settings]:
+def parse_exercises(text: str, source: str = "<spec>",
+                    notation: str | None = None) -> tuple[Spec, Settings]:
     """A spec given as YAML text, with its ``exercises:`` block (count, seed, activations,
     losses) read into ``Settings``; errors name ``source`` and the key."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError:
-        return parse_spec(text, source), Settings()  # parse_spec reports where YAML fails
+        return parse_spec(text, source, notation), Settings()  # it reports where YAML fails
     if not isinstance(data, Mapping) or "exercises" not in data:
-        return parse_spec(text, source), Settings()
+        return parse_spec(text, source, notation), Settings()
     rest = {k: v for k, v in data.items() if k != "exercises"}
-    spec = parse_spec(yaml.safe_dump(rest, sort_keys=False), source)
+    spec = parse_spec(yaml.safe_dump(rest, sort_keys=False), source, notation)
     try:
         return spec, settings(data["exercises"], spec)
     except SymgradError as error:

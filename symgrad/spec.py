@@ -45,19 +45,22 @@ class Spec:
     notation: Notation = DEFAULT
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read and check the spec file at ``path``."""
+def load_spec(path: str | Path, notation: str | None = None) -> Spec:
+    """Read and check the spec file at ``path`` (``notation``: a preset in place of the
+    spec's own, as ``parse_spec`` takes it)."""
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(f"cannot read spec: {getattr(error, 'strerror', None) or error}",
                         source=source) from None
-    return parse_spec(text, source)
+    return parse_spec(text, source, notation)
 
 
-def parse_spec(text: str, source: str = "<spec>") -> Spec:
-    """Check a spec given as YAML text; ``source`` names it in error messages."""
+def parse_spec(text: str, source: str = "<spec>", notation: str | None = None) -> Spec:
+    """Check a spec given as YAML text; ``source`` names it in error messages. A
+    ``notation`` (a preset's name) replaces the spec's own, before ``loss: quadratic`` is
+    read in its convention; the spec's ``names`` still apply."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -66,17 +69,17 @@ def parse_spec(text: str, source: str = "<spec>") -> Spec:
         problem = getattr(error, "problem", None) or "not valid YAML"
         raise SpecError(f"malformed YAML{where}: {problem}", source=source) from None
     try:
-        return _spec(data)
+        return _spec(data, notation)
     except SymgradError as error:
         raise error.located(source=source) from None
 
 
-def _spec(data: Any) -> Spec:
+def _spec(data: Any, preset: str | None = None) -> Spec:
     mapping = _mapping(data, None, KEYS)
     given = [key for key in LOSS_SOURCES if key in mapping]
     if len(given) != 1:
         raise SpecError("give either an expression, a softmax or a model (exactly one)")
-    notation = _notation(mapping)
+    notation = _notation({**mapping, "notation": preset} if preset else mapping)
     if given[0] == "model":
         graph = _model(mapping, notation)
     else:

@@ -8,6 +8,7 @@ none of the default letters behind (so no template writes a letter of its own).
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -239,3 +240,27 @@ def test_a_notebook_is_written_in_the_notation(derived):
 def test_written_in_knows_the_output_layer(derived):
     assert written_in(derived["network"].graph, "nielsen").output_layer == 2
     assert written_in(derived["neuron"].graph, "nielsen").output_layer is None
+
+
+def test_the_cli_notation_reads_quadratic_in_its_convention(tmp_path, capsys):
+    """``--notation`` replaces the spec's preset before the loss is built: the same spec's
+    quadratic cost is half the squared error for Nielsen and all of it for Goodfellow et al."""
+    spec = tmp_path / "neuron.yaml"
+    spec.write_text(SPEC.format(notation="nielsen"), encoding="utf-8")
+    gradients = {}
+    for preset in ("nielsen", "goodfellow"):
+        out = tmp_path / f"{preset}.json"
+        assert main(["derive", str(spec), "--notation", preset, "--no-verify", "-o", str(out)]) == 0
+        gradients[preset] = json.loads(out.read_text(encoding="utf-8"))["gradients"]["w"]
+    assert gradients["goodfellow"] == pytest.approx(2 * gradients["nielsen"], rel=1e-12)
+
+
+def test_exercise_sheets_take_the_notation_from_the_command_line(tmp_path, capsys):
+    spec = tmp_path / "neuron.yaml"
+    spec.write_text(SPEC.format(notation="symgrad"), encoding="utf-8")
+    sheet = tmp_path / "sheet.md"
+    code = main(["exercises", str(spec), "--count", "2", "--notation", "ng", "--names", "L=E",
+                 "-o", str(sheet)])
+    assert code == 0
+    text = (tmp_path / "sheet.key.md").read_text(encoding="utf-8")
+    assert r"\frac{\partial E}{\partial w}" in text and "Ng's deep-learning courses" in text
