@@ -5,16 +5,20 @@ Nodes are the leaves (inputs, targets, parameters) and the defined quantities; a
 runs from a quantity to each quantity defined from it and carries the ``Factor`` of that
 edge (its result is the label) and, given values, the factor's number. Each node carries,
 given values, its forward value and dL/d(node). Layers go left to right by dependency
-depth; a leaf sits one layer before its first consumer. Drawing is the render layer's job
+depth; a leaf sits one layer before its first consumer. Within a layer the nodes are
+ordered and placed by ``symgrad.graph_layout`` (few crossings, each node near its
+neighbours, a unit's weights and bias beside each other, a target beside its
+prediction), and each edge's label is placed apart from the others. Drawing is the render layer's job
 (``symgrad.pictures`` and the templates ``latex/figures.j2`` and ``svg/graph.svg.j2``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
+from . import graph_layout
 from .derivation import Derivation, Factor
 
 MAX_DRAWN_NODES = 40
@@ -29,7 +33,8 @@ so that its labels stay legible when the picture is scaled to the page."""
 class Node:
     """One quantity: ``kind`` is the leaf's role (input, target, parameter, variable) or
     the definition's role (weighted sum, activation, loss, ...); ``column`` and ``row``
-    place it (row 0 at the top; rows of a short layer are centred, so may be halves)."""
+    place it (row 0 at the top; a row may be a fraction, in quarters, as nodes of a short
+    layer sit near their neighbours; nodes of a column are at least a row apart)."""
 
     symbol: sp.Symbol
     kind: str
@@ -42,12 +47,14 @@ class Node:
 @dataclass(frozen=True)
 class Edge:
     """``source`` is used to compute ``target``; ``factor`` is d(target)/d(source) and
-    ``value`` its number at the given values."""
+    ``value`` its number at the given values; its label sits at ``label_at`` along it
+    (0 at the source, 1 at the target)."""
 
     source: sp.Symbol
     target: sp.Symbol
     factor: Factor
     value: sp.Expr | None = None
+    label_at: float = 0.42
 
 
 @dataclass(frozen=True)
@@ -86,9 +93,14 @@ def computational_graph(derivation: Derivation) -> GraphPicture:
     columns = _columns(inputs, leaves)
     kinds = {**leaves, **{s: d.role.value for s, d in defined.items()}}
     order = list(leaves) + list(defined)
-    rows = _rows(order, columns)
-    edges = tuple(_edge(derivation, source, target)
-                  for target, sources in inputs.items() for source in sources)
+    pairs = [(source, target) for target, sources in inputs.items() for source in sources]
+    rows = graph_layout.layout_rows(columns, order, pairs, _companions(derivation, columns, pairs))
+    points = {s: (columns[s], rows[s]) for s in order}
+    compact = derivation.worked is not None and len(order) > MAX_LABELLED_NODES
+    fractions = graph_layout.label_fractions(
+        points, pairs, graph_layout.COMPACT if compact else graph_layout.FULL)
+    edges = tuple(replace(_edge(derivation, source, target), label_at=at)
+                  for (source, target), at in zip(pairs, fractions))
     nodes = tuple(Node(s, kinds[s], columns[s], rows[s], *_numbers(derivation, s)) for s in order)
     height = max(sum(1 for c in columns.values() if c == k) for k in set(columns.values()))
     return GraphPicture(nodes, edges, max(columns.values()) + 1, height,
@@ -113,15 +125,24 @@ def _columns(inputs: dict[sp.Symbol, list[sp.Symbol]],
     return depth
 
 
-def _rows(order: list[sp.Symbol], columns: dict[sp.Symbol, int]) -> dict[sp.Symbol, float]:
-    """Rows within each column in ``order``, each column centred on the tallest."""
-    tallest = max(sum(1 for c in columns.values() if c == k) for k in set(columns.values()))
-    rows: dict[sp.Symbol, float] = {}
-    for column in sorted(set(columns.values())):
-        members = [s for s in order if columns[s] == column]
-        offset = (tallest - len(members)) / 2
-        rows.update({s: offset + i for i, s in enumerate(members)})
-    return rows
+def _companions(derivation: Derivation, columns: dict[sp.Symbol, int],
+                pairs: list[tuple[sp.Symbol, sp.Symbol]]) -> dict[sp.Symbol, sp.Symbol]:
+    """Each leaf that is a companion of a quantity in its column: the two share a term
+    of a definition, and every use of the quantity uses the leaf too (a target ``y_k``
+    of its prediction ``yhat_k``, in the loss's term for it). Drawn beside each other."""
+    graph = derivation.graph
+    leaves = {s for g in graph.groups for s in g.symbols}
+    uses = {s: {t for u, t in pairs if u == s} for s in columns}
+    companions: dict[sp.Symbol, sp.Symbol] = {}
+    for leaf in (s for s in columns if s in leaves):
+        for target in sorted(uses[leaf], key=sp.default_sort_key):
+            terms = sp.Add.make_args(graph.definition(target).expr)
+            partners = [s for term in terms if leaf in term.free_symbols
+                        for s in _ordered(term) if s not in leaves and s in columns
+                        and columns[s] == columns[leaf] and uses[s] <= uses[leaf]]
+            if partners and leaf not in companions:
+                companions[leaf] = partners[0]
+    return companions
 
 
 def _edge(derivation: Derivation, source: sp.Symbol, target: sp.Symbol) -> Edge:

@@ -29,10 +29,8 @@ COLUMN, ROW, RADIUS, MARGIN = 220.0, 96.0, 24.0, 40.0
 the margin around the drawing."""
 COMPACT_COLUMN, COMPACT_ROW = 150.0, 86.0
 """The distances between layers and rows of a compact graph, whose labels are short."""
-LABEL_AT = 0.42
 COMPACT_DIGITS = 3
 """Significant digits of the numbers in a compact graph (see ``GraphPicture.compact``)."""
-"""Where along an edge its label sits (0 at the source, 1 at the target), as in TikZ."""
 
 
 @dataclass(frozen=True)
@@ -137,8 +135,8 @@ def graph_svg(graph: GraphPicture) -> str:
     centres = {n.symbol: (MARGIN + 60 + n.column * column, MARGIN + 30 + n.row * row)
                for n in graph.nodes}
     nodes = [_svg_node(n, centres[n.symbol], graph.compact) for n in graph.nodes]
-    edges = [_svg_edge(centres[e.source], centres[e.target], _edge_label(e, graph.compact))
-             for e in graph.edges]
+    edges = [_svg_edge(centres[e.source], centres[e.target], _edge_label(e, graph.compact),
+                       e.label_at) for e in graph.edges]
     width = 2 * MARGIN + 120 + (graph.columns - 1) * column
     height = 2 * MARGIN + 80 + (graph.rows - 1) * row
     return environment().get_template("svg/graph.svg.j2").render(
@@ -172,12 +170,13 @@ def _number(value: sp.Expr, compact: bool) -> str:
     return plain.number(float(f"{float(value):.{COMPACT_DIGITS}g}") if compact else value)
 
 
-def _svg_edge(start: tuple[float, float], end: tuple[float, float], label: str) -> SvgEdge:
+def _svg_edge(start: tuple[float, float], end: tuple[float, float], label: str,
+              at: float) -> SvgEdge:
+    """The arrow between the circles, its label ``at`` along it (as TikZ's ``pos``)."""
     dx, dy = end[0] - start[0], end[1] - start[1]
     length = math.hypot(dx, dy)
     ux, uy = dx / length, dy / length
     x1, y1 = start[0] + ux * RADIUS, start[1] + uy * RADIUS
     x2, y2 = end[0] - ux * (RADIUS + 2), end[1] - uy * (RADIUS + 2)
     angle = math.degrees(math.atan2(dy, dx))
-    # Labels sit a little before the middle, so those of edges meeting at a node part.
-    return SvgEdge(x1, y1, x2, y2, label, x1 + LABEL_AT * (x2 - x1), y1 + LABEL_AT * (y2 - y1), angle)
+    return SvgEdge(x1, y1, x2, y2, label, x1 + at * (x2 - x1), y1 + at * (y2 - y1), angle)
