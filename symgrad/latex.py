@@ -164,6 +164,8 @@ class Printer(LatexPrinter):
             return self._add_math(expr)
         if isinstance(expr, sp.HadamardProduct):
             return self._hadamard_math(expr)
+        if isinstance(expr, sp.Derivative) and isinstance(expr.expr, sp.Add):
+            return self._derivative_math(expr)
         if isinstance(expr, sp.Mul):  # MatMul too
             matrix = isinstance(expr, sp.MatMul)
             negative, math = self._matmul_math(expr) if matrix else self._mul_math(expr)
@@ -323,6 +325,18 @@ class Printer(LatexPrinter):
         return rf"\log_{{{self._raw(bases[0])}}}{bracket(self._raw(logs[0].args[0]))}"
 
     # calculus
+
+    def _derivative_math(self, expr: sp.Derivative) -> Math:
+        """The derivative of a sum, as ``_print_Derivative`` writes it, with the sum a
+        bracketed piece that ``stack`` layouts may break between its terms."""
+        text = self._print_Derivative(expr)
+        if len(expr.variables) != 1:
+            return Math.atom(text)
+        var = expr.variables[0]
+        d = "d" if isinstance(var, sp.Dummy) else r"\partial"
+        operator = rf"\frac{{{d}}}{{{d} {self._print(var)}}}"
+        math = Math((Piece("", operator), Piece(" ", self._add_math(expr.expr), paren=True)), expr)
+        return math if str(math) == text else Math.atom(text)
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         if len(expr.variables) != 1:
@@ -853,14 +867,16 @@ class Display:
         return [line + r" \\" for line in out[:-1]] + out[-1:]
 
 
-def equation(*sides: Any, rel: str = "=", limit: float = WIDTH) -> Display:
+def equation(*sides: Any, rel: str = "=", limit: float = WIDTH, stack: bool = False) -> Display:
     """``sides[0] rel sides[1] = sides[2] = ...`` laid out to fit ``limit``.
 
     Repeated sides are dropped. On one line if it fits; otherwise one side per row,
     aligned at the relation, and a side too wide for a row broken between its terms
-    or factors (a bracket too wide opened with ``\\Bigl( ... \\Bigr)``).
+    or factors (a bracket too wide opened with ``\\Bigl( ... \\Bigr)``). With ``stack``,
+    a first side too wide to leave room beside it gets a row of its own, and the rows
+    below start at the alignment point with their relation (for narrow slides).
     """
-    return equations([sides], rel=rel, limit=limit)
+    return equations([sides], rel=rel, limit=limit, stack=stack)
 
 
 def inline_equation(*sides: Any) -> str:
@@ -885,17 +901,18 @@ def same(a: str, b: str) -> bool:
         return False
 
 
-def equations(chains: Iterable[Sequence[Any]], rel: str = "=", limit: float = WIDTH) -> Display:
+def equations(chains: Iterable[Sequence[Any]], rel: str = "=", limit: float = WIDTH,
+              stack: bool = False) -> Display:
     """Several equation chains in one aligned display."""
     rows: list[tuple[str, str]] = []
     for chain in chains:
         maths = [as_math(side) for side in chain]
         _record(rel, maths)
-        rows.extend(_chain_rows(maths, rel, limit))
+        rows.extend(_chain_rows(maths, rel, limit, stack))
     return Display(tuple(rows))
 
 
-def _chain_rows(sides: list[Math], rel: str, limit: float) -> list[tuple[str, str]]:
+def _chain_rows(sides: list[Math], rel: str, limit: float, stack: bool) -> list[tuple[str, str]]:
     left = str(sides[0])
     rights: list[Math] = []
     for math in sides[1:]:
@@ -903,27 +920,42 @@ def _chain_rows(sides: list[Math], rel: str, limit: float) -> list[tuple[str, st
             rights.append(math)
     relations = [rel] + ["="] * (len(rights) - 1)
     room = max(limit - width(left) - 3, limit / 2)
-    rows: list[tuple[str, str]] = []
     one_line = " ".join(f"{r} {m}" for r, m in zip(relations, rights))
     if width(one_line) <= room:
         return [(left, one_line)]
+    rows = _side_rows(left, rights, relations, room, stack)
+    widest = width(left) + 3 + max(width(right) for _, right in rows)
+    if stack and rights and widest > limit and width(left) > limit / 4:
+        # The left side leaves too little room beside it: given a row of its own, it
+        # lets the right sides start at the alignment point, below it.
+        below = _side_rows("", rights, relations, limit - 3, stack)
+        if max(width(left), *(width(right) for _, right in below)) < widest:
+            return [("", left)] + below
+    return rows
+
+
+def _side_rows(left: str, rights: list[Math], relations: list[str],
+               room: float, stack: bool) -> list[tuple[str, str]]:
+    """``left`` then each right side after its relation, a row each, broken to ``room``."""
+    rows: list[tuple[str, str]] = []
     for relation, math in zip(relations, rights):
         text = f"{relation} {math}"
         if width(text) <= room:
             rows.append(("" if rows else left, text))
         else:
-            broken = _break(math, room - 2)
+            broken = _break(math, room - 2, stack)
             rows.append(("" if rows else left, f"{relation} {broken[0]}"))
             rows.extend(("", rf"\quad {line}") for line in broken[1:])
     return rows or [(left, "")]
 
 
-def _break(math: Math, room: float) -> list[str]:
+def _break(math: Math, room: float, stack: bool = False) -> list[str]:
     """The pieces of ``math`` packed into lines no wider than ``room``; a line after
     the first starts with its operator (``{}+``, ``{}\\cdot``) so spacing stays binary."""
     lines: list[str] = []
     current = ""
-    for op, text in _atoms(math.pieces, room):
+    atoms = [("", str(math))] if _derivative(math) and not stack else _atoms(math.pieces, room, stack)
+    for op, text in atoms:
         joined = current + _join(1 if current else 0, op) + text
         if current and width(joined) > room:
             lines.append(current)
@@ -941,15 +973,22 @@ def _continued(op: str, text: str) -> str:
     return "" if text.startswith(r"\begin{bmatrix}") else r"\cdot"
 
 
-def _atoms(pieces: Sequence[Piece], room: float) -> list[tuple[str, str]]:
+def _derivative(math: Math) -> bool:
+    """True for a derivative of a sum (``Printer._derivative_math``), which only ``stack``
+    layouts break between its terms: the others keep it whole."""
+    return isinstance(math.expr, sp.Derivative)
+
+
+def _atoms(pieces: Sequence[Piece], room: float, stack: bool = False) -> list[tuple[str, str]]:
     """Pieces as (op, text) atoms; a piece wider than ``room`` is opened into its own."""
     atoms: list[tuple[str, str]] = []
     for piece in pieces:
         inner = piece.body if isinstance(piece.body, Math) else None
-        if inner is None or len(inner.pieces) < 2 or width(piece.text()) <= room:
+        if inner is None or len(inner.pieces) < 2 or width(piece.text()) <= room \
+                or (_derivative(inner) and not stack):
             atoms.append((piece.op, piece.text()))
             continue
-        opened = _atoms(inner.pieces, room)
+        opened = _atoms(inner.pieces, room, stack)
         first_op, first = opened[0]
         lead = (first_op + " ") if first_op else ""
         opened[0] = (piece.op, (r"\Bigl(" if piece.paren else "") + lead + first)

@@ -75,6 +75,10 @@ nesting, and at the first level, so that it fits beside the list's indentation."
 SLIDE_WIDTH = 52.0
 """How wide a line of display math may be on a beamer slide, in ``latex.width`` units:
 a 4:3 slide's text is about two thirds as wide as an article's (``latex.WIDTH``)."""
+SLIDE_PROSE_WIDTH = 36.0
+"""On a slide, the gradient that ends a derivation's sentence (``So ...``) goes inline up
+to this ``latex.width``; a wider one is displayed. In other formats any width goes inline
+(``PROSE_WIDTH`` is None): their lines are wide enough to wrap around it."""
 
 
 def _template_dir() -> Path:
@@ -381,12 +385,12 @@ def step_sides(step: Step) -> list[sp.Expr]:
 
 
 def step_equation(step: Step, depth: int = 0, names: dict[sp.Basic, str] | None = None,
-                  width: float = latex.WIDTH) -> latex.Display:
+                  width: float = latex.WIDTH, stack: bool = False) -> latex.Display:
     """A step's equation laid out for a list nested ``depth`` levels deep in a text
-    ``width`` wide (``latex.width`` units)."""
+    ``width`` wide (``latex.width`` units); ``stack`` as for ``latex.equation``."""
     limit = width - (STEP_MARGIN + STEP_INDENT * depth if depth else 0)
     sides = [latex.tex(side, names=names) for side in step_sides(step)]
-    return latex.equation(*sides, limit=limit)
+    return latex.equation(*sides, limit=limit, stack=stack)
 
 
 def is_inline(display: latex.Display, limit: float | None = INLINE_WIDTH) -> bool:
@@ -536,9 +540,11 @@ def factor_sides(derivation: Derivation, factor: Factor) -> list[latex.Math]:
     return [factor_symbol(derivation, factor), *written_forms, latex.tex(factor.result)]
 
 
-def factor_chain(derivation: Derivation, factor: Factor) -> latex.Display:
-    """The derivation of a local derivative as one chain of equalities."""
-    return latex.equation(*factor_sides(derivation, factor))
+def factor_chain(derivation: Derivation, factor: Factor, limit: float = latex.WIDTH,
+                 stack: bool = False) -> latex.Display:
+    """The derivation of a local derivative as one chain of equalities, laid out as
+    ``latex.equation`` does."""
+    return latex.equation(*factor_sides(derivation, factor), limit=limit, stack=stack)
 
 
 def _reference(derivation: Derivation, consumer: sp.Symbol) -> sp.Expr | None:
@@ -673,15 +679,15 @@ def given_groups(derivation: Derivation) -> list[Group]:
     return [g for g in derivation.graph.groups if all(s in literals for s in g.symbols)]
 
 
-def given_display(derivation: Derivation) -> latex.Display:
-    """The given values, ``name = value`` for each group, packed into rows (a batch's
-    inputs and targets as the matrices X and Y)."""
+def given_display(derivation: Derivation, limit: float = latex.WIDTH) -> latex.Display:
+    """The given values, ``name = value`` for each group, packed into rows no wider than
+    ``limit`` (a batch's inputs and targets as the matrices X and Y)."""
     batch = derivation.graph.batch
     items = [f"{group_tex(g).upper() if batch and g.name in ('x', 'y') else group_tex(g)} = "
              f"{group_value(derivation, g)}" for g in given_groups(derivation)]
     rows: list[str] = []
     for item in items:
-        if rows and latex.width(rows[-1] + item) + 4 <= latex.WIDTH:
+        if rows and latex.width(rows[-1] + item) + 4 <= limit:
             rows[-1] += r", \qquad " + item
         else:
             rows.append(item)
@@ -721,10 +727,14 @@ def paragraphs(html: str) -> markupsafe.Markup:
 
 def slide_globals() -> dict[str, Any]:
     """The template globals that lay out display math, narrowed to ``SLIDE_WIDTH`` for
-    beamer frames (passed to the template, they override the defaults)."""
-    return {"equation": functools.partial(latex.equation, limit=SLIDE_WIDTH),
-            "equations": functools.partial(latex.equations, limit=SLIDE_WIDTH),
-            "step_equation": functools.partial(step_equation, width=SLIDE_WIDTH)}
+    beamer frames, and the width of a formula in prose (``SLIDE_PROSE_WIDTH``); passed
+    to the template, they override the defaults."""
+    return {"equation": functools.partial(latex.equation, limit=SLIDE_WIDTH, stack=True),
+            "equations": functools.partial(latex.equations, limit=SLIDE_WIDTH, stack=True),
+            "step_equation": functools.partial(step_equation, width=SLIDE_WIDTH, stack=True),
+            "factor_chain": functools.partial(factor_chain, limit=SLIDE_WIDTH, stack=True),
+            "given_display": functools.partial(given_display, limit=SLIDE_WIDTH),
+            "PROSE_WIDTH": SLIDE_PROSE_WIDTH}
 
 
 def drop_empty_frames(tex: str) -> str:
@@ -824,4 +834,5 @@ GLOBALS = {
     "group_value": group_value,
     "EXPANDED_MAX_OPS": EXPANDED_MAX_OPS,
     "PATHS_WRITTEN_MAX": PATHS_WRITTEN_MAX,
+    "PROSE_WIDTH": None,
 }

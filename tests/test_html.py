@@ -274,3 +274,35 @@ def test_full_detail_beamer_frames_compile_with_pdflatex(neuron, tmp_path):
 
 def test_the_gallery_has_pages_and_frames():
     assert {p.stem for p in PAGES} == {p.stem for p in FRAMES} >= {"02_seed_neuron"}
+
+
+def test_two_fragments_compile_in_one_presentation(neuron, tmp_path):
+    """The frames define what they need (\\symgradfit) so that a second fragment
+    \\input into the same presentation does not define it again."""
+    require("pdflatex", pdflatex_available(), "pdflatex is not installed (Debian: texlive-latex-base)")
+    quotient = symgrad.derive("log(w**2 + 1)/(w*x + 1)", wrt="w", at={"w": 0.5, "x": 2.0})
+    first, second = tmp_path / "first.tex", tmp_path / "second.tex"
+    first.write_text(render(neuron, "beamer"), encoding="utf-8")
+    second.write_text(render(quotient, "beamer", detail="full"), encoding="utf-8")
+    both = tmp_path / "both.tex"
+    both.write_text(f"\\input{{{first.as_posix()}}}\n\\input{{{second.as_posix()}}}\n", encoding="utf-8")
+    log = compile_in_beamer(both, tmp_path)
+    assert "Overfull" not in log and log.count("\\symgradfitbox=\\box") == 1
+
+
+@pytest.mark.parametrize("ratio", ["43", "169"])
+def test_a_display_too_wide_for_the_slide_is_scaled_to_fit(neuron, ratio, tmp_path):
+    """\\symgradfit, as the frames define it, shrinks an unbreakable display to the line
+    width only when it is wider: the same display without it runs off the slide."""
+    require("pdflatex", pdflatex_available(), "pdflatex is not installed (Debian: texlive-latex-base)")
+    preamble = render(neuron, "beamer").split("\\begin{frame}")[0]
+    top = " + ".join(rf"x^{{{k}}} \log(w^{{{2 * k}}} + 1)" for k in range(1, 7))
+    wide = rf"\frac{{\frac{{2 w (w x + 1)}}{{w^{{2}} + 1}} - {top}}}{{(w x + 1)^{{2}}}}"
+    narrow = r"\frac{1}{w}"
+    logs = {}
+    for name, body in {"fitted": rf"\[ \symgradfit{{{wide}}} \] \[ \symgradfit{{{narrow}}} \]",
+                       "plain": rf"\[ {wide} \]"}.items():
+        frames = tmp_path / f"{name}.tex"
+        frames.write_text(preamble + "\\begin{frame}{Wide}\n" + body + "\n\\end{frame}\n}\n", encoding="utf-8")
+        logs[name] = compile_in_beamer(frames, tmp_path, ratio)
+    assert "Overfull \\hbox" in logs["plain"] and "Overfull" not in logs["fitted"]
