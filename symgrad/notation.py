@@ -40,7 +40,7 @@ from .errors import SpecError, UnknownNameError
 QUANTITIES = {
     "x": "the inputs", "W": "a layer's weights", "w": "a neuron's weight", "b": "the biases",
     "z": "the weighted sums", "a": "the activations", "yhat": "the outputs",
-    "y": "the targets", "delta": "the errors (the loss's gradient with respect to z)",
+    "y": "the targets", "delta": "the errors (the loss's gradient with respect to a weighted sum)",
     "L": "the loss",
 }
 """The quantities whose letters a notation sets, by the name symgrad gives them."""
@@ -109,6 +109,10 @@ class Notation:
         if single or quantity in ("W", "w", "b"):
             return letter
         return upper(letter)
+
+    def renamings(self) -> list[tuple[str, str]]:
+        """(letter, what it stands for) for each quantity renamed after the preset."""
+        return [(self.letters[q], QUANTITIES[q]) for q in QUANTITIES if q in self.renamed]
 
     def for_layers(self, layers: int | None) -> "Notation":
         """This notation for a network of ``layers`` layers (None: not a network)."""

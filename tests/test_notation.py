@@ -208,6 +208,8 @@ def test_the_spec_keeps_its_notation_and_names():
     d = derive(spec.graph, spec.wrt, at=spec.at)
     text = render(d, "markdown", notation=spec.notation)
     assert r"E &= \frac{1}{2} (a - y)^{2}" in text and r"\mathrm{net} &= w x + b" in text
+    assert ("The notation follows Nielsen, Neural Networks and Deep Learning, with "
+            r"$\mathrm{net}$ for the weighted sums and $E$ for the loss.") in text
 
 
 def test_the_cli_writes_in_the_notation_asked_for(tmp_path, capsys):
