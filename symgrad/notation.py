@@ -112,23 +112,27 @@ class Notation:
 
     def renamings(self) -> list[tuple[str, str]]:
         """(letter, what it stands for) for each quantity renamed after the preset."""
-        return [(self.letters[q], QUANTITIES[q]) for q in QUANTITIES if q in self.renamed]
+        return [(self.quantity(q), QUANTITIES[q]) for q in QUANTITIES if q in self.renamed]
 
     def for_layers(self, layers: int | None) -> "Notation":
         """This notation for a network of ``layers`` layers (None: not a network)."""
         return replace(self, output_layer=layers)
 
     def named(self, names: Mapping[str, Any]) -> "Notation":
-        """This notation with some letters replaced: ``{"yhat": "a", "z": "net"}``."""
+        """This notation with some letters replaced: ``{"yhat": "a", "z": "net"}``. The
+        outputs given the activations' letter are written as the last layer's activations
+        (a^{(2)} in a two-layer network, a for a neuron), as Nielsen writes them."""
         letters = dict(self.letters)
         for quantity, text in names.items():
             if quantity not in QUANTITIES:
                 raise UnknownNameError(f"names: unknown quantity {quantity!r} "
                                        f"(known: {', '.join(QUANTITIES)})")
             letters[quantity] = latex_name(text, f"names.{quantity}")
+        output_as_layer = self.output_as_layer and "yhat" not in names
+        if "yhat" in names and letters["yhat"] == letters["a"]:  # the outputs as a^L
+            letters["yhat"], output_as_layer = self.letters["yhat"], True
         if quantity_clash(letters):
             raise SpecError(f"names: two quantities would both be written {quantity_clash(letters)}")
-        output_as_layer = self.output_as_layer and "yhat" not in names
         return replace(self, letters=letters, output_as_layer=output_as_layer,
                        renamed=tuple(sorted(set(self.renamed) | set(names))))
 

@@ -266,3 +266,16 @@ def test_exercise_sheets_take_the_notation_from_the_command_line(tmp_path, capsy
     assert code == 0
     text = (tmp_path / "sheet.key.md").read_text(encoding="utf-8")
     assert r"\frac{\partial E}{\partial w}" in text and "Ng's deep-learning courses" in text
+
+
+def test_outputs_named_like_the_activations_are_the_last_layers(derived):
+    """``yhat: a`` writes a neuron's output a and a network's a^(2), never clashing with the
+    hidden activations a^(1)."""
+    notation = get_notation("symgrad").named({"yhat": "a"})
+    neuron_text = render(derived["neuron"], "markdown", notation=notation)
+    assert r"a &= \sigma(z)" in neuron_text and r"\hat{y}" not in neuron_text
+    network_text = render(derived["network"], "markdown", notation=notation)
+    assert r"a^{(2)}_{1} &= \sigma(z^{(2)}_{1})" in network_text and r"\hat{y}" not in network_text
+    assert r"a^{(1)}_{1} &= \sigma(z^{(1)}_{1})" in network_text
+    chains = displayed_equations(derived["network"], "markdown", notation=notation)
+    assert [c.exprs for c in chains] == [c.exprs for c in displayed_equations(derived["network"], "markdown")]
