@@ -39,7 +39,7 @@ from .functions import Activation
 from .losses import LOSSES
 from .models import Graph, Group, Role
 from .pictures import Pictures
-from .notation import QUANTITIES, Notation, current, resolve, using
+from .notation import QUANTITIES, Notation, current, resolve, upper, using
 from .numeric import arrange
 from .reading import read
 from .rules import Rule, Step, lines, written
@@ -683,7 +683,7 @@ def given_display(derivation: Derivation, limit: float = latex.WIDTH) -> latex.D
     """The given values, ``name = value`` for each group, packed into rows no wider than
     ``limit`` (a batch's inputs and targets as the matrices X and Y)."""
     batch = derivation.graph.batch
-    items = [f"{group_tex(g).upper() if batch and g.name in ('x', 'y') else group_tex(g)} = "
+    items = [f"{upper(group_tex(g)) if batch and g.name in ('x', 'y') else group_tex(g)} = "
              f"{group_value(derivation, g)}" for g in given_groups(derivation)]
     rows: list[str] = []
     for item in items:

@@ -160,6 +160,16 @@ def test_katex_reads_every_preset(derived, preset):
     assert not errors and len(segments) > 300, errors[:3]
 
 
+def test_katex_reads_a_notation_that_renames_everything(derived):
+    """Upper-case forms too: a batch's inputs X written in the letter given for x."""
+    require("KaTeX", katex_available(), "KaTeX is not installed (run: npm ci --prefix tests/js)")
+    text = render(derived["batch"], "markdown", notation=get_notation("symgrad").named(EVERYTHING))
+    assert r"\Xi = " in text
+    segments = [(tex, display) for tex, display, _ in markdown_math_segments(text)]
+    errors = [e for e in katex_errors(segments) if e]
+    assert not errors, errors[:3]
+
+
 @pytest.mark.parametrize("preset", ["nielsen", "goodfellow", "ng"])
 def test_pdflatex_compiles_every_preset(derived, preset, tmp_path):
     require("pdflatex", pdflatex_available(), "pdflatex is not installed (Debian: texlive-latex-base)")
