@@ -220,14 +220,8 @@ class Printer(LatexPrinter):
         name = _MATRIX_NAME.fullmatch(expr.name)
         if name is None or name.group(1) not in MATRIX_LETTERS:
             return super()._print_MatrixSymbol(expr)
-        written = notation.current()
-        quantity = MATRIX_LETTERS[name.group(1)]
-        letter = written.matrix(quantity, single=expr.shape[1] == 1)
-        if name.group(2):
-            return letter + written.superscript(int(name.group(2)))
-        if quantity == "yhat" and written.output_as_layer and written.output_layer is not None:
-            return letter + written.superscript(written.output_layer)
-        return letter
+        layer = int(name.group(2)) if name.group(2) else None
+        return notation.current().matrix(MATRIX_LETTERS[name.group(1)], expr.shape[1] == 1, layer)
 
     def _print_Transpose(self, expr: sp.Transpose) -> str:
         inner = self._print(expr.arg)

@@ -89,26 +89,30 @@ class Notation:
         shown = self.number(layer) if isinstance(layer, int) else layer
         return "^{" + self.layer.format(shown) + "}"
 
+    def written_as(self, quantity: str, layer: Any = None) -> tuple[str, Any]:
+        """The quantity whose letter writes ``quantity`` of ``layer``, and the layer: the
+        outputs are the last layer's activations where the notation says so (a^L)."""
+        if quantity == "yhat" and self.output_as_layer:
+            return "a", self.output_layer if layer is None else layer
+        return quantity, layer
+
     def quantity(self, quantity: str, layer: Any = None, index: str = "") -> str:
         """LaTeX for ``quantity`` of ``layer`` (None: no layer) with subscript ``index``:
-        ``quantity("z", "l", "j")`` is z^{(l)}_{j} in the default notation. The outputs
-        are written as the last layer's activations where the notation says so."""
-        if quantity == "yhat" and self.output_as_layer:
-            quantity, layer = "a", self.output_layer if layer is None else layer
+        ``quantity("z", "l", "j")`` is z^{(l)}_{j} in the default notation."""
+        quantity, layer = self.written_as(quantity, layer)
         text = self.letter(quantity)
         if layer is not None:
             text += self.superscript(layer)
         return text + (f"_{{{index}}}" if index else "")
 
-    def matrix(self, quantity: str, single: bool) -> str:
-        """The letter of ``quantity`` as a matrix with a column per sample (upper case), or
-        (``single``) as one sample's column vector."""
-        if quantity == "yhat" and self.output_as_layer:
-            quantity = "a"
+    def matrix(self, quantity: str, single: bool, layer: Any = None) -> str:
+        """LaTeX for ``quantity`` of ``layer`` as a matrix with a column per sample (upper
+        case), or (``single``) as one sample's column vector."""
+        quantity, layer = self.written_as(quantity, layer)
         letter = self.letter(quantity)
-        if single or quantity in ("W", "w", "b"):
-            return letter
-        return upper(letter)
+        if not (single or quantity in ("W", "w", "b")):
+            letter = upper(letter)
+        return letter + ("" if layer is None else self.superscript(layer))
 
     def renamings(self) -> list[tuple[str, str]]:
         """(letter, what it stands for) for each quantity renamed after the preset."""
@@ -131,8 +135,9 @@ class Notation:
         output_as_layer = self.output_as_layer and "yhat" not in names
         if "yhat" in names and letters["yhat"] == letters["a"]:  # the outputs as a^L
             letters["yhat"], output_as_layer = self.letters["yhat"], True
-        if quantity_clash(letters):
-            raise SpecError(f"names: two quantities would both be written {quantity_clash(letters)}")
+        clash = quantity_clash(letters)
+        if clash:
+            raise SpecError(f"names: two quantities would both be written {clash}")
         return replace(self, letters=letters, output_as_layer=output_as_layer,
                        renamed=tuple(sorted(set(self.renamed) | set(names))))
 

@@ -25,9 +25,7 @@ def name(symbol: sp.Symbol) -> str:
     written = notation.current()
     layer = symbol.layer
     if symbol.base in notation.QUANTITIES:
-        quantity = symbol.base
-        if quantity == "yhat" and written.output_as_layer:
-            quantity, layer = "a", written.output_layer if layer is None else layer
+        quantity, layer = written.written_as(symbol.base, layer)
         text = notation.plain(written.letter(quantity))
     else:
         text = _letter(symbol.base if symbol.index else symbol.name)

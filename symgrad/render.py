@@ -768,9 +768,7 @@ def quantity(name: str, layer: Any = None, index: str = "") -> str:
 def matrix_quantity(name: str, layer: Any = None, single: bool = False) -> str:
     """A quantity as a matrix (a column per sample) or, ``single``, one sample's vector,
     in the document's notation, with the layer superscript when ``layer`` is given."""
-    written = current()
-    letter = written.matrix(name, single)
-    return letter + ("" if layer is None else written.superscript(layer))
+    return current().matrix(name, single, layer)
 
 
 def title(derivation: Derivation) -> str:
