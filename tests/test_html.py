@@ -156,29 +156,41 @@ def copy_page(page: Path, folder: Path) -> Path:
     return Path(shutil.copy(page, folder / page.name))
 
 
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    """A gallery page, copied into a folder of its own and loaded once in headless
+    Chromium: ``loaded(page)`` is (the copy, the DOM after its scripts ran)."""
+    pages: dict[Path, tuple[Path, str]] = {}
+
+    def load(page: Path) -> tuple[Path, str]:
+        require("chromium", chromium() is not None, "chromium is not installed (Debian: chromium)")
+        if page not in pages:
+            folder = tmp_path_factory.mktemp(page.stem)
+            local = copy_page(page, folder / "site")
+            dom = headless(local, folder / "profile", "--dump-dom")
+            assert dom.returncode == 0, dom.stderr[-2000:]
+            pages[page] = local, dom.stdout
+        return pages[page]
+    return load
+
+
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_chromium_typesets_every_formula_of_the_page(page, tmp_path):
-    require("chromium", chromium() is not None, "chromium is not installed (Debian: chromium)")
-    local = copy_page(page, tmp_path / "site")
-    dom = headless(local, tmp_path / "profile", "--dump-dom")
-    assert dom.returncode == 0, dom.stderr[-2000:]
+def test_chromium_typesets_every_formula_of_the_page(page, loaded):
+    _, dom = loaded(page)
     segments = markdown_math_segments(main_text(page.read_text(encoding="utf-8")))
-    typeset = dom.stdout.count('<span class="katex">')
-    assert "katex-error" not in dom.stdout
+    typeset = dom.count('<span class="katex">')
+    assert "katex-error" not in dom
     assert typeset == len(segments) > 20, f"{typeset} formulas typeset of {len(segments)}"
-    assert "$" not in main_text(dom.stdout), "math left untypeset"
+    assert "$" not in main_text(dom), "math left untypeset"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_chromium_shows_the_graph_and_loads_the_plots(page, tmp_path):
-    require("chromium", chromium() is not None, "chromium is not installed (Debian: chromium)")
-    local = copy_page(page, tmp_path / "site")
-    dom = headless(local, tmp_path / "profile", "--dump-dom")
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    graph = re.search(r'<figure class="graph plain[^"]*">\s*<svg.*?</svg>', dom.stdout, re.S)
+def test_chromium_shows_the_graph_and_loads_the_plots(page, loaded, tmp_path):
+    local, dom = loaded(page)
+    graph = re.search(r'<figure class="graph plain[^"]*">\s*<svg.*?</svg>', dom, re.S)
     assert graph and graph.group().count("<circle") >= 6 and "katex" not in graph.group()
     assert "∂L/∂L = 1" in graph.group() or ">1</text>" in graph.group()
-    images = re.findall(r'<img src="([^"]+)"', dom.stdout)
+    images = re.findall(r'<img src="([^"]+)"', dom)
     assert images and all((local.parent / name).is_file() for name in images)
     shot = tmp_path / "page.png"
     run = headless(local, tmp_path / "profile2", f"--screenshot={shot}", "--window-size=1000,6000")
