@@ -26,7 +26,7 @@ from .losses import LOSSES
 from .models import ACTIVATIONS, Graph, Group, Role, network, neuron, with_loss
 from .notation import DEFAULT, Notation
 from .numeric import arrange, read_number
-from .spec import Spec, parse_spec
+from .spec import Spec, parse_spec, read_spec_text
 
 KEYS = ("count", "seed", "activations", "losses")
 COUNT, SEED = 4, 0
@@ -98,12 +98,7 @@ class Sheet:
 def load_exercises(path: str | Path, notation: str | None = None) -> tuple[Spec, Settings]:
     """Read the spec at ``path`` and its optional ``exercises:`` block (``notation``, a
     preset in place of the spec's own)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(f"cannot read spec: {getattr(error, 'strerror', None) or error}",
-                        source=str(path)) from None
-    return parse_exercises(text, str(path), notation)
+    return parse_exercises(read_spec_text(path), str(path), notation)
 
 
 def parse_exercises(text: str, source: str = "<spec>",

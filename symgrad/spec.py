@@ -48,13 +48,16 @@ class Spec:
 def load_spec(path: str | Path, notation: str | None = None) -> Spec:
     """Read and check the spec file at ``path`` (``notation``: a preset in place of the
     spec's own, as ``parse_spec`` takes it)."""
-    source = str(path)
+    return parse_spec(read_spec_text(path), str(path), notation)
+
+
+def read_spec_text(path: str | Path) -> str:
+    """The text of the spec file at ``path``; SpecError naming it if it cannot be read."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError(f"cannot read spec: {getattr(error, 'strerror', None) or error}",
-                        source=source) from None
-    return parse_spec(text, source, notation)
+                        source=str(path)) from None
 
 
 def parse_spec(text: str, source: str = "<spec>", notation: str | None = None) -> Spec:
