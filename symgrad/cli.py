@@ -256,18 +256,13 @@ def _example_documents(path: Path, spec: Spec, derivation: Derivation) -> dict[s
     documents: dict[str, str | bytes] = {}
     shown = pictures(derivation, path.stem) if path.stem in GALLERY_PICTURES else None
     formats = GALLERY_FORMATS + (("notebook",) if path.stem in GALLERY_NOTEBOOKS else ())
-    for fmt in formats:
-        documents[path.stem + EXTENSIONS[fmt]] = render_derivation(
+    pages = ("html", "beamer") if path.stem in GALLERY_PAGES else ()
+    for fmt, folder in [(fmt, "") for fmt in formats] + [(fmt, f"{fmt}/") for fmt in pages]:
+        documents[f"{folder}{path.stem}{EXTENSIONS[fmt]}"] = render_derivation(
             derivation, fmt, spec.detail, source=str(path), view=spec.view, pictures=shown,
             notation=spec.notation)
         if shown is not None:
-            documents.update(picture_files(shown, fmt))
-    for fmt in ("html", "beamer") if path.stem in GALLERY_PAGES else ():
-        documents[f"{fmt}/{path.stem}{EXTENSIONS[fmt]}"] = render_derivation(
-            derivation, fmt, spec.detail, source=str(path), view=spec.view, pictures=shown,
-            notation=spec.notation)
-        if shown is not None:
-            documents.update({f"{fmt}/{name}": data for name, data in picture_files(shown, fmt).items()})
+            documents.update({folder + name: data for name, data in picture_files(shown, fmt).items()})
     return documents
 
 
@@ -379,9 +374,7 @@ def _sheet_format(output: str | None) -> str:
 
 
 def _split_names(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
-    if text is None:
-        return default
-    return tuple(name.strip() for name in text.split(",") if name.strip())
+    return default if text is None else tuple(_top_level_split(text))
 
 
 def key_path_for(sheet: Path) -> Path:
