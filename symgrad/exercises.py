@@ -25,7 +25,7 @@ from .errors import DerivationError, SpecError, SymgradError
 from .losses import LOSSES
 from .models import ACTIVATIONS, Graph, Group, Role, network, neuron, with_loss
 from .notation import DEFAULT, Notation
-from .numeric import arrange, read_number
+from .numeric import arrange, nest, read_number
 from .spec import Spec, parse_spec, read_spec_text
 
 KEYS = ("count", "seed", "activations", "losses")
@@ -267,7 +267,7 @@ def draw_values(rng: random.Random, graph: Graph) -> dict[str, Any]:
         else:
             size = 10 if group.role == "parameter" else 20
             flat = [_tenths(rng, -size, size) for _ in group.symbols]
-        values[group.name] = _shaped(flat, group.shape)
+        values[group.name] = nest(flat, group.shape)
     return values
 
 
@@ -288,13 +288,6 @@ def _targets(rng: random.Random, group: Group, output: str | None, loss: str | N
         return [float(rng.randint(0, 1)) for _ in group.symbols]
     low, high = TARGET_RANGES.get(output, (-20, 20))
     return [_tenths(rng, low, high, zero=True) for _ in group.symbols]
-
-
-def _shaped(flat: list[float], shape: tuple[int, ...]) -> Any:
-    if not shape:
-        return flat[0]
-    step = len(flat) // shape[0]
-    return [_shaped(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
 # --- keeping the well-conditioned variants --------------------------------------------

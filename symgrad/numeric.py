@@ -117,14 +117,15 @@ def arrange(graph, parameters: Sequence[sp.Symbol], values: Mapping[sp.Symbol, A
         if not chosen:
             continue
         if len(chosen) == len(group.symbols):
-            out[group.name] = _nest([values[s] for s in group.symbols], group.shape)
+            out[group.name] = nest([values[s] for s in group.symbols], group.shape)
         else:
             out.update({s.name: values[s] for s in chosen})
     return out
 
 
-def _nest(flat: list[Any], shape: tuple[int, ...]) -> Any:
+def nest(flat: list[Any], shape: tuple[int, ...]) -> Any:
+    """Row-major ``flat`` values as ``shape``: a number, a list, or a list of rows."""
     if not shape:
         return flat[0]
     step = len(flat) // shape[0]
-    return [_nest(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+    return [nest(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
