@@ -29,6 +29,12 @@ and each node with ``dL/d(node) = ...``; a larger (compact) one shows the number
 so that its labels stay legible when the picture is scaled to the page."""
 
 
+def compact(worked: bool, nodes: int) -> bool:
+    """Whether a graph of ``nodes`` nodes is labelled with numbers alone: more than
+    ``MAX_LABELLED_NODES``, given values (``worked``)."""
+    return worked and nodes > MAX_LABELLED_NODES
+
+
 @dataclass(frozen=True)
 class Node:
     """One quantity: ``kind`` is the leaf's role (input, target, parameter, variable) or
@@ -76,7 +82,7 @@ class GraphPicture:
     def compact(self) -> bool:
         """Whether the labels are numbers alone (more than ``MAX_LABELLED_NODES`` nodes,
         given values)."""
-        return self.worked and len(self.nodes) > MAX_LABELLED_NODES
+        return compact(self.worked, len(self.nodes))
 
     def node(self, symbol: sp.Symbol) -> Node:
         """The node of ``symbol``."""
@@ -96,9 +102,9 @@ def computational_graph(derivation: Derivation) -> GraphPicture:
     pairs = [(source, target) for target, sources in inputs.items() for source in sources]
     rows = graph_layout.layout_rows(columns, order, pairs, _companions(derivation, columns, pairs))
     points = {s: (columns[s], rows[s]) for s in order}
-    compact = derivation.worked is not None and len(order) > MAX_LABELLED_NODES
+    small = not compact(derivation.worked is not None, len(order))
     fractions = graph_layout.label_fractions(
-        points, pairs, graph_layout.COMPACT if compact else graph_layout.FULL)
+        points, pairs, graph_layout.FULL if small else graph_layout.COMPACT)
     edges = tuple(replace(_edge(derivation, source, target), label_at=at)
                   for (source, target), at in zip(pairs, fractions))
     nodes = tuple(Node(s, kinds[s], columns[s], rows[s], *_numbers(derivation, s)) for s in order)
