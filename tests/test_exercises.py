@@ -10,6 +10,7 @@ import json
 import math
 import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -24,6 +25,7 @@ from symgrad.cli import exercise_documents, main
 from symgrad.errors import DerivationError, SpecError
 from symgrad.exercises import LARGEST, SMALLEST, exercises, load_exercises, parse_exercises
 from symgrad.progress import Bar, track
+from symgrad.notation import get_notation
 from symgrad.sheets import FORMATS, render_sheet
 from symgrad.spec import parse_spec
 from test_notebook import EXECUTION_TIMEOUT, kernel_available
@@ -157,6 +159,10 @@ def test_a_sheet_is_written_in_the_specs_notation():
         assert r"\mathrm{net} &= w x + b" in text and r"\hat{y}" not in text
         assert r"\frac{\partial C}{\partial w}" in text
     assert r"C = \frac{1}{2} (a - y)^{2}" in render_sheet(sheet, "latex")
+    network = exercises(replace(NETWORK, notation=get_notation("nielsen")), 1, 1)
+    text = render_sheet(network, "markdown")
+    assert "layer 2 has 2 sigmoid units; layer 3 has 2 sigmoid units." in text
+    assert r"$z^{l} = w^{l} a^{l-1} + b^{l}$" in text and "starting from $a^{1} = x$" in text
 
 
 # --- the answers against independent references ------------------------------------------
