@@ -35,7 +35,7 @@ import sympy as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout this script is in
 import symgrad
-from symgrad.layers import compile_matrix, matrix_network
+from symgrad.calculus.matrix import compile_matrix, matrix_network
 
 ACTIVATION, LOSS = "sigmoid", "mse"
 RATIO_TARGET = 2.2

@@ -6,20 +6,20 @@
 (0.02, -0.2)
 """
 
-from .compile import Compiled, Evaluation, compile
-from .derivation import Adjoint, Derivation, Factor, Gradient, Path, Worked
-from .engine import derive
+from .numeric.compile import Compiled, Evaluation, compile
+from .calculus.derivation import Adjoint, Derivation, Factor, Gradient, Path, Worked
+from .calculus.engine import derive
 from .errors import (DerivationError, ParseError, SpecError, SymgradError, UnknownNameError,
                      ValuesError)
-from .losses import LOSSES
-from .models import ACTIVATIONS, Dense, Graph, from_expression, network, neuron, with_loss
-from .notation import PRESETS, Notation, get_notation
-from .parse import parse_expression
-from .render import DETAILS, FORMATS
-from .render import render as _render
-from .rules import Rule, Step, differentiate
+from .model.losses import LOSSES
+from .model.graph import ACTIVATIONS, Dense, Graph, from_expression, network, neuron, with_loss
+from .render.notation import PRESETS, Notation, get_notation
+from .model.parse import parse_expression
+from .render.document import DETAILS, FORMATS
+from .render.document import render as _render
+from .calculus.rules import Rule, Step, differentiate
 from .spec import Spec, load_spec, parse_spec
-from .verify import Verification, verify, verify_step
+from .calculus.verify import Verification, verify, verify_step
 
 __version__ = "0.1.0"
 

@@ -13,11 +13,11 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import SpecError, SymgradError
-from .functions import softmax
-from .models import Dense, Graph, check_activation, from_expression, network, neuron, with_loss
-from .notation import DEFAULT, Notation, get_notation
-from .render import DETAILS, VIEWS
-from .symbols import real_symbol
+from .model.functions import softmax
+from .model.graph import Dense, Graph, check_activation, from_expression, network, neuron, with_loss
+from .render.notation import DEFAULT, Notation, get_notation
+from .render.document import DETAILS, VIEWS
+from .model.symbols import real_symbol
 
 KEYS = ("title", "expression", "softmax", "model", "loss", "wrt", "at", "learning_rate",
         "detail", "view", "notation", "names")

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import sympy as sp
 
-from symgrad.functions import Activation, leaky_relu, relu
+from symgrad.model.functions import Activation, leaky_relu, relu
 
 
 def elementary(expr: sp.Expr) -> sp.Expr:

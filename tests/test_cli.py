@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from symgrad import derive
-from symgrad.cli import gallery_documents, main
+from symgrad.cli.main import gallery_documents, main
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORK = ROOT / "examples" / "03_two_layer_network.yaml"

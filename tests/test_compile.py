@@ -12,11 +12,11 @@ import sympy as sp
 
 import symgrad
 from symgrad import derive, network, neuron, with_loss
-from symgrad.compile import CHUNK, python_source
-from symgrad.derivation import Derivation
+from symgrad.numeric.compile import CHUNK, python_source
+from symgrad.calculus.derivation import Derivation
 from symgrad.errors import DerivationError
-from symgrad.functions import leaky_relu, relu, sigmoid, softmax, softplus
-from symgrad.symbols import Var
+from symgrad.model.functions import leaky_relu, relu, sigmoid, softmax, softplus
+from symgrad.model.symbols import Var
 from references import central_difference, elementary
 
 z1, z2, z3, y1, y2 = sp.symbols("z1 z2 z3 y1 y2", real=True)

@@ -10,8 +10,9 @@ import sympy as sp
 from hypothesis import given, settings, strategies as st
 
 import symgrad
-from symgrad import derive, engine, network, neuron, with_loss
-from symgrad.derivation import Derivation
+from symgrad import derive, network, neuron, with_loss
+from symgrad.calculus import engine
+from symgrad.calculus.derivation import Derivation
 from references import central_difference, close, random_point, sympy_gradient, value
 
 LOSSES = ["half_squared_error", "squared_error", "mse", "binary_cross_entropy"]

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from render_tools import katex_available, katex_errors, markdown_math_segments, pdflatex_available, require
-from symgrad.cli import derive_spec, render_derivation
+from symgrad.cli.main import derive_spec, render_derivation
 from symgrad.spec import load_spec
 from test_html import compile_in_beamer
 from test_notebook import EXECUTION_TIMEOUT, kernel_available

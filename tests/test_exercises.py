@@ -20,13 +20,13 @@ import sympy as sp
 
 import test_output
 from render_tools import compile_latex, pdflatex_available, require
-from symgrad import latex
-from symgrad.cli import exercise_documents, main
+from symgrad.render import latex
+from symgrad.cli.main import exercise_documents, main
 from symgrad.errors import DerivationError, SpecError
-from symgrad.exercises import LARGEST, SMALLEST, exercises, load_exercises, parse_exercises
-from symgrad.progress import Bar, track
-from symgrad.notation import get_notation
-from symgrad.sheets import FORMATS, render_sheet
+from symgrad.teaching.exercises import LARGEST, SMALLEST, exercises, load_exercises, parse_exercises
+from symgrad.cli.progress import Bar, track
+from symgrad.render.notation import get_notation
+from symgrad.teaching.sheets import FORMATS, render_sheet
 from symgrad.spec import parse_spec
 from test_notebook import EXECUTION_TIMEOUT, kernel_available
 

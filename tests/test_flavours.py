@@ -9,9 +9,9 @@ import re
 import pytest
 
 from render_tools import flavoured_math_segments, katex_available, katex_errors, require
-from symgrad.cli import main
+from symgrad.cli.main import main
 from symgrad.errors import UnknownNameError
-from symgrad.render import render
+from symgrad.render.document import render
 from test_render import seed, sigmoid_neuron, softmax_network, two_layer
 
 FLAVOURS = ("github", "mkdocs", "gitbook")

@@ -9,7 +9,7 @@ import pytest
 import sympy as sp
 
 import symgrad
-from symgrad.functions import LEAKY_RELU_SLOPE, leaky_relu, relu, sigmoid, softmax, softplus
+from symgrad.model.functions import LEAKY_RELU_SLOPE, leaky_relu, relu, sigmoid, softmax, softplus
 
 z, v = sp.symbols("z v", real=True)
 

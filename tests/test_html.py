@@ -21,9 +21,9 @@ import pytest
 import symgrad
 from render_tools import (compile_latex, katex_available, katex_errors, markdown_math_segments,
                           pdflatex_available, require)
-from symgrad.cli import main, stale_katex
-from symgrad.pictures import picture_files, pictures
-from symgrad.render import KATEX_DIR, render
+from symgrad.cli.main import main, stale_katex
+from symgrad.render.pictures import picture_files, pictures
+from symgrad.render.document import KATEX_DIR, render
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "output"

@@ -17,15 +17,15 @@ import sympy as sp
 from render_tools import (compile_latex, katex_available, katex_errors, markdown_math_segments,
                           pdflatex_available, require)
 
-from symgrad import plain
-from symgrad.cli import main
-from symgrad.engine import derive
+from symgrad.render import plain
+from symgrad.cli.main import main
+from symgrad.calculus.engine import derive
 from symgrad.errors import SpecError, SymgradError, UnknownNameError
-from symgrad.models import network, neuron, with_loss
-from symgrad.notation import PRESETS, get_notation, latex_name, using
-from symgrad.render import displayed_equations, render, written_in
+from symgrad.model.graph import network, neuron, with_loss
+from symgrad.render.notation import PRESETS, get_notation, latex_name, using
+from symgrad.render.document import displayed_equations, render, written_in
 from symgrad.spec import parse_spec
-from symgrad.symbols import layered
+from symgrad.model.symbols import layered
 
 VALUES = dict(x=[0.5, -0.2], y=[0.0, 1.0], W1=[[0.1, 0.2], [0.3, 0.4]], b1=[0.0, 0.1],
               W2=[[0.5, 0.6], [0.7, 0.8]], b2=[0.2, 0.3])

@@ -12,10 +12,10 @@ import nbformat
 import pytest
 
 from render_tools import require
-from symgrad.cli import main
-from symgrad.engine import derive
-from symgrad.models import network, with_loss
-from symgrad.render import EXTENSIONS, FORMATS, render
+from symgrad.cli.main import main
+from symgrad.calculus.engine import derive
+from symgrad.model.graph import network, with_loss
+from symgrad.render.document import EXTENSIONS, FORMATS, render
 from symgrad.spec import load_spec
 from test_render import seed, sigmoid_neuron, softmax_network, two_layer
 

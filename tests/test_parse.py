@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 from symgrad import ParseError, parse_expression
-from symgrad.functions import leaky_relu, relu, sigmoid, softplus
+from symgrad.model.functions import leaky_relu, relu, sigmoid, softplus
 
 w, x, y, yhat, b = sp.symbols("w x y yhat b", real=True)
 

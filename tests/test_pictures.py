@@ -13,11 +13,11 @@ import sympy as sp
 
 import symgrad
 from render_tools import compile_latex, pdflatex_available, require
-from symgrad import latex, plain
-from symgrad.cli import main
-from symgrad.functions import expand_activations
-from symgrad.graph_picture import computational_graph
-from symgrad.pictures import graph_svg, picture_files, pictures
+from symgrad.render import latex, plain
+from symgrad.cli.main import main
+from symgrad.model.functions import expand_activations
+from symgrad.pictures.graph import computational_graph
+from symgrad.render.pictures import graph_svg, picture_files, pictures
 
 SVG = "{http://www.w3.org/2000/svg}"
 

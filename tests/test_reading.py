@@ -8,7 +8,7 @@ import pytest
 
 import symgrad
 from symgrad import network, neuron, with_loss
-from symgrad.reading import read
+from symgrad.numeric.reading import read
 
 
 def sigmoid_neuron(w: float, x: float = 1.5):

@@ -25,18 +25,18 @@ from render_tools import (compile_latex, katex_available, katex_errors, markdown
                           pdflatex_available, require)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from symgrad.chapter import ColumnSoftmax
-from symgrad.engine import derive
+from symgrad.render.chapter import ColumnSoftmax
+from symgrad.calculus.engine import derive
 from symgrad.errors import DerivationError, UnknownNameError
-from symgrad.functions import leaky_relu, relu, sigmoid, softmax, softplus
-from symgrad.latex import (equation, latex_escape, literal_tex, markdown_escape, num, tex,
+from symgrad.model.functions import leaky_relu, relu, sigmoid, softmax, softplus
+from symgrad.render.latex import (equation, latex_escape, literal_tex, markdown_escape, num, tex,
                            width, WIDTH)
-from symgrad.models import network, neuron, with_loss
-from symgrad.render import (DETAILS, EXTENSIONS, FORMATS, TEMPLATE_DIR, VIEWS, displayed_equations,
+from symgrad.model.graph import network, neuron, with_loss
+from symgrad.render.document import (DETAILS, EXTENSIONS, FORMATS, TEMPLATE_DIR, VIEWS, displayed_equations,
                             environment, render, to_json)
 from symgrad.spec import load_spec
-from symgrad.rules import Rule
-from symgrad.symbols import Var, layered
+from symgrad.calculus.rules import Rule
+from symgrad.model.symbols import Var, layered
 
 # --- the derivations every document test uses -------------------------------------------
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import symgrad
-from symgrad.layers import compile_matrix, matrix_form
+from symgrad.calculus.matrix import compile_matrix, matrix_form
 from render_tools import on_ci, require
 from symgrad import network, with_loss
 

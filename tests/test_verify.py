@@ -10,10 +10,10 @@ import sympy as sp
 
 import symgrad
 from symgrad import DerivationError, Rule, Step, derive, differentiate, verify_step
-from symgrad.functions import relu, sigmoid
+from symgrad.model.functions import relu, sigmoid
 
-verification = importlib.import_module("symgrad.verify")
-rules = importlib.import_module("symgrad.rules")
+verification = importlib.import_module("symgrad.calculus.verify")
+rules = importlib.import_module("symgrad.calculus.rules")
 
 x, y, w, v = sp.symbols("x y w v", real=True)
 

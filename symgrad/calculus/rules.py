@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import sympy as sp
 
-from .functions import (Activation, expand_activations, leaky_relu, relu, sigmoid, softmax,
+from ..model.functions import (Activation, expand_activations, leaky_relu, relu, sigmoid, softmax,
                         softplus)
 
 

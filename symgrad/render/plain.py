@@ -9,8 +9,10 @@ from typing import Any
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from . import latex, notation
-from .symbols import Var
+from . import latex
+
+from . import notation
+from ..model.symbols import Var
 
 SUPERSCRIPTS = str.maketrans("0123456789()-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁻")
 SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")

@@ -24,11 +24,11 @@ import numpy as np
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from .compile import NUMPY_FUNCTIONS, Evaluation
+from ..numeric.compile import NUMPY_FUNCTIONS, Evaluation
 from .derivation import Adjoint
-from .errors import DerivationError
-from .losses import get_loss
-from .models import Dense, Graph, Role, activate, check_activation, network, with_loss
+from ..errors import DerivationError
+from ..model.losses import get_loss
+from ..model.graph import Dense, Graph, Role, activate, check_activation, network, with_loss
 from .rules import Step, differentiate
 
 Z_SCALAR = sp.Symbol("z", real=True)

@@ -19,14 +19,14 @@ from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
-from .derivation import Derivation
-from .engine import checked, derive
-from .errors import DerivationError, SpecError, SymgradError
-from .losses import LOSSES
-from .models import ACTIVATIONS, Graph, Group, Role, network, neuron, with_loss
-from .notation import DEFAULT, Notation
-from .numeric import arrange, nest, read_number
-from .spec import Spec, parse_spec, read_spec_text
+from ..calculus.derivation import Derivation
+from ..calculus.engine import checked, derive
+from ..errors import DerivationError, SpecError, SymgradError
+from ..model.losses import LOSSES
+from ..model.graph import ACTIVATIONS, Graph, Group, Role, network, neuron, with_loss
+from ..render.notation import DEFAULT, Notation
+from ..model.values import arrange, nest, read_number
+from ..spec import Spec, parse_spec, read_spec_text
 
 KEYS = ("count", "seed", "activations", "losses")
 COUNT, SEED = 4, 0

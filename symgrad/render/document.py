@@ -28,23 +28,25 @@ import jinja2
 import markupsafe
 import sympy as sp
 
-from . import latex, plain
+from . import latex
+
+from . import plain
 from .chapter import VIEWS, Chapter, resolve_view  # noqa: F401 (VIEWS is part of this API)
-from .derivation import Adjoint, Derivation, Factor, Gradient, Term, tidy
-from .derivation import Path as GraphPath
-from .engine import default_title
-from .errors import SpecError, UnknownNameError
+from ..calculus.derivation import Adjoint, Derivation, Factor, Gradient, Term, tidy
+from ..calculus.derivation import Path as GraphPath
+from ..calculus.engine import default_title
+from ..errors import SpecError, UnknownNameError
 from .flavours import FLAVOURS, inline_math
-from .functions import Activation
-from .losses import LOSSES
-from .models import Graph, Group, Role
+from ..model.functions import Activation
+from ..model.losses import LOSSES
+from ..model.graph import Graph, Group, Role
 from .pictures import Pictures
 from .notation import QUANTITIES, Notation, current, resolve, upper, using
-from .numeric import arrange
-from .reading import read
-from .rules import Rule, Step, lines, written
-from .symbols import Var
-from .verify import Verification
+from ..model.values import arrange
+from ..numeric.reading import read
+from ..calculus.rules import Rule, Step, lines, written
+from ..model.symbols import Var
+from ..calculus.verify import Verification
 
 FORMATS = ("markdown", "latex", "latex-fragment", "json", "notebook", "html", "beamer")
 EXTENSIONS = {"markdown": ".md", "latex": ".tex", "latex-fragment": ".tex", "json": ".json",
@@ -85,7 +87,7 @@ def _template_dir() -> Path:
     installed = importlib.resources.files("symgrad") / "templates"
     if installed.is_dir():
         return Path(str(installed))
-    return Path(__file__).resolve().parent.parent / "templates"
+    return Path(__file__).resolve().parent.parent.parent / "templates"
 
 
 TEMPLATE_DIR = _template_dir()

@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from . import graph_layout
-from .derivation import Derivation, Factor
+from . import layout
+from ..calculus.derivation import Derivation, Factor
 
 MAX_DRAWN_NODES = 40
 """Graphs up to this many nodes are drawn; a larger one is summarised in a sentence."""
@@ -100,11 +100,11 @@ def computational_graph(derivation: Derivation) -> GraphPicture:
     kinds = {**leaves, **{s: d.role.value for s, d in defined.items()}}
     order = list(leaves) + list(defined)
     pairs = [(source, target) for target, sources in inputs.items() for source in sources]
-    rows = graph_layout.layout_rows(columns, order, pairs, _companions(derivation, columns, pairs))
+    rows = layout.layout_rows(columns, order, pairs, _companions(derivation, columns, pairs))
     points = {s: (columns[s], rows[s]) for s in order}
     small = not compact(derivation.worked is not None, len(order))
-    fractions = graph_layout.label_fractions(
-        points, pairs, graph_layout.FULL if small else graph_layout.COMPACT)
+    fractions = layout.label_fractions(
+        points, pairs, layout.FULL if small else layout.COMPACT)
     edges = tuple(replace(_edge(derivation, source, target), label_at=at)
                   for (source, target), at in zip(pairs, fractions))
     nodes = tuple(Node(s, kinds[s], columns[s], rows[s], *_numbers(derivation, s)) for s in order)

@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 
 import sympy as sp
 
-from .errors import DerivationError, UnknownNameError
+from ..errors import DerivationError, UnknownNameError
 from .functions import ACTIVATION_FUNCTIONS, LEAKY_RELU_SLOPE, Activation, leaky_relu, softmax
 from .losses import Loss, get_loss
 from .parse import parse_expression

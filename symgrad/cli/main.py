@@ -17,19 +17,19 @@ from typing import Any, Sequence
 
 import yaml
 
-from . import __version__
-from .derivation import Derivation
-from .engine import derive
-from .errors import SpecError, SymgradError
-from .models import from_expression
-from .notation import DEFAULT, PRESETS, Notation, get_notation, using
-from .flavours import FLAVOURS
-from .render import DETAILS, EXTENSIONS, FORMATS, KATEX_DIR, VIEWS, render, written_in
-from .pictures import Pictures, picture_files, pictures
-from .spec import Spec, load_spec
-from .exercises import exercises, load_exercises
+from .. import __version__
+from ..calculus.derivation import Derivation
+from ..calculus.engine import derive
+from ..errors import SpecError, SymgradError
+from ..model.graph import from_expression
+from ..render.notation import DEFAULT, PRESETS, Notation, get_notation, using
+from ..render.flavours import FLAVOURS
+from ..render.document import DETAILS, EXTENSIONS, FORMATS, KATEX_DIR, VIEWS, render, written_in
+from ..render.pictures import Pictures, picture_files, pictures
+from ..spec import Spec, load_spec
+from ..teaching.exercises import exercises, load_exercises
 from .progress import Bar, track
-from .sheets import EXTENSIONS as SHEET_EXTENSIONS, FORMATS as SHEET_FORMATS, render_sheet
+from ..teaching.sheets import EXTENSIONS as SHEET_EXTENSIONS, FORMATS as SHEET_FORMATS, render_sheet
 
 GALLERY_FORMATS = ("markdown", "latex")
 GALLERY_PAGES = ("02_seed_neuron", "03_two_layer_network")

@@ -12,7 +12,7 @@ from typing import Callable
 
 import sympy as sp
 
-from .errors import ParseError
+from ..errors import ParseError
 from .functions import LEAKY_RELU_SLOPE, leaky_relu, relu, sigmoid, softplus
 from .symbols import real_symbol
 

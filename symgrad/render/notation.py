@@ -35,7 +35,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Mapping
 
-from .errors import SpecError, UnknownNameError
+from ..errors import SpecError, UnknownNameError
 
 QUANTITIES = {
     "x": "the inputs", "W": "a layer's weights", "w": "a neuron's weight", "b": "the biases",

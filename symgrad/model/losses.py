@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 import sympy as sp
 
-from .errors import UnknownNameError
+from ..errors import UnknownNameError
 from .symbols import Var
 
 _k, _n = sp.symbols("k n", integer=True, positive=True)

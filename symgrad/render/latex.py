@@ -22,8 +22,8 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 
 from . import notation
-from .functions import leaky_relu, relu, sigmoid, softmax, softplus
-from .symbols import Var
+from ..model.functions import leaky_relu, relu, sigmoid, softmax, softplus
+from ..model.symbols import Var
 
 WIDTH = 64.0
 """How wide a line of display math may be, in ``width`` units (about one glyph each)."""

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Iterable
 
 
-from . import latex
-from .derivation import Derivation
-from .errors import UnknownNameError
+from ..render import latex
+from ..calculus.derivation import Derivation
+from ..errors import UnknownNameError
 from .exercises import Problem, Sheet, structure
-from .notation import DEFAULT, Notation, using
-from .render import environment, group_tex, render, tidy_text, written_in
+from ..render.notation import DEFAULT, Notation, using
+from ..render.document import environment, group_tex, render, tidy_text, written_in
 
 FORMATS = ("markdown", "latex", "notebook")
 EXTENSIONS = {"markdown": ".md", "latex": ".tex", "notebook": ".ipynb"}
@@ -94,7 +94,7 @@ def _notebook(sheet: Sheet, key: bool, template_dirs: tuple[str, ...]) -> str:
     followed by an empty code cell (sheet) or the code that recomputes its numbers (key)."""
     import nbformat  # loaded only for notebooks
 
-    from .notebook import assemble, code, sections
+    from ..render.notebook import assemble, code, sections
     markdown = render_sheet(sheet, "markdown", key=key, template_dirs=template_dirs)
     intro, *problems = sections(markdown)
     cells = [nbformat.v4.new_markdown_cell(intro)]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .derivation import Derivation, Factor
+from ..calculus.derivation import Derivation, Factor
 
 SATURATED = sp.Rational(1, 10)
 """An activation whose slope is below this fraction of its largest slope is saturated."""

@@ -16,12 +16,12 @@ import nbformat
 import sympy as sp
 from nbformat.notebooknode import NotebookNode
 
-from .derivation import Derivation
-from .errors import DerivationError, SymgradError
-from .functions import softmax
-from .models import Graph, Role
-from .numeric import arrange
-from .parse import parse_expression
+from ..calculus.derivation import Derivation
+from ..errors import DerivationError, SymgradError
+from ..model.functions import softmax
+from ..model.graph import Graph, Role
+from ..model.values import arrange
+from ..model.parse import parse_expression
 
 HEADING = re.compile(r"^(?=## )", re.MULTILINE)
 """Where a Markdown cell starts: at each section (the title stays with what it heads)."""

@@ -14,11 +14,11 @@ from typing import Any, Mapping, Sequence
 import sympy as sp
 
 from .derivation import Adjoint, Backward, Derivation, Factor, Gradient, Term, tidy
-from .errors import DerivationError, ValuesError
-from .models import Definition, Graph, Model, Role, from_expression
-from .numeric import evaluate, read_number, read_values
+from ..errors import DerivationError, ValuesError
+from ..model.graph import Definition, Graph, Model, Role, from_expression
+from ..model.values import evaluate, read_number, read_values
 from .rules import Rule, Step, differentiate
-from .symbols import Var
+from ..model.symbols import Var
 from .verify import verify as verify_derivation
 
 DELTA_ROLES = (Role.WEIGHTED_SUM, Role.ARGUMENT)

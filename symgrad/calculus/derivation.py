@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Iterator, Mapping
 
 import sympy as sp
 
-from .models import Definition, Graph
+from ..model.graph import Definition, Graph
 from .rules import Step, differentiate
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ class Derivation:
     def _repr_markdown_(self) -> str:
         """The Markdown document, so that a notebook shows the derivation itself (Jupyter's
         rich display, with its math rendered)."""
-        from .render import render  # the render layer imports this module
+        from ..render.document import render  # the render layer imports this module
         return render(self, "markdown")
 
 

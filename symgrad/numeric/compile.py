@@ -28,10 +28,10 @@ from sympy.logic.boolalg import BooleanAtom
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
 
-from .derivation import Derivation
-from .errors import DerivationError, ValuesError
-from .functions import leaky_relu, relu, sigmoid, softmax, softplus
-from .numeric import arrange
+from ..calculus.derivation import Derivation
+from ..errors import DerivationError, ValuesError
+from ..model.functions import leaky_relu, relu, sigmoid, softmax, softplus
+from ..model.values import arrange
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

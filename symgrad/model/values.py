@@ -11,8 +11,8 @@ from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
-from .derivation import Worked
-from .errors import ValuesError
+from ..calculus.derivation import Worked
+from ..errors import ValuesError
 
 PRECISION = 30
 

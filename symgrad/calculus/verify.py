@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 import numpy as np
 import sympy as sp
 
-from .compile import NUMPY_FUNCTIONS
-from .functions import Activation
+from ..numeric.compile import NUMPY_FUNCTIONS
+from ..model.functions import Activation
 from .rules import Rule, Step
 
 if TYPE_CHECKING:

@@ -22,12 +22,12 @@ from typing import Any, Iterable, Mapping, Sequence
 import sympy as sp
 
 from . import latex
-from .derivation import Adjoint, Derivation, Factor, Gradient, Term
-from .errors import DerivationError, UnknownNameError
-from .layers import Z_SCALAR, Layer, MatrixForm, entrywise, matrix_form
-from .losses import LOSSES
-from .models import Graph, Role
-from .symbols import Var
+from ..calculus.derivation import Adjoint, Derivation, Factor, Gradient, Term
+from ..errors import DerivationError, UnknownNameError
+from ..calculus.matrix import Z_SCALAR, Layer, MatrixForm, entrywise, matrix_form
+from ..model.losses import LOSSES
+from ..model.graph import Graph, Role
+from ..model.symbols import Var
 
 VIEWS = ("index", "matrix", "both")
 """The views of a network's derivation: per unit with the sums written out, in matrices
@@ -407,7 +407,7 @@ class Chapter:
 
     def terms_symbols(self, terms: Sequence[Term]) -> latex.Math:
         """Sum over consumers c of dL/dc * dc/dv in Leibniz notation (dL/dc by its name)."""
-        from .render import terms_symbols  # the render module builds on this one
+        from .document import terms_symbols  # the render module builds on this one
 
         return terms_symbols(self.derivation, terms)
 

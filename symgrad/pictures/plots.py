@@ -18,8 +18,8 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
-from .derivation import Derivation
-from .functions import expand_activations
+from ..calculus.derivation import Derivation
+from ..model.functions import expand_activations
 
 POINTS = 201
 """Points on each loss curve."""
@@ -112,7 +112,7 @@ def _figure(panels: int, draw: Callable[[Any], Any], extension: str,
 
 
 def _draw(ax, tangent: Tangent) -> None:  # type: ignore[no-untyped-def]
-    from . import plain
+    from ..render import plain
 
     name, loss = plain.name(tangent.parameter), plain.loss_name()
     line = tangent.loss + tangent.slope * (tangent.xs - tangent.value)
@@ -174,7 +174,7 @@ def contour_figure(shown: Contour, extension: str) -> bytes:
 
 
 def _draw_contour(ax, shown: Contour) -> None:  # type: ignore[no-untyped-def]
-    from . import plain
+    from ..render import plain
 
     p, q = (plain.name(s) for s in shown.parameters)
     lines = ax.contour(shown.xs, shown.ys, shown.losses, levels=14, cmap="viridis", linewidths=0.9)
@@ -208,7 +208,7 @@ class Training:
 def training(derivation: Derivation, steps: int = TRAINING_STEPS) -> Training | None:
     """The loss over ``steps`` steps of gradient descent from the given values, with the
     compiled gradients; None without values or a learning rate."""
-    from .compile import compile as compile_numpy
+    from ..numeric.compile import compile as compile_numpy
 
     worked = derivation.worked
     if worked is None or worked.learning_rate is None:
@@ -234,7 +234,7 @@ def training_figure(shown: Training, extension: str) -> bytes:
 def _draw_training(ax, shown: Training) -> None:  # type: ignore[no-untyped-def]
     from matplotlib.ticker import MaxNLocator
 
-    from . import plain
+    from ..render import plain
 
     ax.plot(range(len(shown.losses)), shown.losses, "o-", color="#1f4e9c", markersize=3)
     ax.set_xlabel("step of gradient descent")

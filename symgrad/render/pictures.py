@@ -20,9 +20,11 @@ from dataclasses import dataclass
 import markupsafe
 import sympy as sp
 
-from . import plain, plots
-from .derivation import Derivation
-from .graph_picture import MAX_DRAWN_NODES, Edge, GraphPicture, Node, computational_graph
+from . import plain
+
+from ..pictures import plots
+from ..calculus.derivation import Derivation
+from ..pictures.graph import MAX_DRAWN_NODES, Edge, GraphPicture, Node, computational_graph
 
 COLUMN, ROW, RADIUS, MARGIN = 220.0, 96.0, 24.0, 40.0
 """SVG geometry in px: the distance between layers and between rows, a node's radius and
@@ -129,7 +131,7 @@ class SvgEdge:
 def graph_svg(graph: GraphPicture) -> str:
     """The graph as an SVG document (``svg/graph.svg.j2``); a compact graph's labels are
     its numbers alone (see ``GraphPicture.compact``)."""
-    from .render import environment
+    from .document import environment
 
     column, row = (COMPACT_COLUMN, COMPACT_ROW) if graph.compact else (COLUMN, ROW)
     centres = {n.symbol: (MARGIN + 60 + n.column * column, MARGIN + 30 + n.row * row)
