@@ -35,7 +35,8 @@ import sympy as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout this script is in
 import symgrad
-from symgrad.calculus.matrix import compile_matrix, matrix_network
+from symgrad.calculus.matrix import matrix_network
+from symgrad.numeric.matrix import compile_matrix
 
 ACTIVATION, LOSS = "sigmoid", "mse"
 RATIO_TARGET = 2.2

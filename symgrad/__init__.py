@@ -7,7 +7,8 @@
 """
 
 from .numeric.compile import Compiled, Evaluation, compile
-from .calculus.derivation import Adjoint, Derivation, Factor, Gradient, Path, Worked
+from .calculus.backward import Adjoint, Factor, Gradient, Path
+from .calculus.derivation import Derivation, Worked
 from .calculus.engine import derive
 from .errors import (DerivationError, ParseError, SpecError, SymgradError, UnknownNameError,
                      ValuesError)

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 import symgrad
 from symgrad import derive, network, neuron, with_loss
-from symgrad.calculus import engine
+from symgrad.calculus import backprop
 from symgrad.calculus.derivation import Derivation
 from references import central_difference, close, random_point, sympy_gradient, value
 
@@ -168,7 +168,7 @@ def test_compiled_gradients_match_central_differences():
 ])
 def test_factors_read_off_a_sum_equal_their_steps(text, names):
     expr = symgrad.parse_expression(text)
-    read_off = engine.coefficients(expr)
+    read_off = backprop.coefficients(expr)
     assert {s.name for s in read_off} == names
     for symbol, coefficient in read_off.items():
         assert coefficient == symgrad.differentiate(expr, symbol).result

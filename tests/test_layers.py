@@ -8,7 +8,8 @@ import sympy as sp
 
 import symgrad
 from symgrad import network, with_loss
-from symgrad.calculus.matrix import compile_matrix, matrix_form, matrix_network
+from symgrad.calculus.matrix import matrix_form, matrix_network
+from symgrad.numeric.matrix import compile_matrix
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity"]
 OUTPUTS = [("sigmoid", "binary_cross_entropy"), ("softmax", "categorical_cross_entropy"),

@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 from symgrad import Rule, Step, differentiate, parse_expression, verify_step
 from symgrad.model.functions import LEAKY_RELU_SLOPE, leaky_relu, relu, sigmoid, softmax, softplus
-from symgrad.calculus.rules import lines
+from symgrad.calculus.written import lines
 from references import elementary
 
 x, y, u, yhat, a = sp.symbols("x y u yhat a", real=True)

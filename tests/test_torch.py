@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 import symgrad
-from symgrad.calculus.matrix import compile_matrix, matrix_form
+from symgrad.calculus.matrix import matrix_form
+from symgrad.numeric.matrix import compile_matrix
 from render_tools import on_ci, require
 from symgrad import network, with_loss
 

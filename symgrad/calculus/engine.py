@@ -1,9 +1,5 @@
-"""The chain-rule engine: reverse accumulation over a graph of named quantities.
-
-``derive`` reads as the pipeline: graph, parameters, backward pass, gradients, numbers.
-Each local derivative is derived once (a ``Factor``); each intermediate quantity's
-dL/dv is derived once (an ``Adjoint``) and later steps refer to it by name, so what is
-derived grows like the network, not like the composed expression.
+"""The chain-rule engine's pipeline, ``derive``: graph, parameters, backward pass,
+gradients, numbers, and on request the check of every step.
 """
 
 from __future__ import annotations
@@ -13,15 +9,14 @@ from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
-from .derivation import Adjoint, Backward, Derivation, Factor, Gradient, Term, tidy
 from ..errors import DerivationError, ValuesError
-from ..model.graph import Definition, Graph, Model, Role, from_expression
-from ..model.values import evaluate, read_number, read_values
-from .rules import Rule, Step, differentiate
-from ..model.symbols import Var
+from ..model.graph import Graph, Model, from_expression
+from ..model.values import read_number, read_values
+from .backprop import backpropagate, gradient
+from .backward import Backward
+from .derivation import Derivation
 from .verify import verify as verify_derivation
-
-DELTA_ROLES = (Role.WEIGHTED_SUM, Role.ARGUMENT)
+from .worked import evaluate
 
 
 def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, *,
@@ -39,7 +34,7 @@ def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, 
     graph = as_graph(loss)
     parameters = graph.resolve(wrt)
     backward = backpropagate(graph, parameters)
-    gradients = tuple(_gradient(backward, p) for p in parameters)
+    gradients = tuple(gradient(backward, p) for p in parameters)
     rate = None if learning_rate is None else read_number(learning_rate, "learning_rate")
     if rate is not None and at is None:
         raise ValuesError("learning_rate needs values in at for the update step")
@@ -78,178 +73,6 @@ def as_graph(loss: Graph | Model | str | sp.Expr) -> Graph:
     if isinstance(loss, (str, sp.Expr)):
         return from_expression(loss)
     raise DerivationError(f"cannot derive a {type(loss).__name__}: give a graph or an expression")
-
-
-def backpropagate(graph: Graph, parameters: Sequence[sp.Symbol]) -> Backward:
-    """Every factor and adjoint on the paths from L to the parameters, each derived once."""
-    relevant = _dependents(graph, parameters)
-    consumers: dict[sp.Symbol, list[sp.Symbol]] = {p: [] for p in parameters}
-    for d in graph.definitions:
-        if d.symbol in relevant:
-            consumers[d.symbol] = []
-            for v in d.expr.free_symbols & relevant:
-                consumers[v].append(d.symbol)
-    factors = _factors(graph, consumers)
-    adjoints: dict[sp.Symbol, Adjoint] = {}
-    for d in _backward_order(graph.definitions[:-1]):
-        if d.symbol in relevant:
-            terms = tuple(Term(c, factors[(c, d.symbol)]) for c in consumers[d.symbol])
-            uses = len(d.expr.free_symbols & relevant)
-            adjoints[d.symbol] = _adjoint(graph, d.symbol, d.role, terms, adjoints, uses)
-    return Backward(graph, factors, adjoints, {v: tuple(c) for v, c in consumers.items()})
-
-
-def _backward_order(definitions: Sequence[Definition]) -> list[Definition]:
-    """Layers from the last to the first, units within a layer in their forward order.
-
-    A block is a run of definitions of one kind and layer, none using another of the run.
-    """
-    blocks: list[list[Definition]] = []
-    members: set[sp.Symbol] = set()
-    for d in definitions:
-        block = blocks[-1] if blocks else []
-        if block and _kind(block[0]) == _kind(d) and not members & d.expr.free_symbols:
-            block.append(d)
-        else:
-            blocks.append([d])
-            members = set()
-        members.add(d.symbol)
-    return [d for block in reversed(blocks) for d in block]
-
-
-def _kind(definition: Definition) -> tuple:
-    symbol = definition.symbol
-    return definition.role, getattr(symbol, "base", symbol.name), getattr(symbol, "layer", None)
-
-
-def _dependents(graph: Graph, parameters: Sequence[sp.Symbol]) -> set[sp.Symbol]:
-    """The parameters and every quantity computed from them; each parameter must reach L."""
-    ancestors = {graph.loss}
-    for d in reversed(graph.definitions):
-        if d.symbol in ancestors:
-            ancestors |= d.expr.free_symbols
-    for p in parameters:
-        if p not in ancestors:
-            raise DerivationError(f"{graph.loss} does not depend on {p.name}")
-    relevant = set(parameters)
-    for d in graph.definitions:
-        if d.expr.free_symbols & relevant:
-            relevant.add(d.symbol)
-    return relevant
-
-
-def _factors(graph: Graph, consumers: Mapping[sp.Symbol, Sequence[sp.Symbol]]
-             ) -> dict[tuple[sp.Symbol, sp.Symbol], Factor]:
-    """Each local derivative d(consumer)/d(v): read off a weighted sum's terms where it
-    can be (the steps are derived when shown), otherwise derived step by step now."""
-    linear: dict[sp.Symbol, dict[sp.Symbol, sp.Expr]] = {}
-    names = graph.activation_names
-    factors = {}
-    for v, users in consumers.items():
-        for c in users:
-            expr = graph.definition(c).expr
-            if c not in linear:
-                linear[c] = coefficients(expr)
-            coefficient = linear[c].get(v)
-            factors[(c, v)] = Factor.derived(c, v, expr, names) if coefficient is None \
-                else Factor(c, v, expr, coefficient)
-    return factors
-
-
-def coefficients(expr: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
-    """For a sum of terms, each symbol that is a plain factor of exactly one term and
-    appears nowhere else, with the rest of its term: d(expr)/d(symbol)."""
-    if not isinstance(expr, sp.Add):
-        return {}
-    found: dict[sp.Symbol, sp.Expr] = {}
-    seen: set[sp.Symbol] = set()
-    for term in expr.args:
-        factors = term.args if isinstance(term, sp.Mul) else (term,)
-        for i, f in enumerate(factors):
-            if isinstance(f, sp.Symbol) and f not in seen:
-                found[f] = sp.Mul(*factors[:i], *factors[i + 1:])
-        for s in term.free_symbols:
-            if s in seen:
-                found.pop(s, None)
-            seen.add(s)
-    return {s: c for s, c in found.items() if not c.has(s)}
-
-
-def _chain_sum(adjoints: Mapping[sp.Symbol, Adjoint], terms: Sequence[Term]) -> sp.Expr:
-    """Sum over consumers c of dL/dc (by name, or its value when inlined) * dc/dv."""
-    return sp.Add(*(_reference(adjoints, t.consumer) * t.factor.result for t in terms))
-
-
-def _reference(adjoints: Mapping[sp.Symbol, Adjoint], consumer: sp.Symbol) -> sp.Expr:
-    adjoint = adjoints.get(consumer)
-    return sp.S.One if adjoint is None else adjoint.reference
-
-
-def _adjoint(graph: Graph, node: sp.Symbol, role: Role, terms: tuple[Term, ...],
-             adjoints: Mapping[sp.Symbol, Adjoint], uses: int) -> Adjoint:
-    value = _chain_sum(adjoints, terms)
-    is_delta = role in DELTA_ROLES
-    name = _delta(node) if is_delta else sp.Derivative(graph.loss, node)
-    adjoint = Adjoint(node, name, terms, value, named=is_delta or uses > 1)
-    return _textbook(graph, adjoint, adjoints) if is_delta else adjoint
-
-
-def _textbook(graph: Graph, adjoint: Adjoint, adjoints: Mapping[sp.Symbol, Adjoint]) -> Adjoint:
-    """An output delta in the form a textbook writes, where that is shorter.
-
-    The chain-rule sum is written in forward quantities (dL/dyhat inlined, sigma(z) as
-    yhat), each term cancelled (term by term: cancelling the whole sum over a wide layer
-    costs minutes), and for categorical cross-entropy collected over the targets, whose
-    sum is 1. Deltas that still refer to later deltas are left as they are.
-    """
-    names = {a.name for a in adjoints.values() if isinstance(a.name, Var)}
-    if names & adjoint.value.free_symbols:
-        return adjoint
-    inline = {a.name: a.value for a in adjoints.values() if not isinstance(a.name, Var)}
-    written = adjoint.value.xreplace(inline)
-    if names & written.free_symbols:
-        return adjoint
-    written = written.xreplace(graph.activation_names)
-    given = next((e for e in _target_sums(graph) if e.lhs.free_symbols & written.free_symbols),
-                 None)
-    cancelled = sp.Add(*(sp.cancel(term) for term in sp.Add.make_args(written)))
-    candidate = sp.factor_terms(_collected(cancelled, written.free_symbols, given))
-    if sp.count_ops(candidate) >= sp.count_ops(written):
-        return adjoint
-    step = Step(Rule.SIMPLIFY, written, adjoint.node, candidate)
-    return replace(adjoint, value=candidate, simplification=step,
-                   given=given if candidate != _collected(written, set(), None) else None)
-
-
-def _target_sums(graph: Graph) -> list[sp.Eq]:
-    """y_1 + ... + y_n = 1 for each sample: what categorical cross-entropy assumes."""
-    targets = graph.group("y")
-    if graph.loss_name != "categorical_cross_entropy" or targets is None:
-        return []
-    columns = graph.batch or 1
-    return [sp.Eq(sp.Add(*targets.symbols[n::columns]), 1) for n in range(columns)]
-
-
-def _collected(expr: sp.Expr, symbols: set[sp.Symbol], given: sp.Eq | None) -> sp.Expr:
-    """``expr`` with the targets' sum replaced by 1 where it appears as a coefficient."""
-    if given is None:
-        return expr
-    expanded = sp.expand(expr)
-    outputs = [s for s in symbols if s not in given.lhs.free_symbols]
-    collected = sp.collect(expanded, outputs, func=sp.factor)
-    return sp.factor_terms(collected.xreplace({given.lhs: given.rhs}))
-
-
-def _delta(node: sp.Symbol) -> Var:
-    if isinstance(node, Var):
-        return Var(f"delta_{node.name}", "delta", node.layer, node.index, node.sample)
-    return Var(f"delta_{node.name}", "delta")
-
-
-def _gradient(backward: Backward, parameter: sp.Symbol) -> Gradient:
-    terms = tuple(Term(c, backward.factors[(c, parameter)]) for c in backward.consumers[parameter])
-    result = _chain_sum(backward.adjoints, terms)
-    return Gradient(parameter, terms, result, backward)
 
 
 def default_title(graph: Graph, parameters: Sequence[sp.Symbol], loss: str | None = None) -> str:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from enum import Enum
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Callable, Iterator
 
 import sympy as sp
 
 from ..model.functions import (Activation, expand_activations, leaky_relu, relu, sigmoid, softmax,
-                        softplus)
+                               softplus)
+from .forms import minus, over, plus, simplified, substitute, times
 
 
 class Rule(Enum):
@@ -114,62 +115,6 @@ class Step:
             yield from self.expansion.walk(expansions)
         if self.simplification is not None:
             yield self.simplification
-
-
-# --- building forms without letting SymPy rearrange them ------------------------------
-
-
-def times(*factors: sp.Expr) -> sp.Expr:
-    """The product as written: no reordering, merging or distributing."""
-    return factors[0] if len(factors) == 1 else sp.Mul(*factors, evaluate=False)
-
-
-def plus(*terms: sp.Expr) -> sp.Expr:
-    """The sum as written."""
-    return terms[0] if len(terms) == 1 else sp.Add(*terms, evaluate=False)
-
-
-def minus(term: sp.Expr) -> sp.Expr:
-    """-term as written."""
-    return sp.Mul(sp.S.NegativeOne, term, evaluate=False)
-
-
-def over(numerator: sp.Expr, denominator: sp.Expr) -> sp.Expr:
-    """numerator / denominator as written (1 / x without a factor 1, which is not shown)."""
-    reciprocal = sp.Pow(denominator, -1, evaluate=False)
-    return reciprocal if numerator == 1 else sp.Mul(numerator, reciprocal, evaluate=False)
-
-
-def substitute(expr: sp.Expr, old: sp.Symbol, new: sp.Expr) -> sp.Expr:
-    """``expr`` with ``old`` replaced by ``new`` and nothing re-evaluated."""
-    with sp.evaluate(False):
-        return expr.xreplace({old: new})
-
-
-@lru_cache(maxsize=8192)  # a raw form holds its sub-steps' results, evaluated before
-def evaluated(expr: sp.Expr) -> sp.Expr:
-    """``expr`` as SymPy evaluates it (every unevaluated node rebuilt)."""
-    if not expr.args or isinstance(expr, (sp.Symbol, sp.Number)):
-        return expr
-    return expr.func(*(evaluated(a) for a in expr.args))
-
-
-def simplified(raw: sp.Expr) -> sp.Expr:
-    """The shortest of the raw form, SymPy's evaluation of it and that with common factors
-    pulled out (2 (yhat - y) rather than 2 yhat - 2 y). Ties go to the form with fewer
-    terms 0 and factors 1 (x + 0 becomes x), then to the raw form, then the factored one."""
-    value = evaluated(raw)
-    candidates = list(dict.fromkeys([raw, sp.factor_terms(value), value]))
-    if len(candidates) == 1:  # often: nothing to evaluate, so nothing to count
-        return raw
-    return min(candidates, key=lambda e: (sp.count_ops(e), _trivial(e)))
-
-
-def _trivial(expr: sp.Expr) -> int:
-    """How many terms 0 and factors 1 an unevaluated form carries (x + 0, x * 1)."""
-    own = isinstance(expr, sp.Add) and sp.S.Zero in expr.args or \
-        isinstance(expr, sp.Mul) and sp.S.One in expr.args
-    return int(own) + sum(_trivial(a) for a in expr.args)
 
 
 def _step(rule: Rule, expr: sp.Expr, var: sp.Symbol, raw: sp.Expr,
@@ -416,48 +361,6 @@ def combine(step: Step, parts: list[sp.Expr]) -> sp.Expr:
     if step.rule is Rule.PIECEWISE:
         return _combine_extremum(step.expr, step.var, parts)
     raise ValueError(f"the {step.rule.label} rule has no sub-steps to combine")
-
-
-# --- written forms ---------------------------------------------------------------------
-
-
-def written(step: Step, depth: int) -> sp.Expr:
-    """The derivative as written after ``depth`` rule applications, unsimplified.
-
-    Depth 0 is d/dx(expr) itself; each level replaces the derivatives left by the level
-    before with what their rule gives, keeping the shape a reader can follow.
-    """
-    if depth == 0:
-        return sp.Derivative(step.expr, step.var)
-    if not step.substeps:
-        return step.raw
-    parts = [written(s, depth - 1) for s in step.substeps]
-    return combine(step, parts)
-
-
-def lines(step: Step) -> list[sp.Expr]:
-    """The successive written forms of the derivative, from d/dx(expr) through each level
-    of rules to the simplified result."""
-    out: list[sp.Expr] = []
-    depth = 0
-    while True:
-        line = written(step, depth)
-        if not out or line != out[-1]:
-            out.append(line)
-        if not line.has(sp.Derivative):
-            break
-        depth += 1
-    for form in _simplification_forms(step):
-        if form != out[-1]:
-            out.append(form)
-    return out
-
-
-def _simplification_forms(step: Step) -> list[sp.Expr]:
-    simplify = step.simplification
-    if simplify is None:
-        return [step.result]
-    return [f for f in (simplify.inner, simplify.result) if f is not None]
 
 
 # --- activations from their definitions ---------------------------------------------------

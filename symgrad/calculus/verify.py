@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import sympy as sp
 
-from ..numeric.compile import NUMPY_FUNCTIONS
-from ..model.functions import Activation
+from ..model.functions import NUMPY_FUNCTIONS, Activation
+from .derivation import Derivation, Verification
 from .rules import Rule, Step
-
-if TYPE_CHECKING:
-    from .derivation import Derivation
 
 POINTS = 6
 """Random points per equation, in each of two ranges (both signs, then positive only)."""
@@ -35,27 +32,6 @@ MODULES = [{**NUMPY_FUNCTIONS, "DiracDelta": lambda x, *k: np.zeros_like(x),
             "Heaviside": lambda x, h0=0.5: np.heaviside(x, h0)}, "numpy"]
 """numpy's own Heaviside is a select that gives 1 for nan: np.heaviside keeps nan, so a
 derivative such as Heaviside(log(x))/x stays undefined where log(x) is."""
-
-
-@dataclass(frozen=True)
-class Verification:
-    """How a derivation's checks went: counts, and one line per failure."""
-
-    equations: int = 0
-    references: int = 0
-    points: int = 0
-    undefined: int = 0
-    failures: tuple[str, ...] = ()
-
-    @property
-    def passed(self) -> bool:
-        """True when no equation failed."""
-        return not self.failures
-
-    def __add__(self, other: "Verification") -> "Verification":
-        return Verification(self.equations + other.equations, self.references + other.references,
-                            max(self.points, other.points), self.undefined + other.undefined,
-                            self.failures + other.failures)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,16 @@
 """Activation functions as SymPy functions that know their textbook derivatives.
 
 Each class differentiates to the form a textbook writes (sigma' = sigma (1 - sigma)),
-rewrites to its definition with ``definition()``, and evaluates numerically with ``evalf``.
+rewrites to its definition with ``definition()``, evaluates numerically with ``evalf``, and
+has a numpy form (``numpy``, collected in ``NUMPY_FUNCTIONS``) for compiled code and checks.
 ``tanh`` is SymPy's own: its derivative is already 1 - tanh^2.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
+import numpy as np
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
 
@@ -16,6 +20,11 @@ class Activation(sp.Function):
 
     def definition(self) -> sp.Expr:
         """The activation written out in elementary functions."""
+        raise NotImplementedError
+
+    @staticmethod
+    def numpy(*arguments: np.ndarray) -> np.ndarray:
+        """The activation over numpy arrays, with the same arguments as the SymPy call."""
         raise NotImplementedError
 
     def _eval_evalf(self, prec: int) -> sp.Expr:
@@ -40,6 +49,10 @@ class sigmoid(Activation):
     def definition(self) -> sp.Expr:
         return 1 / (1 + sp.exp(-self.args[0]))
 
+    @staticmethod
+    def numpy(z: np.ndarray) -> np.ndarray:
+        return np.exp(-np.logaddexp(0.0, -z))
+
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         if argindex != 1:
             raise ArgumentIndexError(self, argindex)
@@ -53,6 +66,10 @@ class relu(Activation):
 
     def definition(self) -> sp.Expr:
         return sp.Max(0, self.args[0])
+
+    @staticmethod
+    def numpy(z: np.ndarray) -> np.ndarray:
+        return np.maximum(z, 0.0)
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         if argindex != 1:
@@ -73,6 +90,10 @@ class leaky_relu(Activation):
         z, alpha = self.args
         return sp.Piecewise((z, z > 0), (alpha * z, True))
 
+    @staticmethod
+    def numpy(z: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        return np.where(z > 0, z, alpha * z)
+
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         if argindex != 1:
             raise ArgumentIndexError(self, argindex)
@@ -87,6 +108,10 @@ class softplus(Activation):
 
     def definition(self) -> sp.Expr:
         return sp.log(1 + sp.exp(self.args[0]))
+
+    @staticmethod
+    def numpy(z: np.ndarray) -> np.ndarray:
+        return np.logaddexp(0.0, z)
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         if argindex != 1:
@@ -120,6 +145,13 @@ class softmax(Activation):
         zs = self.inputs
         return sp.exp(zs[self.index - 1]) / sp.Add(*(sp.exp(z) for z in zs))
 
+    @staticmethod
+    def numpy(k: int, *zs: np.ndarray) -> np.ndarray:
+        zs = np.broadcast_arrays(*(np.asarray(z, dtype=float) for z in zs))
+        top = np.maximum.reduce(zs)
+        exps = [np.exp(z - top) for z in zs]
+        return exps[int(k) - 1] / sum(exps)
+
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         if argindex == 1:
             raise ArgumentIndexError(self, argindex)
@@ -142,6 +174,19 @@ ACTIVATION_FUNCTIONS: dict[str, type[sp.Function]] = {
 }
 
 LEAKY_RELU_SLOPE = sp.Rational(1, 100)
+
+
+def _select(conditions: list, choices: list, default: float = np.nan) -> np.ndarray:
+    """numpy.select that also takes the scalar conditions a Piecewise gives for scalar inputs."""
+    return np.select([np.asarray(c) for c in conditions], choices, default)
+
+
+NUMPY_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
+    "select": _select,
+    **{f.__name__: f.numpy for f in (sigmoid, relu, leaky_relu, softplus, softmax)},
+}
+"""The activations as numpy functions, by name, for the generated code and for ``verify``
+(whose SymPy ``lambdify`` prints a Piecewise as ``select``)."""
 
 
 def expand_activations(expr: sp.Expr) -> sp.Expr:

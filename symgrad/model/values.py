@@ -1,7 +1,5 @@
-"""Numbers: reading values, the worked example's exact evaluation, and numpy compilation.
-
-Given values become exact rationals (0.8 is 4/5); every computed quantity is evaluated
-to ``PRECISION`` digits, so rounding in displayed numbers never leaks into computed ones.
+"""The values a user gives for a graph's leaves: read as exact rationals (0.8 is 4/5) and
+checked against the quantities' names and shapes, and values shaped back like them.
 """
 
 from __future__ import annotations
@@ -11,10 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
-from ..calculus.derivation import Worked
 from ..errors import ValuesError
-
-PRECISION = 30
 
 
 def read_number(value: Any, where: str) -> sp.Rational:
@@ -78,33 +73,6 @@ def _describe(shape: tuple[int, ...]) -> str:
     if len(shape) == 1:
         return f"a list of {shape[0]} numbers"
     return f"a {'x'.join(map(str, shape))} matrix (a list of {shape[0]} rows of {shape[1]})"
-
-
-def number(expr: sp.Expr, what: str) -> sp.Float:
-    """``expr`` evaluated to PRECISION digits; raise ValuesError if it is not a finite number."""
-    value = expr.evalf(PRECISION)
-    if not (value.is_Number and value.is_finite):
-        raise ValuesError(f"{what} is not a finite number at these values (got {value})")
-    return sp.Float(value, PRECISION)
-
-
-def evaluate(backward, gradients: Sequence, values: tuple[dict, dict], rate: sp.Expr | None):
-    """The worked numbers: forward pass, factors, adjoints, gradients and the update."""
-    given, literals = values
-    env: dict[sp.Expr, sp.Expr] = dict(given)
-    forward = {}
-    for d in backward.graph.definitions:
-        forward[d.symbol] = env[d.symbol] = number(d.expr.xreplace(env), str(d.symbol))
-    factors = {key: number(f.result.xreplace(env), f"d{key[0]}/d{key[1]}")
-               for key, f in backward.factors.items()}
-    adjoints = {}
-    for node, adjoint in backward.adjoints.items():
-        adjoints[node] = env[adjoint.name] = number(adjoint.value.xreplace(env), f"dL/d{node}")
-    grads = {g.parameter: number(g.result.xreplace(env), f"dL/d{g.parameter}") for g in gradients}
-    updated = {} if rate is None else {
-        p: number(given[p] - rate * g, f"updated {p}") for p, g in grads.items()
-    }
-    return Worked(given, literals, forward, factors, adjoints, grads, rate, updated)
 
 
 def arrange(graph, parameters: Sequence[sp.Symbol], values: Mapping[sp.Symbol, Any]) -> dict[str, Any]:

@@ -30,36 +30,9 @@ from sympy.printing.numpy import NumPyPrinter
 
 from ..calculus.derivation import Derivation
 from ..errors import DerivationError, ValuesError
-from ..model.functions import leaky_relu, relu, sigmoid, softmax, softplus
+from ..model.functions import NUMPY_FUNCTIONS, leaky_relu, relu, sigmoid, softmax, softplus
 from ..model.values import arrange
 
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return np.exp(-np.logaddexp(0.0, -z))
-
-
-def _softmax(k: int, *zs: np.ndarray) -> np.ndarray:
-    zs = np.broadcast_arrays(*(np.asarray(z, dtype=float) for z in zs))
-    top = np.maximum.reduce(zs)
-    exps = [np.exp(z - top) for z in zs]
-    return exps[int(k) - 1] / sum(exps)
-
-
-def _select(conditions: list, choices: list, default: float = np.nan) -> np.ndarray:
-    """numpy.select that also takes the scalar conditions a Piecewise gives for scalar inputs."""
-    return np.select([np.asarray(c) for c in conditions], choices, default)
-
-
-NUMPY_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
-    "select": _select,
-    "sigmoid": _sigmoid,
-    "relu": lambda z: np.maximum(z, 0.0),
-    "leaky_relu": lambda z, alpha: np.where(z > 0, z, alpha * z),
-    "softplus": lambda z: np.logaddexp(0.0, z),
-    "softmax": _softmax,
-}
-"""The activations as numpy functions, by name, for the generated code and for ``verify``
-(whose SymPy ``lambdify`` prints a Piecewise as ``select``)."""
 
 CALLS: dict[type, str] = {
     sigmoid: "sigmoid", relu: "relu", leaky_relu: "leaky_relu", softplus: "softplus",

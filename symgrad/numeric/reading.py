@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..calculus.derivation import Derivation, Factor
+from ..calculus.backward import Factor
+
+from ..calculus.derivation import Derivation
 
 SATURATED = sp.Rational(1, 10)
 """An activation whose slope is below this fraction of its largest slope is saturated."""

@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 import sympy as sp
 
 from . import layout
-from ..calculus.derivation import Derivation, Factor
+from ..calculus.backward import Factor
+from ..calculus.derivation import Derivation
 
 MAX_DRAWN_NODES = 40
 """Graphs up to this many nodes are drawn; a larger one is summarised in a sentence."""

@@ -7,8 +7,12 @@ notation (``notation``), Markdown flavours (``flavours``), the network chapter
 (``pictures``). Rendering only reads the derivation: it never derives.
 """
 
+from ..calculus.derivation import DISPLAYS
 from .document import (DETAILS, EXTENSIONS, FORMATS, KATEX_DIR, TEMPLATE_DIR, VIEWS,
                        displayed_equations, environment, render, written_in)
+
+DISPLAYS["markdown"] = lambda derivation: render(derivation, "markdown")
+"""Jupyter shows a ``Derivation`` as its Markdown document (``Derivation._repr_markdown_``)."""
 
 __all__ = ["DETAILS", "EXTENSIONS", "FORMATS", "KATEX_DIR", "TEMPLATE_DIR", "VIEWS",
            "displayed_equations", "environment", "render", "written_in"]

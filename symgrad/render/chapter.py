@@ -1,6 +1,6 @@
 """The network document: backpropagation laid out as a textbook chapter.
 
-From a dense network's ``Derivation`` (and its matrix view, ``symgrad.layers``) a
+From a dense network's ``Derivation`` (and its matrix view, ``Derivation.matrix``) a
 ``Chapter`` selects what ``templates/common/network.j2`` shows: the few kinds of local
 derivative, each derived once; numbered steps, one per unit's delta (output layer first)
 and then one per unit's weights and bias, each naming the deltas it reuses and the step
@@ -22,9 +22,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import sympy as sp
 
 from . import latex
-from ..calculus.derivation import Adjoint, Derivation, Factor, Gradient, Term
+from ..calculus.backward import Adjoint, Factor, Gradient, Term
+from ..calculus.derivation import Derivation
 from ..errors import DerivationError, UnknownNameError
-from ..calculus.matrix import Z_SCALAR, Layer, MatrixForm, entrywise, matrix_form
+from ..calculus.matrix import Z_SCALAR, Layer, MatrixForm, entrywise
 from ..model.losses import LOSSES
 from ..model.graph import Graph, Role
 from ..model.symbols import Var
@@ -58,11 +59,7 @@ def resolve_view(derivation: Derivation, view: str | None) -> str:
             raise DerivationError("the matrix view is for dense networks (model with layers)")
         return "index"
     if view is None:
-        try:
-            matrix_form(derivation.graph)
-        except DerivationError:
-            return "index"
-        return "both"
+        return "both" if derivation.has_matrix_view else "index"
     return view
 
 
@@ -181,7 +178,7 @@ class Chapter:
     @cached_property
     def form(self) -> MatrixForm | None:
         """The matrix view, when shown."""
-        return matrix_form(self.graph) if self.matrix else None
+        return self.derivation.matrix if self.matrix else None
 
     @cached_property
     def layers(self) -> tuple[LayerInfo, ...]:

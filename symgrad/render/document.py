@@ -32,8 +32,9 @@ from . import latex
 
 from . import plain
 from .chapter import VIEWS, Chapter, resolve_view  # noqa: F401 (VIEWS is part of this API)
-from ..calculus.derivation import Adjoint, Derivation, Factor, Gradient, Term, tidy
-from ..calculus.derivation import Path as GraphPath
+from ..calculus.backward import Adjoint, Factor, Gradient, Term, tidy
+from ..calculus.derivation import Derivation
+from ..calculus.backward import Path as GraphPath
 from ..calculus.engine import default_title
 from ..errors import SpecError, UnknownNameError
 from .flavours import FLAVOURS, inline_math
@@ -44,9 +45,10 @@ from .pictures import Pictures
 from .notation import QUANTITIES, Notation, current, resolve, upper, using
 from ..model.values import arrange
 from ..numeric.reading import read
-from ..calculus.rules import Rule, Step, lines, written
+from ..calculus.rules import Rule, Step
+from ..calculus.written import lines, written
 from ..model.symbols import Var
-from ..calculus.verify import Verification
+from ..calculus.derivation import Verification
 
 FORMATS = ("markdown", "latex", "latex-fragment", "json", "notebook", "html", "beamer")
 EXTENSIONS = {"markdown": ".md", "latex": ".tex", "latex-fragment": ".tex", "json": ".json",

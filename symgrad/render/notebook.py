@@ -115,14 +115,14 @@ def _network(graph: Graph) -> str:
 
 def _expression(graph: Graph) -> str:
     """``symgrad.from_expression`` of the loss written out: as text when symgrad's parser
-    reads it back unchanged, else (a softmax) with ``symgrad.functions.softmax``."""
+    reads it back unchanged, else (a softmax) with ``symgrad.model.functions.softmax``."""
     loss = graph.composed()
     text = str(loss)
     if _reads_back(text, loss):
         return f"graph = symgrad.from_expression({text!r})"
     if isinstance(loss, softmax) and all(a.is_Symbol for a in loss.args[1:]):
         names = " ".join(a.name for a in loss.args[1:])
-        return ("import sympy\nfrom symgrad.functions import softmax\n"
+        return ("import sympy\nfrom symgrad.model.functions import softmax\n"
                 f"graph = symgrad.from_expression(softmax({loss.args[0]}, "
                 f"*sympy.symbols({names!r}, real=True)))")
     raise DerivationError(f"a notebook cannot write code that builds {text!r} again")

@@ -20,6 +20,7 @@ from ..calculus.derivation import Derivation
 from ..errors import UnknownNameError
 from .exercises import Problem, Sheet, structure
 from ..render.notation import DEFAULT, Notation, using
+from ..render.notebook import assemble, code, sections
 from ..render.document import environment, group_tex, render, tidy_text, written_in
 
 FORMATS = ("markdown", "latex", "notebook")
@@ -94,7 +95,6 @@ def _notebook(sheet: Sheet, key: bool, template_dirs: tuple[str, ...]) -> str:
     followed by an empty code cell (sheet) or the code that recomputes its numbers (key)."""
     import nbformat  # loaded only for notebooks
 
-    from ..render.notebook import assemble, code, sections
     markdown = render_sheet(sheet, "markdown", key=key, template_dirs=template_dirs)
     intro, *problems = sections(markdown)
     cells = [nbformat.v4.new_markdown_cell(intro)]

@@ -1,0 +1,163 @@
+"""The backward pass as data: one ``Factor`` per local derivative (derived step by step),
+one ``Adjoint`` per intermediate quantity (dL/dv, the backprop delta, derived once and
+reused by name) and one ``Gradient`` per requested parameter, with its paths from L.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterator, Mapping
+
+import sympy as sp
+
+from ..model.graph import Graph
+from .rules import Step, differentiate
+
+
+@dataclass(frozen=True)
+class Factor:
+    """The local derivative d(of)/d(wrt) of one edge of the graph, where ``of`` is defined
+    as ``expr``: its ``result``, derived step by step in ``step``.
+
+    The steps are worked out when first asked for, so that a wide network, whose weighted
+    sums give thousands of factors read off their terms, does not derive sum rules that
+    no document shows.
+    """
+
+    of: sp.Symbol
+    wrt: sp.Symbol
+    expr: sp.Expr
+    result: sp.Expr
+
+    @classmethod
+    def derived(cls, of: sp.Symbol, wrt: sp.Symbol, expr: sp.Expr,
+                names: Mapping[sp.Expr, sp.Symbol] | None = None) -> "Factor":
+        """The factor with its steps derived now and its result taken from them, written
+        with the ``names`` of quantities the forward pass computes (sigma(z) as a, so
+        that sigma'(z) = a (1 - a) as textbooks write it)."""
+        step = differentiate(expr, wrt)
+        factor = cls(of, wrt, expr, step.result.xreplace(names or {}))
+        factor.__dict__["step"] = step
+        return factor
+
+    @cached_property
+    def step(self) -> Step:
+        """The step-by-step derivation of d(expr)/d(wrt)."""
+        return differentiate(self.expr, self.wrt)
+
+    @property
+    def symbol(self) -> sp.Expr:
+        """The factor as an unevaluated derivative, d(of)/d(wrt)."""
+        return sp.Derivative(self.of, self.wrt)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One consumer's share of a chain rule sum: dL/d(consumer) * d(consumer)/d(node)."""
+
+    consumer: sp.Symbol
+    factor: Factor
+
+
+@dataclass(frozen=True)
+class Adjoint:
+    """dL/d(node), the sum over the node's consumers, derived once.
+
+    ``name`` is how later steps refer to it (delta for a weighted sum, else dL/dv);
+    ``named`` says whether they do (True) or use ``value`` inline (False). For an output
+    layer's delta, ``simplification`` is the SIMPLIFY step from the chain-rule sum written
+    in forward quantities to the textbook form (yhat - y for softmax with categorical
+    cross-entropy, and for sigmoid with binary cross-entropy); ``given`` is what that
+    form assumes, if anything (the targets sum to 1).
+    """
+
+    node: sp.Symbol
+    name: sp.Expr
+    terms: tuple[Term, ...]
+    value: sp.Expr
+    named: bool
+    simplification: Step | None = None
+    given: sp.Eq | None = None
+
+    @property
+    def reference(self) -> sp.Expr:
+        """What an expression that uses this adjoint contains: its name or its value."""
+        return self.name if self.named else self.value
+
+
+@dataclass(frozen=True)
+class Path:
+    """One route from L down to a parameter (L <- yhat <- z <- w) and its chain of factors."""
+
+    nodes: tuple[sp.Symbol, ...]
+    factors: tuple[Factor, ...]
+
+    @property
+    def product(self) -> sp.Expr:
+        """The chain-rule product of the factors' results, as written (unevaluated)."""
+        results = [f.result for f in self.factors]
+        return results[0] if len(results) == 1 else sp.Mul(*results, evaluate=False)
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """dL/d(parameter): the sum over the parameter's consumers, with lazy expanded views."""
+
+    parameter: sp.Symbol
+    terms: tuple[Term, ...]
+    result: sp.Expr
+    backward: "Backward" = field(repr=False, compare=False)
+
+    @cached_property
+    def paths(self) -> tuple[Path, ...]:
+        """Every route from L to the parameter: their sum of products is the gradient."""
+        return tuple(self.backward.paths(self.parameter))
+
+    @property
+    def product(self) -> sp.Expr:
+        """The sum over paths of the chain-rule products, as written."""
+        products = [p.product for p in self.paths]
+        return products[0] if len(products) == 1 else sp.Add(*products, evaluate=False)
+
+    @cached_property
+    def intermediate(self) -> sp.Expr:
+        """The gradient simplified, in intermediate quantities (yhat, z, a, ...)."""
+        return tidy(sp.Add(*(sp.Mul(*(f.result for f in p.factors)) for p in self.paths)))
+
+    @cached_property
+    def expanded(self) -> sp.Expr:
+        """The gradient fully in terms of inputs, targets and parameters."""
+        return self.backward.graph_expand(self.intermediate)
+
+
+@dataclass(frozen=True)
+class Backward:
+    """The backward pass: every local factor and adjoint, shared by all gradients."""
+
+    graph: Graph
+    factors: Mapping[tuple[sp.Symbol, sp.Symbol], Factor]
+    adjoints: Mapping[sp.Symbol, Adjoint]
+    consumers: Mapping[sp.Symbol, tuple[sp.Symbol, ...]]
+
+    def paths(self, start: sp.Symbol) -> Iterator[Path]:
+        """The routes from L down to ``start``, through the relevant quantities."""
+        if start == self.graph.loss:
+            yield Path((start,), ())
+            return
+        for consumer in self.consumers.get(start, ()):
+            factor = self.factors[(consumer, start)]
+            for rest in self.paths(consumer):
+                yield Path(rest.nodes + (start,), rest.factors + (factor,))
+
+    def graph_expand(self, expr: sp.Expr) -> sp.Expr:
+        """``expr`` with every intermediate quantity replaced by its definition."""
+        for d in reversed(self.graph.definitions):
+            expr = expr.xreplace({d.symbol: d.expr})
+        return expr
+
+
+def tidy(expr: sp.Expr) -> sp.Expr:
+    """The shortest of a few cheap equivalent forms (never a slow full ``simplify``)."""
+    candidates = [expr, sp.factor_terms(expr)]
+    return min(candidates, key=sp.count_ops)
