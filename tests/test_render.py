@@ -25,7 +25,7 @@ from render_tools import (compile_latex, katex_available, katex_errors, markdown
                           pdflatex_available, require)
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from symgrad.render.chapter import ColumnSoftmax
+from symgrad.render.chapter_matrix import ColumnSoftmax
 from symgrad.calculus.engine import derive
 from symgrad.errors import DerivationError, UnknownNameError
 from symgrad.model.functions import leaky_relu, relu, sigmoid, softmax, softplus

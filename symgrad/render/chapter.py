@@ -15,37 +15,30 @@ expression does not), so every displayed equation can be checked at the worked v
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import sympy as sp
 
 from . import latex
-from ..calculus.backward import Adjoint, Factor, Gradient, Term
+from ..calculus.backward import Factor
 from ..calculus.derivation import Derivation
 from ..errors import DerivationError, UnknownNameError
-from ..calculus.matrix import Z_SCALAR, Layer, MatrixForm, entrywise
+from ..calculus.matrix import MatrixForm
 from ..model.losses import LOSSES
 from ..model.graph import Graph, Role
 from ..model.symbols import Var
+from .chapter_matrix import ChapterMatrix
+from .chapter_pieces import UNITS_WRITTEN, Kind, LayerInfo, Values
+from .chapter_steps import ChapterSteps
 
 VIEWS = ("index", "matrix", "both")
 """The views of a network's derivation: per unit with the sums written out, in matrices
 and vectors, or both (the default for networks; other losses have the index view only)."""
 
-UNITS_WRITTEN = 4
-"""A layer with more units than this gets one step for all its units: the derivation is
-written for its first unit and the result listed for every unit."""
-
 KIND_ORDER = ("loss", "activation", "softmax other", "weight", "bias", "input")
 """The kinds of local derivative, in the order the document derives them."""
-
-
-class ColumnSoftmax(sp.Function):
-    """The softmax of each column of a matrix (a softmax layer's outputs in the matrix view)."""
-
-    nargs = 1
 
 
 def resolve_view(derivation: Derivation, view: str | None) -> str:
@@ -63,95 +56,11 @@ def resolve_view(derivation: Derivation, view: str | None) -> str:
     return view
 
 
-# --- the pieces of the network ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    """Layer ``number`` (from 1): ``units`` units fed by ``inputs`` quantities."""
-
-    number: int
-    units: int
-    inputs: int
-    activation: str
-    output: bool
-
-
-@dataclass(frozen=True)
-class Kind:
-    """One kind of local derivative (``KIND_ORDER``), derived for one representative unit;
-    ``generic`` is the same for any unit, written with letters for indices (a schema, not
-    an equation at the given values)."""
-
-    name: str
-    factor: Factor
-    activation: str | None = None
-    generic: tuple[sp.Expr, sp.Expr] | None = None
-
-
-@dataclass(frozen=True)
-class Reuse:
-    """Quantities derived in an earlier step (by number) that a step uses by name."""
-
-    names: tuple[sp.Expr, ...]
-    step: int
-
-
-@dataclass(frozen=True)
-class AdjointStep:
-    """A numbered step deriving named adjoints: one unit's delta for every sample (or, in
-    a wide layer, every unit's), from the later deltas in ``reused``."""
-
-    number: int
-    layer: int
-    units: tuple[int, ...]
-    adjoints: tuple[Adjoint, ...]
-    output: bool
-    reused: tuple[Reuse, ...]
-    kind: str = "delta"
-
-
-@dataclass(frozen=True)
-class GradientStep:
-    """A numbered step reading one unit's weights and bias (or a wide layer's) off its
-    deltas, which earlier steps derived."""
-
-    number: int
-    layer: int
-    units: tuple[int, ...]
-    gradients: tuple[Gradient, ...]
-    reused: tuple[Reuse, ...]
-    kind: str = "gradients"
-
-
-@dataclass(frozen=True)
-class Values:
-    """Numbers in place of quantities: ``text`` as shown (rounded), ``exact`` as computed."""
-
-    text: Mapping[sp.Basic, str]
-    exact: Mapping[sp.Basic, Any]
-
-    def subs(self, expr: sp.Basic, **extra: "Values") -> latex.Math:
-        """``expr`` printed with numbers; its ``expr`` is ``expr`` with the exact numbers."""
-        text, exact = dict(self.text), dict(self.exact)
-        for more in extra.values():
-            text.update(more.text)
-            exact.update(more.exact)
-        return replace(latex.tex(expr, text), expr=expr.xreplace(exact))
-
-    def number(self, key: sp.Basic) -> latex.Math:
-        """The number (or matrix of numbers) of ``key`` on its own."""
-        return latex.Math.atom(self.text[key], self.exact[key])
-
-    def __or__(self, other: "Values") -> "Values":
-        return Values({**self.text, **other.text}, {**self.exact, **other.exact})
-
-
 # --- the chapter ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Chapter:
+class Chapter(ChapterSteps, ChapterMatrix):
     """What a network document shows, selected from ``derivation`` for ``view``."""
 
     derivation: Derivation
@@ -303,181 +212,6 @@ class Chapter:
         """The representative of a kind of local derivative, if the derivation has one."""
         return next((k for k in self.kinds if k.name == name), None)
 
-    # the numbered steps
-
-    @cached_property
-    def steps(self) -> tuple[AdjointStep | GradientStep, ...]:
-        """The delta steps from the output layer back, then the gradient steps."""
-        steps: list[AdjointStep | GradientStep] = []
-        derived: dict[sp.Expr, int] = {}
-        for key, adjoints in _grouped(self._stepped_adjoints(), lambda a: self._group_key(a.node, True)):
-            number = len(steps) + 1
-            reused = self._reuses(_named_inputs(self.derivation, adjoints), derived)
-            steps.append(AdjointStep(number, key[0], _units(adjoints), tuple(adjoints),
-                                     key[0] == len(self.layers), reused,
-                                     "delta" if _is_delta(adjoints[0]) else "adjoint"))
-            derived.update({a.name: number for a in adjoints})
-        gradients = sorted(self.derivation.gradients, key=lambda g: (-g.parameter.layer,
-                                                                     g.parameter.index[0]))
-        for key, group in _grouped(gradients, lambda g: self._group_key(g.parameter, False)):
-            names = [s for g in group for s in _ordered_symbols(g.result) if s in derived]
-            steps.append(GradientStep(len(steps) + 1, key[0], _units([g.parameter for g in group]),
-                                      tuple(group), self._reuses(names, derived)))
-        return tuple(steps)
-
-    def _stepped_adjoints(self) -> list[Adjoint]:
-        """The named adjoints a step derives: every delta, and any other named adjoint that
-        is more than a local derivative of the loss."""
-        loss = self.derivation.loss
-        return [a for a in self.derivation.adjoints
-                if a.named and not all(t.consumer == loss for t in a.terms)]
-
-    def _group_key(self, node: Var, by_kind: bool) -> tuple:
-        """Steps group one unit's quantities (of one kind, with ``by_kind``): every sample's,
-        or in a wide layer, every unit's."""
-        layer = self.layer_of(node)
-        key = (layer.number, node.base) if by_kind else (layer.number,)
-        return key if layer.units > UNITS_WRITTEN else key + (node.index[0],)
-
-    @staticmethod
-    def _reuses(names: Iterable[sp.Expr], derived: Mapping[sp.Expr, int]) -> tuple[Reuse, ...]:
-        by_step: dict[int, list[sp.Expr]] = {}
-        for name in dict.fromkeys(names):
-            if name in derived:
-                by_step.setdefault(derived[name], []).append(name)
-        return tuple(Reuse(tuple(names_), step) for step, names_ in sorted(by_step.items()))
-
-    def step_of(self, name: sp.Expr) -> int | None:
-        """The number of the step that derives the named adjoint ``name``."""
-        for step in self.steps:
-            if isinstance(step, AdjointStep) and any(a.name == name for a in step.adjoints):
-                return step.number
-        return None
-
-    @property
-    def adjoint_steps(self) -> list[AdjointStep]:
-        return [s for s in self.steps if isinstance(s, AdjointStep)]
-
-    @property
-    def gradient_steps(self) -> list[GradientStep]:
-        return [s for s in self.steps if isinstance(s, GradientStep)]
-
-    # the chains of an adjoint step
-
-    def through(self, adjoint: Adjoint) -> list[Adjoint]:
-        """The unnamed adjoints an adjoint is computed through (dL/da of a hidden unit,
-        which sums over the units it feeds), each written out on its own line."""
-        out = []
-        for t in adjoint.terms:
-            inner = self.derivation.backward.adjoints.get(t.consumer)
-            if inner is not None and not inner.named and not self._from_loss(inner):
-                out.extend(self.through(inner) + [inner])
-        return out
-
-    def _from_loss(self, adjoint: Adjoint) -> bool:
-        return all(t.consumer == self.derivation.loss for t in adjoint.terms)
-
-    def adjoint_chain(self, adjoint: Adjoint, numbers: bool = True) -> list[latex.Math]:
-        """dL/dv by name, in Leibniz notation, as the chain-rule sum of the named
-        quantities, in forward quantities, simplified; then (``numbers``, with values) the
-        simplest form in numbers and the value."""
-        d = self.derivation
-        sides = [latex.tex(adjoint.name)] if adjoint.named else []
-        sides += [latex.tex(sp.Derivative(d.loss, adjoint.node)), self.terms_symbols(adjoint.terms),
-                  self.terms_results(adjoint.terms)]
-        forward = self.terms_results(adjoint.terms, forward=True)
-        if str(forward) != str(sides[-1]):
-            sides.append(forward)
-        step = adjoint.simplification
-        if step is not None:
-            sides += [latex.tex(f) for f in (step.expr, step.inner, step.result) if f is not None]
-        return sides + (self.numbers_of(adjoint) if numbers else [])
-
-    def numbers_of(self, adjoint: Adjoint) -> list[latex.Math]:
-        """With values: the adjoint's simplest form in numbers, and its value."""
-        if self.values is None:
-            return []
-        value = latex.number(self.derivation.worked.adjoints[adjoint.node])
-        if adjoint.simplification is not None:
-            return [self.values.subs(adjoint.value), value]
-        return [self.terms_results(adjoint.terms, forward=True, values=self.values), value]
-
-    def terms_symbols(self, terms: Sequence[Term]) -> latex.Math:
-        """Sum over consumers c of dL/dc * dc/dv in Leibniz notation (dL/dc by its name)."""
-        from .document import terms_symbols  # the render module builds on this one
-
-        return terms_symbols(self.derivation, terms)
-
-    def terms_results(self, terms: Sequence[Term], forward: bool = False,
-                      values: Values | None = None) -> latex.Math:
-        """Sum over consumers c of (dL/dc) * (dc/dv as derived): dL/dc by name; with
-        ``forward``, local derivatives of the loss by their value and activations by the
-        quantity they define (sigma(z) as a); with ``values``, in numbers."""
-        show = values.subs if values is not None else latex.tex
-        parts = []
-        for t in terms:
-            adjoint = self.derivation.backward.adjoints.get(t.consumer)
-            result = show(t.factor.result.xreplace(self.outputs) if forward else t.factor.result)
-            if adjoint is None:
-                parts.append(result)
-                continue
-            reference = adjoint.value if forward and self._from_loss(adjoint) else adjoint.reference
-            parts.append(latex.join_math([show(reference), result], r"\cdot"))
-        return latex.join_math(parts, "+")
-
-    @cached_property
-    def outputs(self) -> dict[sp.Expr, sp.Symbol]:
-        """Each activation call by the quantity it defines: sigma(z^(1)_1) is a^(1)_1."""
-        return {d.expr: d.symbol for d in self.graph.definitions
-                if d.role is Role.ACTIVATION and isinstance(d.expr, sp.Function)}
-
-    def others(self, step: AdjointStep) -> list[Adjoint]:
-        """The adjoints of a step after the first, derived the same way."""
-        return list(step.adjoints[1:])
-
-    def model_step(self, step: AdjointStep) -> AdjointStep | None:
-        """The earlier step that derives the same kind of adjoint in the same layer, which
-        ``step`` repeats for another unit (None for the first of its kind)."""
-        for other in self.adjoint_steps:
-            if other.number < step.number and other.layer == step.layer and other.kind == step.kind:
-                return other
-        return None
-
-    def short_chain(self, adjoint: Adjoint) -> list[latex.Math]:
-        """For an adjoint derived like one shown in full: its name, its simplest form and
-        (with values) that form in numbers and the value."""
-        name = adjoint.name if adjoint.named else sp.Derivative(self.derivation.loss, adjoint.node)
-        last = latex.tex(adjoint.value) if adjoint.simplification is not None \
-            else self.terms_results(adjoint.terms, forward=True)
-        return [latex.tex(name), last] + self.numbers_of(adjoint)
-
-    # gradients
-
-    def gradient_chain(self, gradient: Gradient) -> list[latex.Math]:
-        """dL/dp in Leibniz notation, in named deltas, and (with values) in numbers."""
-        d = self.derivation
-        sides = [latex.tex(sp.Derivative(d.loss, gradient.parameter)), self.terms_symbols(gradient.terms),
-                 self.terms_results(gradient.terms)]
-        ones = any(t.factor.result == 1 for t in gradient.terms)
-        if ones:  # delta * 1 is delta
-            sides.append(latex.tex(gradient.result))
-        if self.values is not None:
-            numbers = self.values.subs(gradient.result) if ones \
-                else self.terms_results(gradient.terms, values=self.values)
-            sides += [numbers, latex.number(d.worked.gradients[gradient.parameter])]
-        return sides
-
-    def update_chain(self, parameter: sp.Symbol) -> list[latex.Math]:
-        """p, p - eta dL/dp, the same in numbers, and the updated value (``rel=\\leftarrow``)."""
-        worked = self.derivation.worked
-        rule = parameter - ETA * sp.Derivative(self.derivation.loss, parameter)
-        rate = Values({ETA: latex.num(worked.learning_rate),
-                       sp.Derivative(self.derivation.loss, parameter): latex.num(worked.gradients[parameter])},
-                      {ETA: worked.learning_rate,
-                       sp.Derivative(self.derivation.loss, parameter): worked.gradients[parameter]})
-        return [latex.tex(parameter), latex.tex(rule), self.values.subs(rule, rate=rate),
-                latex.number(worked.updated[parameter])]
-
     # numbers
 
     @cached_property
@@ -553,207 +287,6 @@ class Chapter:
                     rows.append(row)
         return rows
 
-    # the matrix view
-
-    def matrix_forward(self, layer: Layer) -> list[list[latex.Math]]:
-        """Z = W A + b 1^T and A = f(Z) for one layer, and with values their numbers."""
-        activated = layer.activated if layer.activated is not None else ColumnSoftmax(layer.Z)
-        chains = [[latex.tex(layer.Z), latex.tex(layer.weighted_sum)], [latex.tex(layer.A), latex.tex(activated)]]
-        numbers = self.matrix_values
-        if numbers is not None:
-            chains[0] += [numbers.subs(layer.weighted_sum), numbers.number(layer.Z)]
-            chains[1] += [numbers.subs(activated), numbers.number(layer.A)]
-        return chains
-
-    def matrix_output(self) -> list[latex.Math]:
-        """The output layer's delta, entry by entry, and with values its numbers."""
-        last = self.form.layers[-1]
-        chain = [latex.tex(last.delta), latex.tex(self.gradient_matrix(last.Z)),
-                 latex.tex(self.form.output.matrix)]
-        numbers = self.matrix_values
-        if numbers is not None:
-            chain += [numbers.subs(self.form.output.matrix), numbers.number(last.delta)]
-        return chain
-
-    def matrix_backward(self) -> list[tuple[Layer, list[latex.Math]]]:
-        """Each hidden layer's delta from the next one's, and with values its numbers."""
-        out = []
-        for delta, recursion in self.form.backward:
-            layer = next(l for l in self.form.layers if l.delta == delta)
-            chain = [latex.tex(delta), latex.tex(self.gradient_matrix(layer.Z))]
-            slope = self.slope_matrix(layer)
-            if slope is not None:  # f'(Z) by name, before the recursion as the form writes it
-                propagated, = (f for f in recursion.args if f != layer.derivative)
-                chain.append(latex.tex(sp.HadamardProduct(propagated, slope), names=self.slope_names))
-            chain.append(latex.tex(recursion))
-            numbers = self.matrix_values
-            if numbers is not None:
-                products = self.matrix_products
-                chain += [numbers.subs(recursion), numbers.subs(recursion, products=products),
-                          numbers.number(delta)]
-            out.append((layer, chain))
-        return out
-
-    def matrix_gradients(self, layer: Layer) -> list[list[latex.Math]]:
-        """dL/dW = Delta A^T and dL/db = Delta 1 for one layer, and with values their numbers."""
-        chains = []
-        for of, rule in ((layer.W, layer.weight_gradient), (layer.b, layer.bias_gradient)):
-            gradient = self.gradient_matrix(of)
-            chain = [latex.tex(gradient), latex.tex(rule)]
-            if self.matrix_values is not None:
-                chain += [self.matrix_values.subs(rule), self.matrix_values.number(gradient)]
-            chains.append(chain)
-        return chains
-
-    def matrix_updates(self) -> list[list[latex.Math]]:
-        """W <- W - eta dL/dW for each weight matrix and bias vector, in numbers."""
-        chains = []
-        for layer in self.form.layers:
-            for of in (layer.W, layer.b):
-                rule = of - ETA * self.gradient_matrix(of)
-                chains.append([latex.tex(of), latex.tex(rule), self.matrix_values.subs(rule),
-                               self.matrix_values.number(_updated(of))])
-        return chains
-
-    @staticmethod
-    def slope_matrix(layer: Layer) -> sp.MatrixExpr | None:
-        """f'(Z^(l)): the activation's derivative f'(z) applied to every entry of Z^(l)
-        (None for softmax and for an identity, whose slope is 1)."""
-        if layer.slope is None or not layer.slope.result.has(Z_SCALAR):
-            return None
-        return entrywise(layer.slope.result, layer.Z)
-
-    @cached_property
-    def slope_names(self) -> dict[sp.Basic, str]:
-        """f'(Z^(l)) by name, for each layer's entry-by-entry derivative."""
-        names = {}
-        for layer in self.form.layers:
-            slope = self.slope_matrix(layer)
-            if slope is not None:
-                names[slope] = f"{self.function_tex(layer)}'({latex.tex(layer.Z)})"
-        return names
-
-    def function_tex(self, layer: Layer) -> str:
-        """The activation's name as printed: ``\\sigma``, ``\\tanh``."""
-        return str(latex.tex(layer.slope.expr)).rsplit("(", 1)[0]
-
-    def slopes(self) -> list[tuple[Layer, list[latex.Math]]]:
-        """f'(z) = ... once for each activation of a hidden layer, z a scalar."""
-        seen, out = set(), []
-        for layer in self.form.layers[:-1]:
-            if layer.activation not in seen and layer.slope is not None:
-                seen.add(layer.activation)
-                lhs = latex.Math.atom(f"{self.function_tex(layer)}'(z)",
-                                      sp.Derivative(layer.slope.expr, Z_SCALAR))
-                out.append((layer, [lhs, latex.tex(layer.slope.result)]))
-        return out
-
-    @staticmethod
-    def gradient_matrix(of: sp.MatrixSymbol) -> sp.MatrixSymbol:
-        """dL/dM, the matrix of M's shape whose entries are dL/dM_jk."""
-        return sp.MatrixSymbol(f"dL/d{of.name}", *of.shape)
-
-    @cached_property
-    def matrix_values(self) -> Values | None:
-        """Every matrix of the matrix view as numbers, when every one is known."""
-        if self.values is None or self.form is None or not self.every_parameter:
-            return None
-        return _MatrixNumbers(self).values()
-
-    @cached_property
-    def matrix_products(self) -> Values:
-        """W^T Delta for each recursion, as numbers (the adjoints of the activations)."""
-        return _MatrixNumbers(self).products()
-
-
-ETA = sp.Symbol("eta", positive=True)
-"""The learning rate, printed eta."""
-
-
-def _updated(of: sp.MatrixSymbol) -> sp.MatrixSymbol:
-    """A key for the values of M after the update (never printed)."""
-    return sp.MatrixSymbol(f"{of.name}'", *of.shape)
-
-
-class _MatrixNumbers:
-    """The matrices of a chapter's matrix view, entry by entry from the worked numbers:
-    given ones as written, computed ones rounded (``text``), and exactly (``exact``)."""
-
-    def __init__(self, chapter: Chapter):
-        self.chapter = chapter
-        self.worked = chapter.derivation.worked
-        self.symbols = {s.name: s for g in chapter.graph.groups for s in g.symbols}
-        self.symbols.update({d.symbol.name: d.symbol for d in chapter.graph.definitions})
-        self.text: dict[sp.Basic, str] = {}
-        self.exact: dict[sp.Basic, Any] = {}
-
-    def entries(self, name: str, shape: tuple[int, int]) -> list[list[sp.Symbol]]:
-        """The element symbols of a group or layer quantity, as rows."""
-        rows, columns = shape
-        if f"{name}[0][0]" in self.symbols:
-            return [[self.symbols[f"{name}[{j}][{k}]"] for k in range(columns)] for j in range(rows)]
-        return [[self.symbols[f"{name}[{j}]"]] for j in range(rows)]
-
-    def given(self, symbol: sp.Symbol) -> tuple[str, Any]:
-        return latex.literal_tex(self.worked.literals[symbol]), self.worked.given[symbol]
-
-    @staticmethod
-    def computed(value: Any) -> tuple[str, Any]:
-        return latex.num(value), value
-
-    def values(self) -> Values:
-        form, worked = self.chapter.form, self.worked
-        X = self.entries("x", form.X.shape)
-        self.put(form.X, X, self.given)
-        self.put(form.X.T, _transposed(X), self.given)
-        self.put(form.Y, self.entries("y", form.Y.shape), self.given)
-        for layer in form.layers:
-            self.layer(layer)
-        if worked.learning_rate is not None:
-            self.text[ETA], self.exact[ETA] = self.computed(worked.learning_rate)
-        return Values(self.text, self.exact)
-
-    def layer(self, layer: Layer) -> None:
-        """A layer's parameters, weighted sums, activations, deltas, gradients, slopes."""
-        worked, n = self.worked, layer.number
-        W = self.entries(f"W{n}", layer.W.shape)
-        self.put(layer.W, W, self.given)
-        self.put(layer.W.T, _transposed(W), self.given)
-        self.put(layer.b, self.entries(f"b{n}", layer.b.shape), self.given)
-        Z = self.entries(f"z{n}", layer.Z.shape)
-        A = self.entries("yhat" if n == len(self.chapter.form.layers) else f"a{n}", layer.A.shape)
-        forward = lambda s: self.computed(worked.forward[s])
-        adjoint = lambda s: self.computed(worked.adjoints[s])
-        self.put(layer.Z, Z, forward)
-        self.put(layer.A, A, forward)
-        self.put(layer.A.T, _transposed(A), forward)
-        self.put(layer.delta, Z, adjoint)
-        self.put(Chapter.gradient_matrix(layer.Z), Z, adjoint)
-        for of in (layer.W, layer.b):
-            entries = self.entries(of.name, of.shape)
-            self.put(Chapter.gradient_matrix(of), entries, lambda s: self.computed(worked.gradients[s]))
-            if worked.learning_rate is not None:
-                self.put(_updated(of), entries, lambda s: self.computed(worked.updated[s]))
-        slope = Chapter.slope_matrix(layer)
-        if slope is not None:
-            pairs = [list(zip(ra, rz)) for ra, rz in zip(A, Z)]
-            self.put(slope, pairs, lambda key: self.computed(worked.factors[key]))
-
-    def products(self) -> Values:
-        """(W^(l+1))^T Delta^(l+1): its entries are the adjoints of layer l's activations."""
-        form = self.chapter.form
-        for layer, after in zip(form.layers[:-1], form.layers[1:]):
-            A = self.entries(f"a{layer.number}", layer.A.shape)
-            self.put(sp.MatMul(after.W.T, after.delta), A,
-                     lambda s: self.computed(self.worked.adjoints[s]))
-        return Values(self.text, self.exact)
-
-    def put(self, key: sp.Basic, rows: list[list[Any]], value) -> None:
-        """The matrix of ``value`` of each entry, as ``key``'s numbers."""
-        pairs = [[value(s) for s in row] for row in rows]
-        self.text[key] = latex.bmatrix([[t for t, _ in row] for row in pairs])
-        self.exact[key] = sp.ImmutableMatrix([[v for _, v in row] for row in pairs])
-
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -762,10 +295,6 @@ def _letters(base: str, layer: str, index: tuple[str, ...], sample: str | None =
     """A quantity with letters for its layer and indices (z^(l)_j), for statements that
     hold for every unit."""
     return Var(f"{base}~{layer}~{''.join(index)}~{sample}", base, layer, index, sample)
-
-
-def _transposed(rows: list[list[Any]]) -> list[list[Any]]:
-    return [list(column) for column in zip(*rows)]
 
 
 def _layer(symbol: sp.Symbol) -> int:
@@ -779,43 +308,5 @@ def _representative(factor: Factor) -> tuple:
             getattr(of, "sample", None) or 0)
 
 
-def _grouped(items: Iterable[Any], key) -> list[tuple[Any, list[Any]]]:
-    """Items in runs of equal ``key``, keeping the order of first appearance."""
-    groups: dict[Any, list[Any]] = {}
-    for item in items:
-        groups.setdefault(key(item), []).append(item)
-    return list(groups.items())
-
-
-def _units(items: Sequence[Any]) -> tuple[int, ...]:
-    symbols = [i.node if isinstance(i, Adjoint) else i for i in items]
-    return tuple(dict.fromkeys(s.index[0] for s in symbols))
-
-
-def _is_delta(adjoint: Adjoint) -> bool:
-    return isinstance(adjoint.name, Var) and adjoint.name.base == "delta"
-
-
 def _same_unit(a: Var, z: Var) -> bool:
     return a.index == z.index and getattr(a, "sample", None) == getattr(z, "sample", None)
-
-
-def _ordered_symbols(expr: sp.Expr) -> list[sp.Symbol]:
-    return sorted(expr.free_symbols, key=lambda s: s.sort_key())
-
-
-def _named_inputs(derivation: Derivation, adjoints: Sequence[Adjoint]) -> list[sp.Expr]:
-    """The named adjoints the given ones use, directly or through unnamed ones."""
-    names: list[sp.Expr] = []
-    todo = list(adjoints)
-    while todo:
-        adjoint = todo.pop(0)
-        for t in adjoint.terms:
-            inner = derivation.backward.adjoints.get(t.consumer)
-            if inner is None:
-                continue
-            if inner.named:
-                names.append(inner.name)
-            else:
-                todo.append(inner)
-    return names
