@@ -16,7 +16,8 @@ from .errors import SpecError, SymgradError
 from .model.functions import softmax
 from .model.graph import Dense, Graph, check_activation, from_expression, network, neuron, with_loss
 from .render.notation import DEFAULT, Notation, get_notation
-from .render.document import DETAILS, VIEWS
+from .render.chapter import VIEWS
+from .render.document import DETAILS
 from .model.symbols import real_symbol
 
 KEYS = ("title", "expression", "softmax", "model", "loss", "wrt", "at", "learning_rate",

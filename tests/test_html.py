@@ -22,8 +22,10 @@ import symgrad
 from render_tools import (compile_latex, katex_available, katex_errors, markdown_math_segments,
                           pdflatex_available, require)
 from symgrad.cli.main import main, stale_katex
-from symgrad.render.pictures import picture_files, pictures
-from symgrad.render.document import KATEX_DIR, render
+from symgrad.pictures import pictures
+from symgrad.render.pictures import picture_files
+from symgrad.render.document import render
+from symgrad.render.environment import KATEX_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "output"

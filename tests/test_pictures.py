@@ -17,7 +17,8 @@ from symgrad.render import latex, plain
 from symgrad.cli.main import main
 from symgrad.model.functions import expand_activations
 from symgrad.pictures.graph import computational_graph
-from symgrad.render.pictures import graph_svg, picture_files, pictures
+from symgrad.pictures import pictures
+from symgrad.render.pictures import graph_svg, picture_files
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -32,8 +32,10 @@ from symgrad.model.functions import leaky_relu, relu, sigmoid, softmax, softplus
 from symgrad.render.latex import (equation, latex_escape, literal_tex, markdown_escape, num, tex,
                            width, WIDTH)
 from symgrad.model.graph import network, neuron, with_loss
-from symgrad.render.document import (DETAILS, EXTENSIONS, FORMATS, TEMPLATE_DIR, VIEWS, displayed_equations,
-                            environment, render, to_json)
+from symgrad.render.chapter import VIEWS
+from symgrad.render.document import DETAILS, EXTENSIONS, FORMATS, displayed_equations, render
+from symgrad.render.environment import TEMPLATE_DIR, environment
+from symgrad.render.json_output import to_json
 from symgrad.spec import load_spec
 from symgrad.calculus.rules import Rule
 from symgrad.model.symbols import Var, layered

@@ -23,7 +23,7 @@ INSTALL_TIMEOUT = 900
 
 TEMPLATE_PROBE = """
 import json, sysconfig, symgrad
-from symgrad.render.document import TEMPLATE_DIR
+from symgrad.render.environment import TEMPLATE_DIR
 print(json.dumps({
     "package": str(symgrad.__file__),
     "template_dir": str(TEMPLATE_DIR),

@@ -24,8 +24,11 @@ from ..errors import SpecError, SymgradError
 from ..model.graph import from_expression
 from ..render.notation import DEFAULT, PRESETS, Notation, get_notation, using
 from ..render.flavours import FLAVOURS
-from ..render.document import DETAILS, EXTENSIONS, FORMATS, KATEX_DIR, VIEWS, render, written_in
-from ..render.pictures import Pictures, picture_files, pictures
+from ..pictures import Pictures, pictures
+from ..render.chapter import VIEWS
+from ..render.document import DETAILS, EXTENSIONS, FORMATS, render, written_in
+from ..render.environment import KATEX_DIR
+from ..render.pictures import picture_files
 from ..spec import Spec, load_spec
 from ..teaching.exercises import exercises, load_exercises
 from .progress import Bar, track

@@ -1,5 +1,10 @@
 """Pictures of a derivation as data: the computational graph, its layout, and the plots.
 
 ``graph`` lays the derivation out as nodes and labelled edges (``layout`` orders them);
-``plots`` computes the curves of the loss. Drawing them into files is the renderer's job.
+``plots`` computes the curves of the loss; ``shown`` (``pictures``) says what a document
+shows. Drawing them into files is the renderer's job.
 """
+
+from .shown import Pictures, pictures
+
+__all__ = ["Pictures", "pictures"]

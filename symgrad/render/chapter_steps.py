@@ -9,6 +9,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import sympy as sp
 
 from . import latex
+from .chains import terms_symbols
 from ..calculus.backward import Adjoint, Gradient, Term
 from ..calculus.derivation import Derivation
 from ..model.graph import Role
@@ -120,8 +121,6 @@ class ChapterSteps:
 
     def terms_symbols(self, terms: Sequence[Term]) -> latex.Math:
         """Sum over consumers c of dL/dc * dc/dv in Leibniz notation (dL/dc by its name)."""
-        from .document import terms_symbols  # the render module builds on this one
-
         return terms_symbols(self.derivation, terms)
 
     def terms_results(self, terms: Sequence[Term], forward: bool = False,

@@ -21,7 +21,9 @@ from ..errors import UnknownNameError
 from .exercises import Problem, Sheet, structure
 from ..render.notation import DEFAULT, Notation, using
 from ..render.notebook import assemble, code, sections
-from ..render.document import environment, group_tex, render, tidy_text, written_in
+from ..render.document import render, tidy_text, written_in
+from ..render.environment import environment
+from ..render.numbers import group_tex
 
 FORMATS = ("markdown", "latex", "notebook")
 EXTENSIONS = {"markdown": ".md", "latex": ".tex", "notebook": ".ipynb"}

@@ -1,0 +1,51 @@
+"""What a document shows beside its text, as data: ``pictures(derivation, stem)`` gives the
+graph, the plots of the loss and the file names they go under (drawn by ``symgrad.render``).
+
+The files are named after ``stem``: ``stem.graph.svg``; ``stem.tangent``, ``stem.contour``
+and ``stem.training`` as ``.svg`` beside Markdown and HTML pages and ``.pdf`` beside LaTeX
+and beamer frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import plots
+from ..calculus.derivation import Derivation
+from .graph import MAX_DRAWN_NODES, GraphPicture, computational_graph
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """What a document shows beside its text: the graph (drawn if small enough; ``size``
+    counts its nodes and edges); for a derivation with values and one or two scalar
+    parameters the tangent plot, with two the contour plot; with a learning rate the
+    loss over a few steps of gradient descent."""
+
+    stem: str
+    graph: GraphPicture | None
+    size: tuple[int, int]
+    tangent: plots.Tangents | None
+    contour: plots.Contour | None = None
+    training: plots.Training | None = None
+
+    def file(self, picture: str, extension: str) -> str:
+        """The file name of ``picture`` (graph, tangent) as ``extension`` (svg, pdf)."""
+        return f"{self.stem}.{picture}.{extension}"
+
+    @property
+    def drawn_limit(self) -> int:
+        """The most nodes a drawn graph has (``MAX_DRAWN_NODES``)."""
+        return MAX_DRAWN_NODES
+
+
+def pictures(derivation: Derivation, stem: str) -> Pictures:
+    """The pictures of ``derivation`` for a document whose files are named after ``stem``:
+    the graph laid out only if it is small enough to draw (``MAX_DRAWN_NODES``)."""
+    graph = derivation.graph
+    known = {s for g in graph.groups for s in g.symbols} | {d.symbol for d in graph.definitions}
+    nodes = len(known)
+    edges = sum(len(d.expr.free_symbols & known) for d in graph.definitions)
+    drawn = computational_graph(derivation) if nodes <= MAX_DRAWN_NODES else None
+    return Pictures(stem, drawn, (nodes, edges), plots.tangents(derivation),
+                    plots.contour(derivation), plots.training(derivation))

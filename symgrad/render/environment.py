@@ -1,0 +1,183 @@
+"""The Jinja environment the documents are rendered in, with the template folder and
+the filters and globals the templates use (gathered from the helper modules).
+
+One Jinja environment per template search path, made by ``environment``. The templates
+read the data model and use the filters and helpers registered here, which only print
+(``symgrad.render.latex``) or select parts of the model. Explanations are written in
+the templates.
+
+Users override a template by passing ``template_dirs``: their folders come first on the
+search path, so a file there with a default template's name replaces it. The defaults
+stay reachable under the prefix ``default:``, so an override can extend the template it
+replaces and change one block::
+
+    {% extends "default:markdown/derivation.md.j2" %}
+    {% block title %}# My own title{% endblock %}
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+from pathlib import Path
+
+import jinja2
+import markupsafe
+
+from . import latex, svg
+from .chains import (adjoints_of, chain_numbers, chain_results, chain_symbols, earlier_adjoints,
+                     earlier_factors, factors_of, path_tex, terms_numbers, terms_results,
+                     terms_symbols)
+from .describe import (activations, count_ops, function_name, has_activation, is_composite,
+                       layer_number, leaky_slopes, loss_formula, loss_title, matrix_quantity,
+                       quantity, title)
+from .notation import current
+from .numbers import (backward_values, forward_values, given_display, given_groups, given_values,
+                      group_tex, group_value, sign, subs, update_chain, worked_factors)
+from .steps import (constant_terms, derivative, explained_steps, factor_chain, factor_symbol,
+                    held_fixed, held_names, is_inline, kink, outline, step_equation)
+from ..calculus.backward import tidy
+from ..pictures.graph import GraphPicture
+from ..calculus.written import written
+from ..numeric.reading import read
+
+
+EXPANDED_MAX_OPS = 40
+"""The gradient written in inputs and parameters alone is shown up to this many operations."""
+PATHS_WRITTEN_MAX = 4
+"""The chain rule is written out path by path up to this many paths."""
+
+
+def _template_dir() -> Path:
+    installed = importlib.resources.files("symgrad") / "templates"
+    if installed.is_dir():
+        return Path(str(installed))
+    return Path(__file__).resolve().parent.parent.parent / "templates"
+
+
+TEMPLATE_DIR = _template_dir()
+KATEX_DIR = Path(__file__).resolve().parent / "static" / "katex"
+"""KaTeX's distribution files (its CSS, script, auto-render and fonts, with its licence):
+an HTML page loads them from a folder ``katex`` beside it."""
+
+
+@functools.lru_cache(maxsize=None)
+def environment(template_dirs: tuple[str, ...] = (), flavour: str = "github") -> jinja2.Environment:
+    """The Jinja environment for this search path: ``template_dirs``, then the defaults
+    (also reachable as ``default:NAME``); Markdown's math is written for ``flavour``."""
+    defaults = jinja2.FileSystemLoader(str(TEMPLATE_DIR))
+    loader = jinja2.ChoiceLoader([
+        jinja2.FileSystemLoader(list(template_dirs)),
+        defaults,
+        jinja2.PrefixLoader({"default": defaults}, delimiter=":"),
+    ])
+    env = jinja2.Environment(
+        loader=loader, autoescape=False, keep_trailing_newline=True, trim_blocks=True,
+        lstrip_blocks=True, undefined=jinja2.StrictUndefined,
+        comment_start_string="{##", comment_end_string="##}", extensions=["jinja2.ext.do"],
+    )
+    env.filters.update(FILTERS)
+    env.globals.update(GLOBALS)
+    env.globals["flavour"] = flavour
+    return env
+
+
+@functools.lru_cache(maxsize=None)
+def escaping(env: jinja2.Environment) -> jinja2.Environment:
+    """``env`` with HTML autoescape on, for HTML pages: every value a template prints is
+    escaped unless it is markup already (a macro's output)."""
+    return env.overlay(autoescape=True)
+
+
+def svg_graph(graph: GraphPicture) -> markupsafe.Markup:
+    """The graph's SVG (from the default templates), to put inline in an HTML page
+    (markup: not escaped again)."""
+    return markupsafe.Markup(svg.drawing(environment(), graph))
+
+
+BLOCK_SEPARATOR = re.compile(r"\n[ \t]*\n")
+EMPTY_FRAME = re.compile(r"\\begin\{frame\}\[allowframebreaks\]\{[^\n]*\}\s*\\end\{frame\}\s*")
+
+
+def paragraphs(html: str) -> markupsafe.Markup:
+    """HTML whose blocks are set apart by blank lines, with every block that is not an
+    element (a run of text) made a paragraph."""
+    blocks = [b.strip() for b in BLOCK_SEPARATOR.split(str(html)) if b.strip()]
+    return markupsafe.Markup("\n\n".join(b if b.startswith("<") else f"<p>{b}</p>" for b in blocks))
+
+
+def drop_empty_frames(tex: str) -> str:
+    """Beamer frames without the frames that hold nothing but a title."""
+    return EMPTY_FRAME.sub("", str(tex))
+
+
+FILTERS = {
+    "paragraphs": paragraphs,
+    "drop_empty_frames": drop_empty_frames,
+    "tex": latex.tex,
+    "num": latex.num,
+    "literal": latex.literal_tex,
+    "latex_escape": latex.latex_escape,
+    "markdown_escape": latex.markdown_escape,
+    "subs": subs,
+    "count_ops": count_ops,
+    "sign": sign,
+    "path_tex": path_tex,
+    "group_tex": group_tex,
+    "function_name": function_name,
+    "has_activation": has_activation,
+    "tidy": tidy,
+}
+
+
+GLOBALS = {
+    "q": quantity,
+    "Q": matrix_quantity,
+    "layer_number": layer_number,
+    "title": title,
+    "notation_in_use": current,
+    "read": read,
+    "equation": latex.equation,
+    "equations": latex.equations,
+    "inline_equation": latex.inline_equation,
+    "written": written,
+    "derivative": derivative,
+    "factor_chain": factor_chain,
+    "factor_symbol": factor_symbol,
+    "held_fixed": held_fixed,
+    "factors_of": factors_of,
+    "earlier_factors": earlier_factors,
+    "adjoints_of": adjoints_of,
+    "earlier_adjoints": earlier_adjoints,
+    "explained_steps": explained_steps,
+    "outline": outline,
+    "step_equation": step_equation,
+    "is_inline": is_inline,
+    "kink": kink,
+    "held_names": held_names,
+    "constant_terms": constant_terms,
+    "activations": activations,
+    "leaky_slopes": leaky_slopes,
+    "loss_formula": loss_formula,
+    "loss_title": loss_title,
+    "is_composite": is_composite,
+    "terms_symbols": terms_symbols,
+    "terms_results": terms_results,
+    "terms_numbers": terms_numbers,
+    "chain_symbols": chain_symbols,
+    "chain_results": chain_results,
+    "chain_numbers": chain_numbers,
+    "given_values": given_values,
+    "forward_values": forward_values,
+    "backward_values": backward_values,
+    "given_groups": given_groups,
+    "given_display": given_display,
+    "worked_factors": worked_factors,
+    "update_chain": update_chain,
+    "group_value": group_value,
+    "svg_graph": svg_graph,
+    "EXPANDED_MAX_OPS": EXPANDED_MAX_OPS,
+    "PATHS_WRITTEN_MAX": PATHS_WRITTEN_MAX,
+    "PROSE_WIDTH": None,
+}

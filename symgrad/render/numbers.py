@@ -1,0 +1,115 @@
+"""The worked numbers as the documents show them: the given, forward and backward
+values, the given vectors and matrices, and the gradient descent update."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+from . import latex
+from .chains import document_factors
+from .notation import upper
+from .steps import derivative
+from ..calculus.backward import Factor
+from ..calculus.derivation import Derivation
+from ..model.graph import Group, Role
+
+
+ZERO = 1e-20
+"""A gradient smaller than this in magnitude reads as zero (a flat point)."""
+
+
+def sign(value: Any) -> int:
+    """-1, 0 or 1: the sign of a worked number, zero when below ``ZERO`` in magnitude."""
+    number = float(value)
+    return 0 if abs(number) < ZERO else (1 if number > 0 else -1)
+
+
+def given_values(derivation: Derivation) -> dict[sp.Basic, str]:
+    """Each given quantity as the user wrote it."""
+    return {s: latex.literal_tex(text) for s, text in derivation.worked.literals.items()}
+
+
+def forward_values(derivation: Derivation) -> dict[sp.Basic, str]:
+    """Given quantities as written and computed ones rounded: for the forward pass."""
+    values = given_values(derivation)
+    values.update({s: latex.num(v) for s, v in derivation.worked.forward.items()})
+    return values
+
+
+def backward_values(derivation: Derivation) -> dict[sp.Basic, str]:
+    """The forward values, plus each activation call (sigma(z) is yhat's value) and each
+    named adjoint, so derivatives evaluate in the numbers already computed."""
+    worked = derivation.worked
+    values = forward_values(derivation)
+    for d in derivation.definitions:
+        if d.role is Role.ACTIVATION and isinstance(d.expr, sp.Function):
+            values[d.expr] = latex.num(worked.forward[d.symbol])
+    for a in derivation.adjoints:
+        if a.named:
+            values[a.name] = latex.num(worked.adjoints[a.node])
+    return values
+
+
+def subs(expr: sp.Expr, values: dict[sp.Basic, str]) -> latex.Math:
+    """``expr`` with numbers in place of quantities, keeping its shape."""
+    return latex.tex(expr, values)
+
+
+def group_tex(group: Group) -> str:
+    """The name of a whole vector or matrix: W^{(1)} for the group W1, x for x."""
+    first = group.symbols[0]
+    if group.shape and hasattr(first, "base"):
+        return str(latex.tex(type(first)(group.name, first.base, first.layer)))
+    return str(latex.tex(first))
+
+
+def group_value(derivation: Derivation, group: Group) -> str:
+    """A given group's values as written: a number, a column vector or a matrix."""
+    literals = [latex.literal_tex(derivation.worked.literals[s]) for s in group.symbols]
+    if not group.shape:
+        return literals[0]
+    columns = group.shape[1] if len(group.shape) > 1 else 1
+    rows = [" & ".join(literals[i:i + columns]) for i in range(0, len(literals), columns)]
+    return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+
+
+def given_groups(derivation: Derivation) -> list[Group]:
+    """The groups with given values, in the model's order (inputs, parameters, targets)."""
+    literals = derivation.worked.literals
+    return [g for g in derivation.graph.groups if all(s in literals for s in g.symbols)]
+
+
+def given_display(derivation: Derivation, limit: float = latex.WIDTH) -> latex.Display:
+    """The given values, ``name = value`` for each group, packed into rows no wider than
+    ``limit`` (a batch's inputs and targets as the matrices X and Y)."""
+    batch = derivation.graph.batch
+    items = [f"{upper(group_tex(g)) if batch and g.name in ('x', 'y') else group_tex(g)} = "
+             f"{group_value(derivation, g)}" for g in given_groups(derivation)]
+    rows: list[str] = []
+    for item in items:
+        if rows and latex.width(rows[-1] + item) + 4 <= limit:
+            rows[-1] += r", \qquad " + item
+        else:
+            rows.append(item)
+    return latex.Display(tuple(("", row) for row in rows))
+
+
+def worked_factors(derivation: Derivation) -> list[Factor]:
+    """The local derivatives to evaluate on their own: all of them, unless every gradient
+    is a single local derivative (then evaluating the gradients says it all)."""
+    if all(len(p.factors) == 1 for g in derivation.gradients for p in g.paths):
+        return []
+    return document_factors(derivation)
+
+
+def update_chain(derivation: Derivation, parameter: sp.Symbol) -> list[Any]:
+    """p, p - eta dL/dp, the same in numbers, and the updated value (for ``rel=\\leftarrow``)."""
+    worked = derivation.worked
+    name = str(latex.tex(parameter))
+    symbolic = rf"{name} - \eta {derivative(derivation.loss, parameter)}"
+    given = latex.literal_tex(worked.literals[parameter])
+    gradient = latex.number_factor(latex.num(worked.gradients[parameter]))
+    numbers = rf"{given} - {latex.num(worked.learning_rate)} \cdot {gradient}"
+    return [name, symbolic, numbers, latex.num(worked.updated[parameter])]
