@@ -1,0 +1,388 @@
+"""``Printer``: SymPy's ``LatexPrinter`` taught symgrad's notation (indexed quantities,
+activations, partial derivatives, matrices, textbook order), and ``tex``, which prints with it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any, Iterable, Mapping
+
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.printing.latex import LatexPrinter
+
+from .. import notation
+from ...model.functions import leaky_relu, relu, sigmoid, softmax, softplus
+from ...model.symbols import Var
+from .ordering import (factor_rank, flat, hadamard_rank, in_denominator, layer_vector, move_rational,
+                       mul_factors, ordered_matrix_terms, split_sign, term_key)
+from .pieces import Math, Piece, bmatrix, bracket, number_factor
+from .text import num
+
+
+class Printer(LatexPrinter):
+    """SymPy's LaTeX printer in symgrad's notation; ``values`` maps quantities to numbers
+    (printed as numbers: bracketed when negative, products with ``\\cdot``), ``names``
+    maps subexpressions to LaTeX printed as it is."""
+
+    def __init__(self, values: Mapping[sp.Basic, str] | None = None,
+                 names: Mapping[sp.Basic, str] | None = None):
+        super().__init__()
+        self.values = dict(values or {})
+        self.names = dict(names or {})
+
+    def math(self, expr: sp.Basic) -> Math:
+        """``expr`` as breakable pieces (sums and products, of numbers or of matrices),
+        else as one atom."""
+        if expr in self.values or expr in self.names:
+            return Math.atom(self._print(expr))
+        if isinstance(expr, sp.Add):  # MatAdd too
+            return self._add_math(expr)
+        if isinstance(expr, sp.HadamardProduct):
+            return self._hadamard_math(expr)
+        if isinstance(expr, sp.Derivative) and isinstance(expr.expr, sp.Add):
+            return self._derivative_math(expr)
+        if isinstance(expr, sp.Mul):  # MatMul too
+            matrix = isinstance(expr, sp.MatMul)
+            negative, math = self._matmul_math(expr) if matrix else self._mul_math(expr)
+            if negative:
+                return Math((Piece("-", math),))
+            return math
+        return Math.atom(self._print(expr))
+
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        if self.names and isinstance(expr, sp.Basic) and expr in self.names:
+            return self.names[expr]
+        if self.values and isinstance(expr, sp.Basic) and expr in self.values:
+            text = number_factor(self.values[expr])
+            exp = kwargs.get("exp")
+            return f"{text}^{{{exp}}}" if exp else text
+        text = super()._print(expr, **kwargs)
+        return _plain_call(text) if isinstance(expr, sp.Function) else text
+
+    # quantities
+
+    def _print_Var(self, expr: Var) -> str:
+        written = notation.current()
+        if expr.base in notation.QUANTITIES:
+            base = written.quantity(expr.base, expr.layer)
+        else:
+            base = self._print_Symbol(sp.Symbol(expr.base))
+            if expr.layer is not None:
+                base += written.superscript(expr.layer)
+        if expr.index:
+            separator = "," if any(len(str(i)) > 1 for i in expr.index) else ""
+            index = separator.join(map(str, expr.index))
+            sample = "" if getattr(expr, "sample", None) is None else f",{expr.sample}"
+            base += "_{" + index + sample + "}"
+        elif getattr(expr, "sample", None) is not None:  # a whole column: one sample's vector
+            base += "_{\\cdot," + str(expr.sample) + "}"
+        return base
+
+    def _print_IndexedBase(self, expr: sp.IndexedBase) -> str:
+        """The outputs and targets of a loss's general formula in the notation's letters."""
+        name = str(expr.label)
+        if name in ("yhat", "y"):
+            return notation.current().quantity(name)
+        return super()._print_IndexedBase(expr)
+
+    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
+        gradient = _GRADIENT_NAME.fullmatch(expr.name)
+        if gradient:
+            of = self._print(sp.MatrixSymbol(gradient.group(2), *expr.shape))
+            loss = gradient.group(1)
+            loss = notation.current().letter("L") if loss == "L" else loss
+            return rf"\frac{{\partial {loss}}}{{\partial {of}}}"
+        name = _MATRIX_NAME.fullmatch(expr.name)
+        if name is None or name.group(1) not in MATRIX_LETTERS:
+            return super()._print_MatrixSymbol(expr)
+        layer = int(name.group(2)) if name.group(2) else None
+        return notation.current().matrix(MATRIX_LETTERS[name.group(1)], expr.shape[1] == 1, layer)
+
+    def _print_Transpose(self, expr: sp.Transpose) -> str:
+        inner = self._print(expr.arg)
+        simple = isinstance(expr.arg, sp.MatrixSymbol) and "^" not in inner
+        return f"{inner}^{{T}}" if simple else f"{bracket(inner)}^{{T}}"
+
+    def _print_OneMatrix(self, expr: sp.OneMatrix) -> str:
+        if expr.shape == (1, 1):
+            return "1"
+        return r"\mathbf{1}^{T}" if expr.shape[0] == 1 else r"\mathbf{1}"
+
+    def _print_ElementwiseApplyFunction(self, expr: ElementwiseApplyFunction) -> str:
+        """f(Z) for f applied to every entry of Z: the scalar formula with Z in place of
+        its variable."""
+        variable, body = expr.function.variables[0], expr.function.expr
+        inner = Printer(self.values, {**self.names, variable: self._print(expr.expr)})
+        negative, magnitude = split_sign(body)
+        factors = flat(magnitude, sp.Mul) if isinstance(magnitude, sp.Mul) else [magnitude]
+        if len(factors) == 1 or any(f.is_Number for f in factors):
+            return str(inner.math(body))
+        product = " \\odot ".join(inner._factor_tex(f, first=True) for f in sorted(factors, key=factor_rank))
+        return ("- " if negative else "") + product
+
+    def _print_ColumnSoftmax(self, expr: sp.Function) -> str:
+        return self._call(r"\operatorname{softmax}", expr.args, None)
+
+    def _print_MatrixBase(self, expr: sp.MatrixBase) -> str:
+        return bmatrix([[self._print(x) for x in expr.row(i)] for i in range(expr.rows)])
+
+    def _print_MatAdd(self, expr: sp.MatAdd) -> str:
+        return str(self.math(expr))
+
+    def _print_MatMul(self, expr: sp.MatMul) -> str:
+        return str(self.math(expr))
+
+    def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
+        return str(self.math(expr))
+
+    def _print_Dummy(self, expr: sp.Dummy) -> str:
+        return self._print_Symbol(sp.Symbol(expr.name))
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return num(expr)
+
+    # activations
+
+    def _raw(self, expr: sp.Basic) -> str:
+        """``expr`` printed without the brackets a substituted number gets as a factor."""
+        return self.values[expr] if expr in self.values else self._print(expr)
+
+    def _call(self, name: str, args: Iterable[sp.Basic], exp: str | None) -> str:
+        power = f"^{{{exp}}}" if exp else ""
+        inner = ", ".join(self._raw(a) for a in args)
+        return f"{name}{power}{bracket(inner)}"
+
+    def _print_sigmoid(self, expr: sigmoid, exp: str | None = None) -> str:
+        return self._call(r"\sigma", expr.args, exp)
+
+    def _print_relu(self, expr: relu, exp: str | None = None) -> str:
+        return self._call(r"\operatorname{ReLU}", expr.args, exp)
+
+    def _print_leaky_relu(self, expr: leaky_relu, exp: str | None = None) -> str:
+        return self._call(r"\operatorname{LeakyReLU}", expr.args[:1], exp)
+
+    def _print_softplus(self, expr: softplus, exp: str | None = None) -> str:
+        return self._call(r"\operatorname{softplus}", expr.args, exp)
+
+    def _print_softmax(self, expr: softmax, exp: str | None = None) -> str:
+        name = rf"\operatorname{{softmax}}_{{{expr.index}}}"
+        vector = None if self.values else layer_vector(expr.inputs)
+        if vector is not None:
+            return self._call(name, (vector,), exp)
+        return self._call(name, expr.inputs, exp)
+
+    # elementary functions
+
+    def _print_sign(self, expr: sp.sign, exp: str | None = None) -> str:
+        return self._call(r"\operatorname{sign}", expr.args, exp)
+
+    def _print_Max(self, expr: sp.Max, exp: str | None = None) -> str:
+        return self._call(r"\max", expr.args, exp)
+
+    def _print_Min(self, expr: sp.Min, exp: str | None = None) -> str:
+        return self._call(r"\min", expr.args, exp)
+
+    def _log_base(self, factors: list[sp.Expr]) -> str | None:
+        """``log(u) / log(a)``, exactly, as ``\\log_{a}(u)``; else None."""
+        if len(factors) != 2:
+            return None
+        logs = [f for f in factors if isinstance(f, sp.log) and len(f.args) == 1]
+        bases = [f.base.args[0] for f in factors
+                 if isinstance(f, sp.Pow) and f.exp == -1 and isinstance(f.base, sp.log)]
+        if len(logs) != 1 or len(bases) != 1:
+            return None
+        return rf"\log_{{{self._raw(bases[0])}}}{bracket(self._raw(logs[0].args[0]))}"
+
+    # calculus
+
+    def _derivative_math(self, expr: sp.Derivative) -> Math:
+        """The derivative of a sum, as ``_print_Derivative`` writes it, with the sum a
+        bracketed piece that ``stack`` layouts may break between its terms."""
+        text = self._print_Derivative(expr)
+        if len(expr.variables) != 1:
+            return Math.atom(text)
+        var = expr.variables[0]
+        d = "d" if isinstance(var, sp.Dummy) else r"\partial"
+        operator = rf"\frac{{{d}}}{{{d} {self._print(var)}}}"
+        math = Math((Piece("", operator), Piece(" ", self._add_math(expr.expr), paren=True)), expr)
+        return math if str(math) == text else Math.atom(text)
+
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        if len(expr.variables) != 1:
+            return super()._print_Derivative(expr)
+        var = expr.variables[0]
+        d = "d" if isinstance(var, sp.Dummy) else r"\partial"
+        of = expr.expr
+        if isinstance(of, sp.Symbol):
+            return rf"\frac{{{d} {self._print(of)}}}{{{d} {self._print(var)}}}"
+        operand = self._print(of)
+        if isinstance(of, (sp.Add, sp.Mul, sp.Number)):
+            operand = bracket(operand)
+        return rf"\frac{{{d}}}{{{d} {self._print(var)}}} {operand}"
+
+    def _add_parens(self, s: str) -> str:
+        return bracket(s)
+
+    def _print_Relational(self, expr: sp.core.relational.Relational) -> str:
+        relation = {"==": "=", ">=": r"\geq", "<=": r"\leq", "!=": r"\neq"}.get(expr.rel_op, expr.rel_op)
+        return f"{self._raw(expr.lhs)} {relation} {self._raw(expr.rhs)}"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        rows = []
+        for value, condition in expr.args:
+            when = (r"\text{otherwise}" if condition is sp.true
+                    else rf"\text{{if }} {self._print(condition)}")
+            rows.append(f"{self._print(value)} & {when}")
+        return r"\begin{cases} " + r" \\ ".join(rows) + r" \end{cases}"
+
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        if len(expr.limits) > 1:  # nested sums, the outermost (last) limit first
+            inner = self._print_Sum(sp.Sum(expr.function, *expr.limits[:-1]))
+            variable, low, high = expr.limits[-1]
+            return rf"\sum_{{{self._print(variable)}={self._print(low)}}}^{{{self._print(high)}}} {inner}"
+        negative, magnitude = split_sign(expr.function)
+        if not negative:
+            return super()._print_Sum(expr)
+        return "- " + super()._print_Sum(sp.Sum(magnitude, *expr.limits))
+
+    # sums and products
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        return str(self._add_math(expr))
+
+    def _print_Mul(self, expr: sp.Expr) -> str:
+        if not isinstance(expr, sp.Mul):  # SymPy prints x**-n through _print_Mul
+            negative, math = self._mul_math(expr)
+            return ("- " if negative else "") + str(math)
+        return str(self.math(expr))
+
+    def _add_math(self, expr: sp.Add | sp.MatAdd) -> Math:
+        terms = ordered_matrix_terms(expr) if isinstance(expr, sp.MatAdd) else self.ordered_terms(expr)
+        pieces = []
+        for i, term in enumerate(terms):
+            negative, magnitude = split_sign(term)
+            op = "-" if negative else ("+" if i else "")
+            pieces.append(Piece(op, self.math(magnitude),
+                                paren=isinstance(magnitude, sp.Add)))
+        return Math(tuple(pieces))
+
+    def _hadamard_math(self, expr: sp.HadamardProduct) -> Math:
+        """Factors multiplied entry by entry, ``(a - b) \\odot \\sigma(Z)``: sums and
+        matrix products in brackets, function values after the quantities they multiply."""
+        factors = sorted(expr.args, key=hadamard_rank)
+        return Math(tuple(Piece(r"\odot" if i else "", self.math(f), paren=self._grouped(f))
+                          for i, f in enumerate(factors)))
+
+    def _grouped(self, factor: sp.MatrixExpr) -> bool:
+        """True when a matrix factor needs brackets: a sum or product not shown as numbers."""
+        compound = isinstance(factor, (sp.MatAdd, sp.MatMul, sp.HadamardProduct))
+        return compound and factor not in self.values and factor not in self.names
+
+    def _matmul_math(self, expr: sp.MatMul) -> tuple[bool, Math]:
+        """A scalar coefficient, then the matrices juxtaposed (a 1 x 1 matrix of ones,
+        a single sample's row of ones, left out)."""
+        scalars = [a for a in expr.args if not getattr(a, "is_Matrix", False)]
+        matrices = [a for a in expr.args if getattr(a, "is_Matrix", False)
+                    and not (isinstance(a, sp.OneMatrix) and a.shape == (1, 1))]
+        negative, coefficient = split_sign(sp.Mul(*scalars))
+        pieces = [] if coefficient == 1 else [Piece("", self.math(coefficient))]
+        for m in matrices:
+            pieces.append(Piece(" " if pieces else "", self.math(m),
+                                paren=self._grouped(m) and not isinstance(m, sp.MatMul)))
+        return negative, Math(tuple(pieces) or (Piece("", "1"),))
+
+    def ordered_terms(self, expr: sp.Add) -> list[sp.Expr]:
+        """Terms by degree and name (a derivative placed as the expression it
+        differentiates, so a written line keeps the order of the line before), then
+        positive terms before negative ones: ``yhat - y`` rather than ``-y + yhat``."""
+        terms = flat(expr, sp.Add)
+        stand_ins = [t.replace(lambda e: isinstance(e, sp.Derivative), lambda e: e.expr) for t in terms]
+        order = sorted(range(len(terms)), key=lambda i: term_key(stand_ins[i]))
+        return ([terms[i] for i in order if not split_sign(stand_ins[i])[0]]
+                + [terms[i] for i in order if split_sign(stand_ins[i])[0]])
+
+    def _mul_math(self, expr: sp.Expr) -> tuple[bool, Math]:
+        negative, factors = mul_factors(expr)
+        log_base = self._log_base(factors)
+        if log_base is not None:
+            return negative, Math.atom(log_base)
+        numerator = [f for f in factors if not in_denominator(f)]
+        denominator = [1 / f for f in factors if in_denominator(f)]
+        if denominator:
+            numerator, denominator = move_rational(numerator, denominator)
+            top, bottom = self._fraction_part(numerator), self._fraction_part(denominator)
+            return negative, Math.atom(rf"\frac{{{top}}}{{{bottom}}}")
+        return negative, self._product(numerator)
+
+    def _fraction_part(self, factors: list[sp.Expr]) -> Math:
+        """A numerator or denominator: a lone sum needs no brackets inside a fraction."""
+        if not factors:
+            return Math.atom("1")
+        return self.math(factors[0]) if len(factors) == 1 else self._product(factors)
+
+    def _product(self, factors: list[sp.Expr]) -> Math:
+        factors = sorted(factors, key=factor_rank)
+        pieces: list[Piece] = []
+        for i, f in enumerate(factors):
+            text = self._factor_tex(f, first=not pieces)
+            op = self._separator(text, f, factors[i - 1], i) if pieces else ""
+            pieces.append(Piece(op, self._add_math(f) if isinstance(f, sp.Add) else text,
+                                paren=isinstance(f, sp.Add)))
+        return Math(tuple(pieces))
+
+    def _factor_tex(self, factor: sp.Expr, first: bool) -> str:
+        if factor.is_Number and factor.is_negative and not first or isinstance(factor, sp.Add):
+            return bracket(self._print(factor))
+        return self._print(factor)
+
+    def _separator(self, text: str, factor: sp.Expr, previous: sp.Expr, position: int) -> str:
+        """Juxtapose factors unless that could read as one number (a number after the
+        first factor, or before one), or a derivative operator follows; with numbers in
+        place, ``\\cdot`` unless a bracket follows."""
+        if isinstance(factor, sp.Derivative) and not isinstance(factor.expr, sp.Symbol):
+            return r"\cdot"
+        if previous.is_Number and position > 1 and not text.startswith(("(", r"\left(")):
+            return r"\cdot"
+        if self.values:
+            is_number = factor.is_Number or factor in self.values
+            return " " if text.startswith(("(", r"\left(")) and not is_number else r"\cdot"
+        return r"\cdot" if text[:1].isdigit() or factor.is_Number else " "
+
+
+MATRIX_LETTERS = {"W": "W", "b": "b", "Z": "z", "A": "a", "Delta": "delta", "Yhat": "yhat",
+                  "X": "x", "Y": "y"}
+"""The quantity (see ``notation.QUANTITIES``) each matrix of a network's matrix view holds,
+by its name without the layer number: written in the notation's letter, in upper case as a
+matrix with a column per sample, as it is as one sample's column vector."""
+
+
+_MATRIX_NAME = re.compile(r"([A-Za-z]+?)(\d*)")
+
+
+_GRADIENT_NAME = re.compile(r"d(\w+)/d(\w+)")
+"""A matrix named ``dL/dW1`` is the gradient of L with respect to the matrix ``W1``."""
+
+
+_SYMPY_CALL = re.compile(r"(\\[a-z]+(?:\^\{[^{}]*\})?)\{\\left\((.*) \\right\)\}")
+
+
+def _plain_call(text: str) -> str:
+    """SymPy's ``\\tanh{\\left(z \\right)}`` as ``\\tanh(z)``, like the activations
+    (a substituted number's own brackets dropped: ``\\tanh(-0.4)``)."""
+    match = _SYMPY_CALL.fullmatch(text)
+    if not match:
+        return text
+    inner = match.group(2)
+    number = re.fullmatch(r"\((-[^()]*)\)", inner)
+    return match.group(1) + bracket(number.group(1) if number else inner)
+
+
+def tex(expr: Any, values: Mapping[sp.Basic, str] | None = None,
+        names: Mapping[sp.Basic, str] | None = None) -> Math:
+    """``expr`` (a SymPy expression) as LaTeX, with ``values`` substituted if given and
+    the subexpressions in ``names`` printed as given. The result's ``expr`` is ``expr``."""
+    expr = sp.sympify(expr)
+    if values and expr in values:  # a number on its own needs no brackets
+        return Math.atom(values[expr], expr)
+    return replace(Printer(values, names).math(expr), expr=expr)
