@@ -18,8 +18,7 @@ LAYERS = ("errors", "model", "calculus", "numeric", "pictures", "render", "spec"
           "cli")
 """The stages in pipeline order: a module may import only from its own stage or earlier."""
 API = "symgrad"
-"""The package itself, the public API: above every stage but the command line, which
-calls only the public API."""
+"""The package itself, the public API: above every stage but the command line."""
 MAX_LINES = 420
 """About 400 lines: a module longer than this holds more than one job."""
 

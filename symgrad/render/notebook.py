@@ -10,11 +10,12 @@ derivation always gives the same file.
 
 from __future__ import annotations
 
+import importlib
 import re
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import nbformat
 import sympy as sp
-from nbformat.notebooknode import NotebookNode
 
 from ..calculus.derivation import Derivation
 from ..errors import DerivationError, SymgradError
@@ -23,26 +24,35 @@ from ..model.graph import Graph, Role
 from ..model.values import arrange
 from ..model.parse import parse_expression
 
+if TYPE_CHECKING:
+    from nbformat.notebooknode import NotebookNode
+
 HEADING = re.compile(r"^(?=## )", re.MULTILINE)
 """Where a Markdown cell starts: at each section (the title stays with what it heads)."""
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 TOLERANCE = "rtol=1e-9, atol=1e-12"
 
 
+def nbformat() -> ModuleType:
+    """nbformat, imported when a notebook is first written: it and its schema validator
+    take about a tenth of a second to load, which every other command would pay."""
+    return importlib.import_module("nbformat")
+
+
 def notebook_text(derivation: Derivation, markdown: str) -> str:
     """The notebook of ``derivation`` (its rendered ``markdown`` and the code that
     recomputes its numbers) as the text of an ``.ipynb`` file."""
-    return nbformat.writes(notebook(derivation, markdown)) + "\n"
+    return nbformat().writes(notebook(derivation, markdown)) + "\n"
 
 
 def notebook(derivation: Derivation, markdown: str) -> NotebookNode:
     """The notebook: one Markdown cell per top-level section, then the code cells."""
-    cells = [nbformat.v4.new_markdown_cell(s) for s in sections(markdown)]
-    cells.append(nbformat.v4.new_markdown_cell(
+    cells = [nbformat().v4.new_markdown_cell(s) for s in sections(markdown)]
+    cells.append(nbformat().v4.new_markdown_cell(
         "## The numbers again, with numpy\n\n"
         "The same loss built again with symgrad, compiled to numpy and evaluated; "
         "the last cell checks the results against the numbers above."))
-    cells += [nbformat.v4.new_code_cell(source) for source in code(derivation)]
+    cells += [nbformat().v4.new_code_cell(source) for source in code(derivation)]
     return assemble(cells)
 
 
@@ -57,9 +67,9 @@ def assemble(cells: list[NotebookNode]) -> NotebookNode:
     validated against nbformat's schema."""
     for number, cell in enumerate(cells, start=1):
         cell.id = f"cell-{number:03d}"
-    nb = nbformat.v4.new_notebook(cells=cells)
+    nb = nbformat().v4.new_notebook(cells=cells)
     nb.metadata = {"kernelspec": KERNEL, "language_info": {"name": "python"}}
-    nbformat.validate(nb)
+    nbformat().validate(nb)
     return nb
 
 

@@ -20,7 +20,7 @@ from ..calculus.derivation import Derivation
 from ..errors import UnknownNameError
 from .exercises import Problem, Sheet, structure
 from ..render.notation import DEFAULT, Notation, using
-from ..render.notebook import assemble, code, sections
+from ..render.notebook import assemble, code, nbformat, sections
 from ..render.document import render, tidy_text, written_in
 from ..render.environment import environment
 from ..render.numbers import group_tex
@@ -95,16 +95,15 @@ def answer_rows(derivation: Derivation) -> list[list[str]]:
 def _notebook(sheet: Sheet, key: bool, template_dirs: tuple[str, ...]) -> str:
     """The sheet's (or key's) Markdown in cells: the introduction, then each problem
     followed by an empty code cell (sheet) or the code that recomputes its numbers (key)."""
-    import nbformat  # loaded only for notebooks
 
     markdown = render_sheet(sheet, "markdown", key=key, template_dirs=template_dirs)
     intro, *problems = sections(markdown)
-    cells = [nbformat.v4.new_markdown_cell(intro)]
+    cells = [nbformat().v4.new_markdown_cell(intro)]
     for problem, text in zip(sheet.problems, problems):
-        cells.append(nbformat.v4.new_markdown_cell(text))
+        cells.append(nbformat().v4.new_markdown_cell(text))
         sources = code(problem.derivation) if key else [_workspace(problem)]
-        cells += [nbformat.v4.new_code_cell(source) for source in sources]
-    return nbformat.writes(assemble(cells)) + "\n"
+        cells += [nbformat().v4.new_code_cell(source) for source in sources]
+    return nbformat().writes(assemble(cells)) + "\n"
 
 
 def _workspace(problem: Problem) -> str:
