@@ -505,7 +505,7 @@ def test_latex_fragment_compiles_when_input(derivations, name, tmp_path):
 
 def test_document_includes_the_fragment(derivations):
     document = render(derivations["neuron"], "latex")
-    fragment = render(derivations["neuron"], "latex-fragment")
+    fragment = render(derivations["neuron"], "latex-fragment", embedded=True)
     assert fragment.strip() in document
     assert document.startswith("\\documentclass")
 

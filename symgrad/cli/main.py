@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,10 +25,10 @@ from ..render.flavours import FLAVOURS
 from ..pictures import Pictures, pictures
 from ..render.chapter import VIEWS
 from ..render.document import DETAILS, EXTENSIONS, FORMATS, render, written_in
-from ..render.environment import KATEX_DIR
 from ..render.pictures import picture_files
 from ..spec import Spec, load_spec
 from ..teaching.exercises import exercises, load_exercises
+from .files import read_back, stale_katex, write_atomically, write_katex
 from .progress import Bar, track
 from ..teaching.sheets import EXTENSIONS as SHEET_EXTENSIONS, FORMATS as SHEET_FORMATS, render_sheet
 
@@ -86,6 +84,14 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("-o", "--output", help="write to this file instead of standard output")
     d.add_argument("--templates", action="append", default=[], metavar="DIR",
                    help="a template folder searched before the defaults (repeatable)")
+    d.add_argument("--heading-level", type=int, default=1, metavar="N",
+                   help="the title's level: LaTeX 0 (chapter) to 3, Markdown and HTML 1 to 6 "
+                        "(default: 1, a section or #)")
+    d.add_argument("--numbered", action="store_true", help="numbered LaTeX headings")
+    d.add_argument("--figures-from", metavar="DIR",
+                   help="for a LaTeX fragment or beamer frames with -o: the folder of the "
+                        "document that inputs them, which finds the figures from there "
+                        "(default: the current folder)")
     d.set_defaults(run=_derive)
     g = commands.add_parser("gallery", help="regenerate output/ from examples/")
     g.add_argument("--examples", default="examples", help="folder of spec files (default: examples)")
@@ -103,12 +109,14 @@ def _derive(args: argparse.Namespace) -> int:
     spec = _quick_spec(args) if args.spec is None else _spec_with_overrides(args)
     fmt = args.format or _format_for(args.output)
     derivation = derive_spec(spec, source=args.spec, verify=args.verify)
+    folder = _figure_folder(args, fmt)
     with using(written_in(derivation.graph, spec.notation)):  # the pictures' labels
-        shown = pictures(derivation, Path(args.output).stem) if args.output else None
+        shown = pictures(derivation, Path(args.output).stem, folder) if args.output else None
         files = picture_files(shown, fmt) if shown is not None else {}
     text = render_derivation(derivation, fmt, args.detail or spec.detail, source=args.spec, pictures=shown,
                              view=args.view or spec.view, template_dirs=tuple(args.templates),
-                             flavour=args.markdown_flavour, notation=spec.notation)
+                             flavour=args.markdown_flavour, notation=spec.notation,
+                             heading_level=args.heading_level, numbered=args.numbered)
     if args.output:
         if fmt == "html":
             write_katex(Path(args.output).parent)
@@ -118,6 +126,26 @@ def _derive(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+INPUT_FORMATS = ("latex-fragment", "beamer")
+"""The formats meant to be ``\\input`` into a document of the user's, which may be elsewhere."""
+TEX_SPECIALS = set("\\%#{}$&^~")
+
+
+def _figure_folder(args: argparse.Namespace, fmt: str) -> str:
+    """The figures' folder as a fragment's ``\\includegraphics`` writes it (``Pictures.folder``):
+    the output's folder relative to ``--figures-from`` (default: the current folder)."""
+    if args.figures_from is not None and (fmt not in INPUT_FORMATS or not args.output):
+        raise SpecError(f"--figures-from is for {' and '.join(INPUT_FORMATS)} written with -o")
+    if fmt not in INPUT_FORMATS or not args.output:
+        return ""
+    folder = Path(os.path.relpath(Path(args.output).resolve().parent,
+                                  Path(args.figures_from or ".").resolve())).as_posix()
+    if TEX_SPECIALS & set(folder):
+        raise SpecError(f"figures' folder {folder!r}: LaTeX cannot read a file name with any "
+                        f"of {' '.join(sorted(TEX_SPECIALS))}")
+    return "" if folder == "." else folder + "/"
 
 
 def _quick_spec(args: argparse.Namespace) -> Spec:
@@ -173,12 +201,13 @@ def derive_spec(spec: Spec, *, source: str | None = None, verify: bool = True) -
 def render_derivation(derivation: Derivation, fmt: str, detail: str, *,
                       source: str | None = None, view: str | None = None,
                       template_dirs: tuple[str, ...] = (), pictures: Pictures | None = None,
-                      flavour: str = "github", notation: Notation = DEFAULT) -> str:
+                      flavour: str = "github", notation: Notation = DEFAULT,
+                      **headings: Any) -> str:
     """Render a derivation at a level of detail, in a view, a notation and (Markdown) a
-    flavour; errors name ``source``."""
+    flavour, with ``render``'s ``heading_level`` and ``numbered``; errors name ``source``."""
     try:
         return render(derivation, fmt, detail=detail, view=view, template_dirs=template_dirs, pictures=pictures,
-                      flavour=flavour, notation=notation)
+                      flavour=flavour, notation=notation, **headings)
     except SymgradError as error:
         raise error.located(source=source) from None
 
@@ -223,19 +252,6 @@ def parse_assignments(text: str, option: str = "--at") -> dict[str, Any]:
     return values
 
 
-def write_atomically(path: Path, text: str | bytes) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so no partial file is ever left."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        binary = isinstance(text, bytes)
-        with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except OSError as error:
-        raise SpecError(f"cannot write {path}: {error.strerror or error}") from None
-
-
 def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str | bytes]:
     """Every gallery document, by file name, rendered in memory from the specs in
     ``examples`` (and the pictures beside those in ``GALLERY_PICTURES``, as bytes): each
@@ -272,7 +288,7 @@ def _example_documents(path: Path, spec: Spec, derivation: Derivation) -> dict[s
 def _gallery(args: argparse.Namespace) -> int:
     output = Path(args.output)
     documents = gallery_documents(Path(args.examples), verify=args.verify)
-    stale = [name for name, text in documents.items() if _read(output / name, type(text)) != text]
+    stale = [name for name, text in documents.items() if read_back(output / name, type(text)) != text]
     pages = any(name.startswith("html/") for name in documents)
     if args.check:
         for name in stale:
@@ -289,35 +305,8 @@ def _gallery(args: argparse.Namespace) -> int:
     return 0
 
 
-def stale_katex(folder: Path) -> list[Path]:
-    """The files of KaTeX (``KATEX_DIR``) missing from ``folder/katex`` or different there."""
-    stale = []
-    for source in sorted(p for p in KATEX_DIR.rglob("*") if p.is_file()):
-        target = folder / "katex" / source.relative_to(KATEX_DIR)
-        if not target.is_file() or target.read_bytes() != source.read_bytes():
-            stale.append(target)
-    return stale
-
-
-def write_katex(folder: Path) -> None:
-    """Copy KaTeX into ``folder/katex``, where an HTML page in ``folder`` loads it from."""
-    try:
-        for target in stale_katex(folder):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(KATEX_DIR / target.relative_to(folder / "katex"), target)
-    except OSError as error:
-        raise SpecError(f"cannot copy KaTeX into {folder}: {error.strerror or error}") from None
-
-
-def _read(path: Path, kind: type = str) -> str | bytes | None:
-    try:
-        return path.read_bytes() if kind is bytes else path.read_text(encoding="utf-8")
-    except OSError:
-        return None
-
-
-
 # --- exercise sheets --------------------------------------------------------------------
+
 
 EXERCISES = "exercises"
 """The folder of ``examples`` with exercise specs, and of ``output`` with their sheets."""

@@ -28,10 +28,18 @@ class Pictures:
     tangent: plots.Tangents | None
     contour: plots.Contour | None = None
     training: plots.Training | None = None
+    folder: str = ""
+    """Where a LaTeX document finds the files, from the folder it is compiled in: empty
+    when they are beside it, else a relative path ending in ``/`` (a fragment ``\\input``
+    from a document elsewhere)."""
 
     def file(self, picture: str, extension: str) -> str:
         """The file name of ``picture`` (graph, tangent) as ``extension`` (svg, pdf)."""
         return f"{self.stem}.{picture}.{extension}"
+
+    def path(self, picture: str, extension: str) -> str:
+        """The file as a LaTeX document refers to it: ``folder`` and its name."""
+        return self.folder + self.file(picture, extension)
 
     @property
     def drawn_limit(self) -> int:
@@ -39,13 +47,14 @@ class Pictures:
         return MAX_DRAWN_NODES
 
 
-def pictures(derivation: Derivation, stem: str) -> Pictures:
-    """The pictures of ``derivation`` for a document whose files are named after ``stem``:
-    the graph laid out only if it is small enough to draw (``MAX_DRAWN_NODES``)."""
+def pictures(derivation: Derivation, stem: str, folder: str = "") -> Pictures:
+    """The pictures of ``derivation`` for a document whose files are named after ``stem``
+    (and that finds them in ``folder``, see ``Pictures.folder``): the graph laid out only
+    if it is small enough to draw (``MAX_DRAWN_NODES``)."""
     graph = derivation.graph
     known = {s for g in graph.groups for s in g.symbols} | {d.symbol for d in graph.definitions}
     nodes = len(known)
     edges = sum(len(d.expr.free_symbols & known) for d in graph.definitions)
     drawn = computational_graph(derivation) if nodes <= MAX_DRAWN_NODES else None
     return Pictures(stem, drawn, (nodes, edges), plots.tangents(derivation),
-                    plots.contour(derivation), plots.training(derivation))
+                    plots.contour(derivation), plots.training(derivation), folder)

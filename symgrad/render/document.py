@@ -57,7 +57,8 @@ to this ``latex.width``; a wider one is displayed. In other formats any width go
 def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "standard",
            view: str | None = None, template_dirs: Iterable[str | Path] = (),
            flavour: str = "github", pictures: Pictures | None = None,
-           notation: Notation | str | None = None) -> str:
+           notation: Notation | str | None = None, heading_level: int = 1,
+           numbered: bool = False, embedded: bool = False) -> str:
     """``derivation`` as text in format ``fmt`` (one of ``FORMATS``), at level of ``detail``
     (one of ``DETAILS``: ``brief``, ``standard`` or ``full``; JSON is the same at each).
 
@@ -80,12 +81,43 @@ def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "stan
     ``notation`` is a ``symgrad.notation.Notation`` or a preset's name (``symgrad``, the
     default, ``nielsen``, ``goodfellow`` or ``ng``): the letters the document writes.
     Raises SpecError when a letter it sets is one the loss already uses for something else.
+
+    ``heading_level`` is the level of the document's title, its sections one below: in
+    LaTeX 0 (``\\chapter``), 1 (``\\section``, the default), 2 or 3; in Markdown, HTML and
+    notebooks 1 (``#``) to 6. LaTeX's headings are unnumbered unless ``numbered``.
+    Raises SpecError for a level out of range, or headings asked of beamer or JSON.
+
+    A LaTeX fragment opens with the packages it needs and a check of each (``\\input``
+    into a document without one, pdflatex stops with a message naming it); ``embedded``
+    leaves that out, for a fragment placed inside a document that symgrad writes.
     """
+    _check_headings(fmt, heading_level, numbered)
     chosen = written_in(derivation.graph, notation)
     with using(chosen):
         _check_letters(derivation.graph)
         return _render(derivation, fmt, detail=detail, view=view, template_dirs=template_dirs,
-                       flavour=flavour, pictures=pictures, notation=chosen)
+                       flavour=flavour, pictures=pictures, notation=chosen,
+                       settings={"HEADING_SHIFT": heading_level - 1, "NUMBERED_HEADINGS": numbered,
+                                 **({"standalone": True} if embedded else {})})
+
+
+HEADING_LEVELS = {"latex": range(0, 4), "latex-fragment": range(0, 4), "markdown": range(1, 7),
+                  "html": range(1, 7), "notebook": range(1, 7)}
+"""The levels a document's title may take, by format: LaTeX's \\chapter (0) to
+\\subsubsection (3), Markdown's and HTML's 1 to 6. Beamer frames and JSON have no headings."""
+
+
+def _check_headings(fmt: str, level: int, numbered: bool) -> None:
+    if level == 1 and not numbered or fmt not in FORMATS:
+        return
+    if fmt not in HEADING_LEVELS:
+        raise SpecError(f"heading level: {fmt} has no headings to set (only "
+                        f"{', '.join(HEADING_LEVELS)})")
+    levels = HEADING_LEVELS[fmt]
+    if isinstance(level, bool) or not isinstance(level, int) or level not in levels:
+        raise SpecError(f"heading level {level!r} for {fmt}: give {levels.start} to {levels.stop - 1}")
+    if numbered and not fmt.startswith("latex"):
+        raise SpecError(f"numbered headings are for LaTeX (latex, latex-fragment), not {fmt}")
 
 
 def written_in(graph: Graph, notation: Notation | str | None) -> Notation:
@@ -113,7 +145,7 @@ def _symbols(graph: Graph) -> list[sp.Symbol]:
 
 def _render(derivation: Derivation, fmt: str, *, detail: str, view: str | None,
             template_dirs: Iterable[str | Path], flavour: str, pictures: Pictures | None,
-            notation: Notation) -> str:
+            notation: Notation, settings: dict[str, Any]) -> str:
     if fmt not in FORMATS:
         raise UnknownNameError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
     if detail not in DETAILS:
@@ -123,7 +155,8 @@ def _render(derivation: Derivation, fmt: str, *, detail: str, view: str | None,
     view = resolve_view(derivation, view)
     if fmt == "notebook":
         return notebook_text(derivation, render(derivation, "markdown", detail=detail, view=view,
-                                                template_dirs=template_dirs, notation=notation))
+                                                template_dirs=template_dirs, notation=notation,
+                                                heading_level=settings["HEADING_SHIFT"] + 1))
     if fmt == "json":
         return json.dumps(to_json(derivation), indent=2)
     chapter = Chapter(derivation, view) if derivation.graph.kind == "network" else None
@@ -131,7 +164,7 @@ def _render(derivation: Derivation, fmt: str, *, detail: str, view: str | None,
     if fmt == "html":
         env = escaping(env)
     text = env.get_template(TEMPLATES[fmt]).render(derivation=derivation, detail=detail,
-                                                   chapter=chapter, pictures=pictures,
+                                                   chapter=chapter, pictures=pictures, **settings,
                                                    **(slide_globals() if fmt == "beamer" else {}))
     if fmt == "markdown":
         opening, closing = env.get_template("markdown/markup.j2").module.INLINE[flavour]

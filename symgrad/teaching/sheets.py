@@ -33,7 +33,6 @@ LATEX_HEADINGS = {"section": r"\subsubsection*{%s}", "subsection": r"\paragraph*
                   "subsubsection": r"\paragraph*{%s}"}
 """What each LaTeX heading of an embedded solution becomes (two levels down)."""
 LATEX_HEADING = re.compile(r"^\\(section|subsection|subsubsection)\*\{(.*)\}$", re.MULTILINE)
-MARKDOWN_HEADING = re.compile(r"^(#{1,4}) ", re.MULTILINE)
 
 
 def render_sheet(sheet: Sheet, fmt: str = "markdown", *, key: bool = False,
@@ -57,11 +56,10 @@ def solution(derivation: Derivation, fmt: str, template_dirs: tuple[str, ...] = 
              notation: Notation = DEFAULT) -> str:
     """A variant's worked derivation at ``SOLUTION_DETAIL``, headings two levels down."""
     if fmt == "markdown":
-        text = render(derivation, "markdown", detail=SOLUTION_DETAIL, template_dirs=template_dirs,
-                      notation=notation)
-        return MARKDOWN_HEADING.sub(lambda m: "#" * (len(m.group(1)) + 2) + " ", text)
+        return render(derivation, "markdown", detail=SOLUTION_DETAIL, template_dirs=template_dirs,
+                      notation=notation, heading_level=3)
     text = render(derivation, "latex-fragment", detail=SOLUTION_DETAIL, template_dirs=template_dirs,
-                  notation=notation)
+                  notation=notation, embedded=True)
     return LATEX_HEADING.sub(lambda m: LATEX_HEADINGS[m.group(1)].replace("%s", m.group(2)), text)
 
 
