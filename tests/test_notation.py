@@ -289,3 +289,13 @@ def test_outputs_named_like_the_activations_are_the_last_layers(derived):
     assert r"a^{(1)}_{1} &= \sigma(z^{(1)}_{1})" in network_text
     chains = displayed_equations(derived["network"], "markdown", notation=notation)
     assert [c.exprs for c in chains] == [c.exprs for c in displayed_equations(derived["network"], "markdown")]
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_a_sums_subscript_follows_the_layers_superscript(derived, preset):
+    """Nielsen's a^L_k, not {a^{L}}_{k}: the index written after the layer, as textbooks do."""
+    written = get_notation(preset).for_layers(2)
+    text = render(derived["network"], "latex", notation=preset)
+    output = written.quantity("yhat", None, "k")
+    assert output in text and written.quantity("y", None, "k") in text
+    assert not re.search(r"\{[^{}]*\^\{[^{}]*\}\}_\{", text), "a superscripted base in braces"

@@ -86,6 +86,15 @@ class Printer(LatexPrinter):
             return notation.current().quantity(name)
         return super()._print_IndexedBase(expr)
 
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        """An output or target of a general formula with its index, the subscript after
+        the layer's superscript (``a^{3}_{k}``, not SymPy's ``{a^{3}}_{k}``)."""
+        name = str(expr.base.label)
+        if name in ("yhat", "y"):
+            index = ",".join(self._print(i) for i in expr.indices)
+            return notation.current().quantity(name, index=index)
+        return super()._print_Indexed(expr)
+
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         gradient = _GRADIENT_NAME.fullmatch(expr.name)
         if gradient:
