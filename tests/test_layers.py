@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -125,3 +127,22 @@ def test_matrix_derivation_does_not_grow_with_width():
     assert [sp.count_ops(l.slope.result) for l in narrow.layers] == \
         [sp.count_ops(l.slope.result) for l in wide.layers]
     assert sp.count_ops(narrow.output.adjoint.value) == sp.count_ops(wide.output.adjoint.value)
+
+
+@pytest.mark.parametrize("batch", [None, 2])
+@pytest.mark.parametrize("fmt", ["markdown", "latex"])
+def test_bold_one_is_only_the_column_of_ones(batch, fmt):
+    """The documents define bold 1 as a column of ones (b 1^T, Delta 1); a slope such as
+    sigma(Z) (1 - sigma(Z)) subtracts from the number 1, applied to every entry."""
+    values = {"x": [0.5, -0.2], "y": [0.0, 1.0], "W1": [[0.1, 0.2], [0.3, 0.4]], "b1": [0.0, 0.1],
+              "W2": [[0.5, 0.6], [0.7, 0.8]], "b2": [0.2, 0.3]}
+    if batch:
+        values.update(x=[[0.5, 1.0], [-0.2, 0.3]], y=[[0.0, 1.0], [1.0, 0.0]])
+    d = symgrad.derive(with_loss(network(2, [(2, "sigmoid"), (2, "sigmoid")], batch=batch),
+                                 "half_squared_error"), "all", at=values)
+    text = symgrad.render(d, fmt, view="matrix")
+    added = re.findall(r"\\mathbf\{1\}\s*[-+]|[-+]\s*\\mathbf\{1\}", text)
+    assert added == [], "bold 1 added or subtracted entry by entry"
+    assert "(1 - " in text or r"\left(1 - " in text
+    if batch:
+        assert r"\mathbf{1}^{T}" in text and r"\Delta^{(2)} \mathbf{1}" in text

@@ -653,7 +653,7 @@ MATRIX_PRINTED = [
     (ElementwiseApplyFunction(sp.Lambda(zs, sigmoid(zs) * (1 - sigmoid(zs))), z1),
      r"\sigma(z^{(1)}) \odot (1 - \sigma(z^{(1)}))"),
     (sp.MatAdd(sp.OneMatrix(2, 4), ElementwiseApplyFunction(sp.Lambda(zs, -sp.tanh(zs) ** 2), Z1)),
-     r"\mathbf{1} - \tanh^{2}(Z^{(1)})"),
+     r"1 - \tanh^{2}(Z^{(1)})"),
     (sp.MatrixSymbol("dL/dW1", 2, 3), r"\frac{\partial L}{\partial W^{(1)}}"),
     (W2 - sp.Symbol("eta") * sp.MatrixSymbol("dL/dW2", 2, 2),
      r"W^{(2)} - \eta \frac{\partial L}{\partial W^{(2)}}"),
@@ -661,7 +661,7 @@ MATRIX_PRINTED = [
     (sp.ImmutableMatrix([[sp.Float("0.5"), -1], [sp.Float(1 / 3), 0]]),
      r"\begin{bmatrix} 0.5 & -1 \\ 0.333333 & 0 \end{bmatrix}"),
     (sp.Sum(sp.Indexed("y", sp.Symbol("k"), sp.Symbol("n")), (sp.Symbol("k"), 1, 2), (sp.Symbol("n"), 1, 3)),
-     r"\sum_{n=1}^{3} \sum_{k=1}^{2} {y}_{k,n}"),
+     r"\sum_{n=1}^{3} \sum_{k=1}^{2} y_{k,n}"),
     (Var("z~", "z", "l", ("j",), "n"), r"z^{(l)}_{j,n}"),
     (Var("W~", "W", "l+1", ("i", "j")), r"W^{(l+1)}_{ij}"),
 ]
@@ -838,7 +838,7 @@ def test_every_unit_and_parameter_in_numbers(networks):
 
 def test_batch_document(networks):
     text = render(networks["batch"], "markdown")
-    assert r"L = \frac{1}{2} \sum_{n=1}^{2} \sum_{k=1}^{2} \frac{1}{2} ({\hat{y}}_{k,n} - {y}_{k,n})^{2}" in text
+    assert r"L = \frac{1}{2} \sum_{n=1}^{2} \sum_{k=1}^{2} \frac{1}{2} (\hat{y}_{k,n} - y_{k,n})^{2}" in text
     assert "Likewise for the other samples:" in text
     assert "shown here for the first sample" in text
     assert "| layer | unit | sample | weighted sum | activation |" in text

@@ -272,8 +272,10 @@ class Printer(LatexPrinter):
         for i, term in enumerate(terms):
             negative, magnitude = split_sign(term)
             op = "-" if negative else ("+" if i else "")
-            pieces.append(Piece(op, self.math(magnitude),
-                                paren=isinstance(magnitude, sp.Add)))
+            # ones added entry by entry (1 - A) are the number 1, applied to every entry:
+            # bold 1 is kept for the column of ones that a product sums or repeats with
+            body = Math.atom("1") if isinstance(magnitude, sp.OneMatrix) else self.math(magnitude)
+            pieces.append(Piece(op, body, paren=isinstance(magnitude, sp.Add)))
         return Math(tuple(pieces))
 
     def _hadamard_math(self, expr: sp.HadamardProduct) -> Math:
