@@ -193,3 +193,13 @@ def test_the_loss_after_the_step_is_a_forward_pass_at_the_updated_values():
     before = float(d.worked.loss)
     assert after < before
     assert f"After the step the loss is ${after:.6g}$, down from ${before:.6g}$." in text
+
+
+def test_equal_gradients_are_not_ranked():
+    # z = w x + b with x = 1: dL/dw = dL/dz * x = dL/dz = dL/db
+    graph = symgrad.with_loss(symgrad.neuron("sigmoid"), "squared_error")
+    d = symgrad.derive(graph, "all", at={"x": 1, "w": 0.3, "b": -0.1, "y": 1}, learning_rate=0.1)
+    w, b = d.parameters
+    assert d.worked.gradients[w] == d.worked.gradients[b]
+    text = symgrad.render(d, "markdown")
+    assert "Every gradient has the same size" in text and "the least" not in text
