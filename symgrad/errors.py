@@ -43,3 +43,9 @@ class ValuesError(SymgradError):
 
 class DerivationError(SymgradError):
     """Raised for an impossible request, such as a ``wrt`` the loss does not depend on."""
+
+
+class SymgradWarning(UserWarning):
+    """Issued (``warnings.warn``) for a request symgrad carries out but a teacher would
+    question, such as a cross-entropy loss on outputs that are not probabilities; the CLI
+    prints each as one line on standard error."""

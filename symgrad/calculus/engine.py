@@ -4,14 +4,15 @@ gradients, numbers, and on request the check of every step.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
-from ..errors import DerivationError, ValuesError
-from ..model.graph import Graph, Model, from_expression
-from ..model.values import read_number, read_values
+from ..errors import DerivationError, SymgradWarning, ValuesError
+from ..model.graph import Graph, Model, from_expression, probability_caution
+from ..model.values import read_rate, read_values
 from .backprop import backpropagate, gradient
 from .backward import Backward
 from .derivation import Derivation
@@ -29,16 +30,22 @@ def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, 
     derivation becomes a worked example; with ``learning_rate`` it ends with the update.
     With ``verify`` every step of every local derivative is checked (``symgrad.verify``)
     and the outcome kept in ``Derivation.verification``; a step that fails raises
-    ``DerivationError``.
+    ``DerivationError``. A learning rate that is not positive raises ``SpecError``; a
+    cross-entropy loss on outputs that are not probabilities issues a ``SymgradWarning``
+    (and raises ``ValuesError`` if the values put its log out of its domain).
     """
     graph = as_graph(loss)
     parameters = graph.resolve(wrt)
     backward = backpropagate(graph, parameters)
     gradients = tuple(gradient(backward, p) for p in parameters)
-    rate = None if learning_rate is None else read_number(learning_rate, "learning_rate")
+    rate = None if learning_rate is None else read_rate(learning_rate)
     if rate is not None and at is None:
         raise ValuesError("learning_rate needs values in at for the update step")
-    worked = None if at is None else evaluate(backward, gradients, _values(graph, backward, at), rate)
+    caution = probability_caution(graph)
+    if caution is not None:
+        warnings.warn(caution, SymgradWarning, stacklevel=2)
+    worked = None if at is None else _worked(backward, gradients, _values(graph, backward, at),
+                                             rate, caution)
     derivation = Derivation(title or default_title(graph, parameters), graph, parameters,
                             backward, gradients, worked)
     return checked(derivation) if verify else derivation
@@ -52,9 +59,27 @@ def checked(derivation: Derivation) -> Derivation:
     return replace(derivation, verification=verification)
 
 
+def _worked(backward: Backward, gradients: tuple, values: tuple[dict, dict], rate: Any,
+            caution: str | None):
+    """The worked numbers; where the loss is undefined on outputs that are not
+    probabilities, the error says why."""
+    try:
+        return evaluate(backward, gradients, values, rate)
+    except ValuesError as error:
+        if caution is None:
+            raise
+        raise ValuesError(f"{error.message}; {caution}") from None
+
+
 def _values(graph: Graph, backward: Backward, at: Mapping[str, Any]) -> tuple[dict, dict]:
     """The given values, checked against what the derivation assumes of them."""
     values = read_values(graph, at)
+    if graph.loss_name == "binary_cross_entropy":
+        targets = [s for g in graph.groups if g.role == "target" for s in g.symbols]
+        for target in targets:
+            if not 0 <= values[0][target] <= 1:
+                raise ValuesError(f"binary_cross_entropy needs targets between 0 and 1 (a label "
+                                  f"or a probability); {target} = {float(values[0][target]):g}")
     given = {a.given for a in backward.adjoints.values() if a.given is not None}
     for equation in sorted(given, key=str):
         total = equation.lhs.xreplace(values[0])

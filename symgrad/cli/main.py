@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,7 +19,7 @@ import yaml
 from .. import __version__
 from ..calculus.derivation import Derivation
 from ..calculus.engine import derive
-from ..errors import SpecError, SymgradError
+from ..errors import SpecError, SymgradError, SymgradWarning
 from ..model.graph import from_expression
 from ..render.notation import DEFAULT, PRESETS, Notation, get_notation, using
 from ..render.flavours import FLAVOURS
@@ -51,14 +52,22 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 ok, 1 stale gallery, 2 bad input)."""
+    """Run the command line; return the exit code (0 ok, 1 stale gallery, 2 bad input).
+    Each warning (``SymgradWarning``) is one line on standard error, once."""
     parser = _build_parser()
-    try:
-        args = parser.parse_args(argv)
-        return args.run(args)
-    except SymgradError as error:
-        print(f"symgrad: error: {error}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SymgradWarning)
+        try:
+            args = parser.parse_args(argv)
+            code = args.run(args)
+        except SymgradError as error:
+            print(f"symgrad: error: {error}", file=sys.stderr)
+            return 2
+    for other in (w for w in caught if w.category is not SymgradWarning):
+        warnings.showwarning(other.message, other.category, other.filename, other.lineno)
+    for message in dict.fromkeys(str(w.message) for w in caught if w.category is SymgradWarning):
+        print(f"symgrad: warning: {message}", file=sys.stderr)
+    return code
 
 
 def _build_parser() -> argparse.ArgumentParser:

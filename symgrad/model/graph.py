@@ -144,6 +144,26 @@ class Graph:
         raise DerivationError(f"wrt {name!r} is not in the expression (its quantities: {known})")
 
 
+PROBABILITY_OUTPUTS = {"binary_cross_entropy": "sigmoid", "categorical_cross_entropy": "softmax"}
+"""Each cross-entropy loss and the output activation that makes its predictions probabilities."""
+
+
+def probability_caution(graph: Graph) -> str | None:
+    """One line if ``graph`` puts a cross-entropy loss on outputs whose activation is not
+    the one that gives probabilities (a sigmoid for binary, a softmax for categorical
+    cross-entropy); None otherwise, and for free expressions."""
+    wanted = PROBABILITY_OUTPUTS.get(graph.loss_name or "")
+    if wanted is None:
+        return None
+    loss = graph.definitions[-1].expr.free_symbols
+    found = sorted({d.activation or "identity" for d in graph.definitions
+                    if d.symbol in loss and d.role is Role.ACTIVATION})
+    if not found or found == [wanted]:
+        return None
+    return (f"{graph.loss_name} takes the log of predicted probabilities, but the outputs come "
+            f"from {' and '.join(found)}, not {wanted}: they need not lie between 0 and 1")
+
+
 def activate(name: str, zs: Sequence[sp.Symbol], j: int) -> sp.Expr:
     """Activation ``name`` of unit j of a layer whose weighted sums are ``zs``."""
     if name == "identity":

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
-from ..errors import ValuesError
+from ..errors import SpecError, ValuesError
 
 
 def read_number(value: Any, where: str) -> sp.Rational:
@@ -24,6 +24,16 @@ def read_number(value: Any, where: str) -> sp.Rational:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValuesError(f"{where} is not a finite number: {value!r}")
     return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
+
+
+def read_rate(value: Any, where: str = "learning_rate") -> sp.Rational:
+    """A learning rate as an exact rational; SpecError unless it is a positive number (a
+    step of gradient descent moves against the gradient, by a rate above zero)."""
+    rate = read_number(value, where)
+    if rate <= 0:
+        raise SpecError(f"{where} must be positive, got {float(rate):g}: a step of gradient "
+                        f"descent moves against the gradient by a rate above zero")
+    return rate
 
 
 def literal(value: Any) -> str:

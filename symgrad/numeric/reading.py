@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..calculus.backward import Factor
-
 from ..calculus.derivation import Derivation
+from ..calculus.worked import number
+from ..errors import ValuesError
 
 SATURATED = sp.Rational(1, 10)
 """An activation whose slope is below this fraction of its largest slope is saturated."""
@@ -40,10 +41,17 @@ class Caution:
 
 @dataclass(frozen=True)
 class Reading:
-    """The gradients by size, largest first, and the warnings."""
+    """The gradients by size, largest first, the warnings, and with a learning rate the
+    loss after the step (``after_step``; None if it is not a finite number there)."""
 
     ranking: tuple[tuple[sp.Symbol, sp.Expr], ...]
     warnings: tuple[Caution, ...]
+    after_step: sp.Expr | None = None
+
+    @property
+    def tied(self) -> bool:
+        """Whether every gradient has the same size (so the step moves each as much)."""
+        return abs(self.ranking[0][1]) == abs(self.ranking[-1][1])
 
 
 def read(derivation: Derivation) -> Reading | None:
@@ -54,7 +62,22 @@ def read(derivation: Derivation) -> Reading | None:
     ranking = sorted(worked.gradients.items(), key=lambda item: -abs(item[1]))
     warnings = [w for f in derivation.factors if (w := _activation_warning(derivation, f))]
     warnings += _exploding(derivation)
-    return Reading(tuple(ranking), tuple(warnings))
+    return Reading(tuple(ranking), tuple(warnings), loss_after_step(derivation))
+
+
+def loss_after_step(derivation: Derivation) -> sp.Expr | None:
+    """The loss at the updated values (exact, to 30 digits), with a learning rate; None
+    without one, or where the loss is not a finite number after the step."""
+    worked = derivation.worked
+    if worked is None or worked.learning_rate is None:
+        return None
+    env: dict[sp.Expr, sp.Expr] = {**worked.given, **worked.updated}
+    try:
+        for d in derivation.graph.definitions:
+            env[d.symbol] = number(d.expr.xreplace(env), str(d.symbol))
+    except ValuesError:
+        return None
+    return env[derivation.loss]
 
 
 def _activation_warning(derivation: Derivation, factor: Factor) -> Caution | None:

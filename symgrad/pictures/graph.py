@@ -163,7 +163,7 @@ def _edge(derivation: Derivation, source: sp.Symbol, target: sp.Symbol) -> Edge:
         return Edge(source, target, factor)
     value = worked.factors.get((target, source))
     if value is None:
-        value = sp.Float(factor.result.xreplace({**worked.given, **worked.forward}), 30)
+        value = sp.Float(factor.result.xreplace({**worked.given, **worked.forward}).evalf(30), 30)
     return Edge(source, target, factor, value)
 
 

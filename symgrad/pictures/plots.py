@@ -21,8 +21,6 @@ from ..numeric.compile import compile as compile_numpy
 
 POINTS = 201
 """Points on each loss curve."""
-DEFAULT_RATE = 0.1
-"""The step drawn when the derivation has no learning rate."""
 GRID = 81
 """Points along each axis of the contour plot's grid."""
 TRAINING_STEPS = 20
@@ -32,8 +30,10 @@ TRAINING_STEPS = 20
 @dataclass(frozen=True)
 class Tangent:
     """The loss along ``parameter`` (the others at their values): ``xs`` and ``losses``,
-    the point (``value``, ``loss``), the ``slope`` (the derived gradient), and the
-    gradient-descent step to ``value - rate * slope`` and the loss there."""
+    the point (``value``, ``loss``), the ``slope`` (the derived gradient), and with a
+    learning rate the gradient-descent step to ``value - rate * slope`` and the loss there
+    along the line (without one, ``rate``, ``step_to`` and ``step_loss`` are None: no step
+    is drawn)."""
 
     parameter: sp.Symbol
     xs: np.ndarray
@@ -41,10 +41,16 @@ class Tangent:
     value: float
     loss: float
     slope: float
-    rate: float
-    step_to: float
-    step_loss: float
+    rate: float | None
+    step_to: float | None
+    step_loss: float | None
     curve: Callable[[Any], Any] = field(repr=False, compare=False)
+
+    @property
+    def step_effect(self) -> str | None:
+        """What the step does to the loss along the line: ``lower``, ``higher``, ``same``
+        or ``overflow`` (not finite there); None without a step."""
+        return None if self.step_loss is None else effect(self.loss, self.step_loss)
 
     def loss_at(self, x: float | np.ndarray) -> float | np.ndarray:
         """The loss at ``x`` along the line, from the composed loss."""
@@ -52,6 +58,16 @@ class Tangent:
 
 
 Tangents = tuple[Tangent, ...]
+
+
+def effect(before: float, after: float) -> str:
+    """``lower``, ``higher`` or ``same`` (within a relative 1e-12): the loss ``after`` a
+    step against ``before`` it; ``overflow`` if ``after`` is not finite."""
+    if not np.isfinite(after):
+        return "overflow"
+    if abs(after - before) <= 1e-12 * max(abs(before), abs(after)):
+        return "same"
+    return "lower" if after < before else "higher"
 
 
 def tangents(derivation: Derivation) -> Tangents | None:
@@ -72,20 +88,32 @@ def _tangent(derivation: Derivation, composed: sp.Expr, parameter: sp.Symbol) ->
     others = {s: v for s, v in worked.given.items() if s != parameter}
     curve = sp.lambdify(parameter, composed.xreplace(others), "numpy")
     value, slope = float(worked.given[parameter]), float(worked.gradients[parameter])
-    rate = float(worked.learning_rate) if worked.learning_rate is not None else DEFAULT_RATE
-    step_to = value - rate * slope
-    half = max(0.5, 3 * abs(step_to - value), 0.5 * abs(value))
+    rate = None if worked.learning_rate is None else float(worked.learning_rate)
+    step_to = None if rate is None else value - rate * slope
+    step = 0.0 if step_to is None else abs(step_to - value)
+    half = max(0.5, 3 * step, 0.5 * abs(value))
     xs = np.linspace(value - half, value + half, POINTS)
-    losses = np.broadcast_to(np.asarray(curve(xs), dtype=float), xs.shape)
+    with np.errstate(all="ignore"):
+        losses = np.broadcast_to(np.asarray(curve(xs), dtype=float), xs.shape)
+        step_loss = None if step_to is None else _at(curve, step_to)
     return Tangent(parameter, xs, np.array(losses), value, float(worked.loss), slope, rate,
-                   step_to, float(curve(step_to)), curve)
+                   step_to, step_loss, curve)
+
+
+def _at(function: Callable[..., Any], *point: float) -> float:
+    """``function`` at ``point`` in double precision: inf where it overflows."""
+    try:
+        return float(function(*(np.float64(x) for x in point)))
+    except OverflowError:
+        return float("inf")
 
 
 @dataclass(frozen=True)
 class Contour:
     """The loss over a grid of two parameters (``xs`` by ``ys``; ``losses[i, j]`` at
-    ``ys[i]``, ``xs[j]``), the point, the derived gradient there and the step to
-    ``point - rate * gradient``."""
+    ``ys[i]``, ``xs[j]``), the point and the loss there, the derived gradient there and,
+    with a learning rate, the step to ``point - rate * gradient`` and the loss after it
+    (None without one)."""
 
     parameters: tuple[sp.Symbol, sp.Symbol]
     xs: np.ndarray
@@ -93,8 +121,15 @@ class Contour:
     losses: np.ndarray
     point: tuple[float, float]
     gradient: tuple[float, float]
-    rate: float
-    step_to: tuple[float, float]
+    rate: float | None
+    step_to: tuple[float, float] | None
+    loss: float = 0.0
+    step_loss: float | None = None
+
+    @property
+    def step_effect(self) -> str | None:
+        """What the step does to the loss (see ``effect``); None without a step."""
+        return None if self.step_loss is None else effect(self.loss, self.step_loss)
 
 
 def contour(derivation: Derivation) -> Contour | None:
@@ -110,34 +145,79 @@ def contour(derivation: Derivation) -> Contour | None:
     xs = np.linspace(first.xs[0], first.xs[-1], GRID)
     ys = np.linspace(second.xs[0], second.xs[-1], GRID)
     grid_x, grid_y = np.meshgrid(xs, ys)
-    losses = np.broadcast_to(np.asarray(loss(grid_x, grid_y), dtype=float), grid_x.shape)
+    with np.errstate(all="ignore"):
+        losses = np.broadcast_to(np.asarray(loss(grid_x, grid_y), dtype=float), grid_x.shape)
+        step_to = None if first.rate is None else (first.step_to, second.step_to)
+        step_loss = None if step_to is None else _at(loss, *step_to)
     return Contour((p, q), xs, ys, np.array(losses), (first.value, second.value),
-                   (first.slope, second.slope), first.rate, (first.step_to, second.step_to))
+                   (first.slope, second.slope), first.rate, step_to, first.loss, step_loss)
 
 
 @dataclass(frozen=True)
 class Training:
-    """The loss before each of ``len(losses) - 1`` steps of gradient descent at ``rate``
-    on the derivation's parameters, and after the last (``losses[0]`` is the given point)."""
+    """The loss before each step of gradient descent at ``rate`` on the derivation's
+    parameters and after the last (``losses[0]`` is the given point), for as long as it is
+    a finite number: ``stopped`` is the first step after which it is not (None if every
+    one of the ``steps`` is finite), ``last`` the loss there (inf, -inf or nan)."""
 
     losses: tuple[float, ...]
     rate: float
+    steps: int = TRAINING_STEPS
+    stopped: int | None = None
+    last: float | None = None
+
+    @property
+    def changes(self) -> tuple[int, int]:
+        """How many steps raised the loss and how many lowered it (among the finite ones)."""
+        pairs = list(zip(self.losses, self.losses[1:]))
+        return sum(b > a for a, b in pairs), sum(b < a for a, b in pairs)
+
+    @property
+    def overflow(self) -> bool:
+        """Whether the loss stopped by growing past the largest double (to +inf)."""
+        return self.last is not None and self.last == np.inf
+
+    @property
+    def logarithmic(self) -> bool:
+        """Whether the plot's loss axis is logarithmic: for positive losses spanning more
+        than three orders of magnitude."""
+        low, high = min(self.losses), max(self.losses)
+        return low > 0 and high / low > 1e3
 
 
 def training(derivation: Derivation, steps: int = TRAINING_STEPS) -> Training | None:
     """The loss over ``steps`` steps of gradient descent from the given values, with the
-    compiled gradients; None without values or a learning rate."""
+    compiled gradients in double precision, up to the first step whose loss is not finite;
+    None without values or a learning rate, or if the loss at the given values is not
+    finite in double precision."""
     worked = derivation.worked
     if worked is None or worked.learning_rate is None:
         return None
     function = compile_numpy(derivation).function
     leaves = [s for g in derivation.graph.groups for s in g.symbols]
-    values = {s: float(worked.given[s]) for s in leaves}
-    rate = float(worked.learning_rate)
-    losses = []
-    for _ in range(steps + 1):
-        loss, *gradients = function(*(values[s] for s in leaves))
-        losses.append(float(loss))
-        for parameter, gradient in zip(derivation.parameters, gradients):
-            values[parameter] -= rate * float(gradient)
-    return Training(tuple(losses), rate)
+    values = {s: np.float64(worked.given[s]) for s in leaves}
+    rate = np.float64(worked.learning_rate)
+    losses: list[float] = []
+    with np.errstate(all="ignore"):
+        for step in range(steps + 1):
+            loss, gradients = _evaluate(function, [values[s] for s in leaves])
+            if not np.isfinite(loss):
+                if step == 0:
+                    return None
+                return Training(tuple(losses), float(rate), steps, step, loss)
+            losses.append(loss)
+            for parameter, gradient in zip(derivation.parameters, gradients):
+                values[parameter] = values[parameter] - rate * gradient
+    return Training(tuple(losses), float(rate), steps)
+
+
+def _evaluate(function: Callable[..., list], arguments: list) -> tuple[float, list]:
+    """The loss and gradients at ``arguments``; a loss that overflows in Python's own
+    arithmetic (which raises rather than giving inf) is inf."""
+    try:
+        loss, *gradients = function(*arguments)
+    except OverflowError:
+        return float("inf"), []
+    except ZeroDivisionError:
+        return float("nan"), []
+    return float(loss), [np.float64(g) for g in gradients]

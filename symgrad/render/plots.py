@@ -31,13 +31,15 @@ def _figure(panels: int, draw: Callable[[Any], Any], extension: str,
     with matplotlib.rc_context({"svg.hashsalt": "symgrad", "svg.fonttype": "path",
                                 "font.size": 9, "pdf.compression": 6}):
         figure, axes = plt.subplots(1, panels, figsize=(size[0] * panels, size[1]), squeeze=False)
-        draw(list(axes[0]))
-        figure.tight_layout()
+        with np.errstate(over="ignore"):  # log-scale ticks of losses near the largest double
+            draw(list(axes[0]))
+            figure.tight_layout()
         buffer = io.BytesIO()
         metadata = {"svg": {"Date": None, "Creator": None},
                     "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
                     "png": {"Software": None}}[extension]
-        figure.savefig(buffer, format=extension, metadata=metadata, dpi=120)
+        with np.errstate(over="ignore"):
+            figure.savefig(buffer, format=extension, metadata=metadata, dpi=120)
         plt.close(figure)
     return buffer.getvalue()
 
@@ -49,12 +51,14 @@ def _draw(ax, tangent: Tangent) -> None:  # type: ignore[no-untyped-def]
     ax.plot(tangent.xs, line, color="#b00020", linestyle="--",
             label=f"tangent, slope ∂{loss}/∂{name} = {plain.number(tangent.slope)}")
     ax.plot([tangent.value], [tangent.loss], "o", color="#222")
-    ax.annotate("", xy=(tangent.step_to, tangent.step_loss), xytext=(tangent.value, tangent.loss),
-                arrowprops={"arrowstyle": "->", "color": "#2a7d2a", "lw": 1.5})
-    ax.axvline(tangent.step_to, color="#2a7d2a", linestyle=":", lw=1)
-    ax.plot([tangent.step_to], [tangent.step_loss], "o", color="#2a7d2a",
-            label=f"step to {name} − η ∂{loss}/∂{name} = {plain.number(tangent.step_to)} (η = {plain.number(tangent.rate)})")
-    low, high = float(np.min(tangent.losses)), float(np.max(tangent.losses))
+    if tangent.step_to is not None and np.isfinite(tangent.step_loss):
+        ax.annotate("", xy=(tangent.step_to, tangent.step_loss), xytext=(tangent.value, tangent.loss),
+                    arrowprops={"arrowstyle": "->", "color": "#2a7d2a", "lw": 1.5})
+        ax.axvline(tangent.step_to, color="#2a7d2a", linestyle=":", lw=1)
+        ax.plot([tangent.step_to], [tangent.step_loss], "o", color="#2a7d2a",
+                label=f"step to {name} − η ∂{loss}/∂{name} = {plain.number(tangent.step_to)} (η = {plain.number(tangent.rate)})")
+    finite = tangent.losses[np.isfinite(tangent.losses)]
+    low, high = (float(np.min(finite)), float(np.max(finite))) if finite.size else (0.0, 1.0)
     pad = 0.15 * (high - low or 1.0)
     ax.set_ylim(low - pad, high + pad)
     ax.set_xlabel(name)
@@ -78,11 +82,13 @@ def _draw_contour(ax, shown: Contour) -> None:  # type: ignore[no-untyped-def]
     ax.annotate("", xy=(x + gx / norm * length, y + gy / norm * length), xytext=(x, y),
                 arrowprops={"arrowstyle": "->", "color": "#b00020", "lw": 1.6})
     ax.plot([], [], color="#b00020", label=f"gradient ({plain.number(gx)}, {plain.number(gy)}), direction")
-    ax.annotate("", xy=shown.step_to, xytext=(x, y),
-                arrowprops={"arrowstyle": "->", "color": "#2a7d2a", "lw": 1.6})
+    if shown.step_to is not None:
+        ax.annotate("", xy=shown.step_to, xytext=(x, y),
+                    arrowprops={"arrowstyle": "->", "color": "#2a7d2a", "lw": 1.6})
     ax.plot([x], [y], "o", color="#222", label=f"({p}, {q}) = ({plain.number(x)}, {plain.number(y)})")
-    ax.plot([shown.step_to[0]], [shown.step_to[1]], "o", color="#2a7d2a",
-            label=f"after one step (η = {plain.number(shown.rate)})")
+    if shown.step_to is not None:
+        ax.plot([shown.step_to[0]], [shown.step_to[1]], "o", color="#2a7d2a",
+                label=f"after one step (η = {plain.number(shown.rate)})")
     ax.set_xlabel(p)
     ax.set_ylabel(q)
     ax.set_aspect("auto")
@@ -98,8 +104,15 @@ def _draw_training(ax, shown: Training) -> None:  # type: ignore[no-untyped-def]
     from matplotlib.ticker import MaxNLocator
 
     ax.plot(range(len(shown.losses)), shown.losses, "o-", color="#1f4e9c", markersize=3)
+    if shown.stopped is not None:
+        ax.axvline(shown.stopped, color="#b00020", linestyle="--", lw=1,
+                   label=f"step {shown.stopped}: the loss is not finite")
+        ax.set_xlim(-0.5, shown.stopped + 0.5)
+        ax.legend(loc="best", fontsize=7)
+    if shown.logarithmic:
+        ax.set_yscale("log")
     ax.set_xlabel("step of gradient descent")
-    ax.set_ylabel(plain.loss_name())
+    ax.set_ylabel(plain.loss_name() + (" (log scale)" if shown.logarithmic else ""))
     ax.set_title(f"η = {plain.number(shown.rate)}", fontsize=9)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)

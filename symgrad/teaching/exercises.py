@@ -25,7 +25,7 @@ from ..errors import DerivationError, SpecError, SymgradError
 from ..model.losses import LOSSES
 from ..model.graph import ACTIVATIONS, Graph, Group, Role, network, neuron, with_loss
 from ..render.notation import DEFAULT, Notation
-from ..model.values import arrange, nest, read_number
+from ..model.values import arrange, nest, read_rate
 from ..spec import Spec, parse_spec, read_spec_text
 
 KEYS = ("count", "seed", "activations", "losses")
@@ -334,7 +334,7 @@ def exercises(spec: Spec, count: int = COUNT, seed: int = SEED,
     """
     check_count(count)
     if spec.learning_rate is not None:
-        read_number(spec.learning_rate, "learning_rate")
+        read_rate(spec.learning_rate)
     pairs = choices(spec.graph, tuple(activations or ()), tuple(losses or ()))
     models = {pair: _model(spec, pair, verify) for pair in pairs}
     rng = random.Random(seed)
