@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 HEADING = re.compile(r"^(?=## )", re.MULTILINE)
 """Where a Markdown cell starts: at each section (the title stays with what it heads)."""
+SYMPY_NAMES = re.compile(r"\b(Max|Min|Abs)\(")
+"""SymPy's names of functions symgrad's parser writes in lower case (max, min, abs)."""
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 TOLERANCE = "rtol=1e-9, atol=1e-12"
 """The check's tolerance, as written in the notebook: numeric.kinks.RTOL and ATOL."""
@@ -156,7 +158,7 @@ def _expression(graph: Graph) -> str:
     """``symgrad.from_expression`` of the loss written out: as text when symgrad's parser
     reads it back unchanged, else (a softmax) with ``symgrad.model.functions.softmax``."""
     loss = graph.composed()
-    text = str(loss)
+    text = SYMPY_NAMES.sub(lambda m: m.group(1).lower() + "(", str(loss))
     if _reads_back(text, loss):
         return f"graph = symgrad.from_expression({text!r})"
     if isinstance(loss, softmax) and all(a.is_Symbol for a in loss.args[1:]):
