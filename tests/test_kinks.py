@@ -14,7 +14,8 @@ import pytest
 import sympy as sp
 
 import symgrad
-from render_tools import compile_latex, pdflatex_available, require
+from render_tools import (compile_latex, katex_available, katex_errors, markdown_math_segments,
+                          pdflatex_available, require)
 from symgrad.numeric.kinks import kinks
 from symgrad.render.document import render
 from test_notebook import EXECUTION_TIMEOUT, kernel_available
@@ -155,6 +156,15 @@ def test_the_latex_document_compiles(tmp_path):
     compile_latex(path)
 
 
+def test_the_kink_sections_math_renders_with_katex():
+    require("KaTeX", katex_available(), "KaTeX not installed: npm ci --prefix tests/js")
+    texts = [render(derived(name), "markdown") for name in KINKED]
+    texts.append(render(kink_network(), "markdown"))
+    segments = [s for t in texts for s in markdown_math_segments(t[t.index("At a kink"):])]
+    errors = katex_errors([(tex_, display) for tex_, display, _ in segments])
+    assert not [e for e in errors if e], errors
+
+
 def test_float64_on_the_kink_agrees():
     """w = 0.5, x = 2, b = -1: float64 computes z = 0 exactly, takes the same convention,
     and the compiled code gives the document's numbers."""
@@ -240,3 +250,33 @@ def test_the_kink_notebook_executes_in_a_kernel():
     printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     assert "dL/dw: float64 gives -6.0, the exact value is 0.0" in printed
     assert "agree with the document" in printed
+
+
+NEAR = {"w": 0.1, "x": 3, "b": -0.30000000000000004}
+"""w x + b = -4e-17 in these rationals, 0 in float64 (0.1 * 3 is the float -b)."""
+
+
+def test_float64_on_a_kink_the_exact_values_miss():
+    """|w x + b| at -4e-17 exactly: d/dw = sign(-4e-17) x = -3 in the document; float64
+    computes w x + b = 0, takes sign(0) = 0, and the document says so."""
+    d = symgrad.derive("abs(w*x + b)", at=NEAR)
+    values = exact_values(NEAR)
+    reference = sp.diff(sp.Abs(w * x + b), w).subs(values)
+    assert reference == -3 and float(d.worked.gradients[w]) == -3.0
+    compiled = symgrad.compile(d)(**NEAR).gradients
+    assert 0.1 * 3 + -0.30000000000000004 == 0.0 and float(compiled["w"]) == 0.0
+    text = " ".join(render(d, "markdown").split())
+    assert "### Near a kink" in render(d, "markdown")
+    assert (r"At these values $w x + b = -4 \times 10^{-17}$, beside the kink of "
+            r"$\left|{w x + b}\right|$, but float64 arithmetic, as the compiled numpy code "
+            r"(symgrad.compile) does it, gives $w x + b = 0$: the kink itself, where symgrad "
+            r"takes $\operatorname{sign}(0) = 0$") in text
+    assert (r"Float64 code gives $\frac{\partial L}{\partial b} = 0$, "
+            r"$\frac{\partial L}{\partial w} = 0$, and $\frac{\partial L}{\partial x} = 0$, "
+            r"where the exact values are $-1$, $-3$, and $-0.1$.") in text
+    assert "At a kink" not in text
+
+
+def test_the_notebooks_check_passes_near_a_kink(capsys):
+    out = run_notebook_in_process(symgrad.derive("abs(w*x + b)", at=NEAR), capsys)
+    assert "dL/dw: float64 gives 0.0, the exact value is -3.0" in out

@@ -48,7 +48,8 @@ def _json_kinks(derivation: Derivation, hit: Kinks) -> dict[str, Any]:
     them) and the parameters whose float64 gradient differs from the exact one."""
     return {
         "at": [{"function": k.function, "equation": latex.inline_equation(*k.sides),
-                "derivative": float(k.slope), "float64_difference": float(k.computed)}
+                "derivative": float(k.slope), "exact_difference": float(k.exact),
+                "float64_difference": float(k.computed)}
                for k in hit.kinks],
         "float64_gradients": arrange(derivation.graph, derivation.parameters, hit.gradients),
         "float64_differs": [p.name for p in hit.differing],
