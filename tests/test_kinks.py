@@ -226,8 +226,8 @@ def run_notebook_in_process(derivation, capsys) -> str:
 @pytest.mark.parametrize("name", [*KINKED, "network"])
 def test_the_notebooks_check_passes_at_a_kink(name, capsys):
     out = run_notebook_in_process(kink_network() if name == "network" else derived(name), capsys)
-    assert "agree with the document (with the float64 values it states" in out
-    assert "a kink float64 misses: see the document" in out
+    assert "agree with the document (with the float64 values it states at a kink)" in out
+    assert "(float64 and the exact values differ at a kink: see the document)" in out
 
 
 def test_the_notebooks_check_compares_with_the_stated_float64_values():
@@ -275,6 +275,9 @@ def test_float64_on_a_kink_the_exact_values_miss():
             r"$\frac{\partial L}{\partial w} = 0$, and $\frac{\partial L}{\partial x} = 0$, "
             r"where the exact values are $-1$, $-3$, and $-0.1$.") in text
     assert "At a kink" not in text
+    at = json.loads(render(d, "json"))["kinks"]["at"]
+    assert at == [{"function": "abs", "equation": "w x + b = 0", "derivative": 0.0,
+                   "exact_difference": -4e-17, "float64_difference": 0.0}]
 
 
 def test_the_notebooks_check_passes_near_a_kink(capsys):

@@ -105,16 +105,17 @@ def code(derivation: Derivation) -> list[str]:
             f"    assert np.allclose(result.gradients[name], gradient, {TOLERANCE}), name\n"
             "print('The loss and every gradient agree with the document.')")]
     return [build, evaluate, document + (
-        "# The document says float64 misses a kink its exact values hit, and gives these:\n"
+        "# At a kink float64 and the exact values fall on different sides; the document\n"
+        "# gives float64's gradients where they differ:\n"
         f"float64 = {float64!r}\n") + loss + (
         "for name, gradient in document['gradients'].items():\n"
         "    expected = float64.get(name, gradient)\n"
         f"    assert np.allclose(result.gradients[name], expected, {TOLERANCE}), name\n"
         "    if name in float64:\n"
         "        print(f'dL/d{name}: float64 gives {expected}, the exact value is {gradient} '\n"
-        "              '(a kink float64 misses: see the document)')\n"
+        "              '(float64 and the exact values differ at a kink: see the document)')\n"
         "print('The loss and every gradient agree with the document '\n"
-        "      '(with the float64 values it states where float64 misses a kink).')")]
+        "      '(with the float64 values it states at a kink).')")]
 
 
 def _float64(derivation: Derivation) -> dict:
