@@ -18,6 +18,7 @@ from render_tools import (compile_latex, katex_available, katex_errors, markdown
                           pdflatex_available, require)
 from symgrad.numeric.kinks import kinks
 from symgrad.render.document import render
+from test_html import compile_in_beamer
 from test_notebook import EXECUTION_TIMEOUT, kernel_available
 
 w, x, b, y = sp.symbols("w x b y", real=True)
@@ -154,6 +155,16 @@ def test_the_latex_document_compiles(tmp_path):
     path = tmp_path / "kink.tex"
     path.write_text(render(derived("max"), "latex"), encoding="utf-8")
     compile_latex(path)
+
+
+@pytest.mark.parametrize("name", ["relu", "network"])
+def test_the_kink_slides_compile_and_fit(name, tmp_path):
+    require("pdflatex", pdflatex_available(), "pdflatex is not installed")
+    frames = tmp_path / f"{name}.tex"
+    frames.write_text(render(kink_network() if name == "network" else derived(name), "beamer"),
+                      encoding="utf-8")
+    log = compile_in_beamer(frames, tmp_path, "43")
+    assert not [line for line in log.splitlines() if line.startswith("Overfull")]
 
 
 def test_the_kink_sections_math_renders_with_katex():
