@@ -40,6 +40,7 @@ from .steps import (constant_terms, derivative, explained_steps, factor_chain, f
 from ..calculus.backward import tidy
 from ..pictures.graph import GraphPicture
 from ..calculus.written import written
+from ..numeric.kinks import kinks
 from ..numeric.reading import read
 
 
@@ -138,6 +139,7 @@ GLOBALS = {
     "title": title,
     "notation_in_use": current,
     "read": read,
+    "kinks_hit": kinks,
     "equation": latex.equation,
     "equations": latex.equations,
     "inline_equation": latex.inline_equation,

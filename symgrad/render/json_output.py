@@ -14,6 +14,7 @@ from ..calculus.derivation import Derivation
 from ..calculus.rules import Step
 from ..calculus.derivation import Verification
 from ..model.values import arrange
+from ..numeric.kinks import Kinks, kinks
 
 
 def to_json(derivation: Derivation) -> dict[str, Any]:
@@ -32,10 +33,27 @@ def to_json(derivation: Derivation) -> dict[str, Any]:
     }
     if worked is not None and worked.learning_rate is not None:
         out["updated"] = arrange(d.graph, d.parameters, {p: float(v) for p, v in worked.updated.items()})
+    hit = kinks(d)
+    if hit is not None:
+        out["kinks"] = _json_kinks(d, hit)
     out["symbolic"] = {g.parameter.name: str(latex.tex(g.intermediate)) for g in d.gradients}
     out["steps"] = [_json_factor(d, f) for f in document_factors(d)]
     out["verification"] = _json_verification(d.verification)
     return out
+
+
+def _json_kinks(derivation: Derivation, hit: Kinks) -> dict[str, Any]:
+    """The kinks the worked values hit exactly: each with the derivative symgrad takes there
+    and its sides' difference in float64; the float64 gradients (as the compiled code gives
+    them) and the parameters whose float64 gradient differs from the exact one."""
+    return {
+        "at": [{"function": k.function, "equation": latex.inline_equation(*k.sides),
+                "derivative": float(k.slope), "exact_difference": float(k.exact),
+                "float64_difference": float(k.computed)}
+               for k in hit.kinks],
+        "float64_gradients": arrange(derivation.graph, derivation.parameters, hit.gradients),
+        "float64_differs": [p.name for p in hit.differing],
+    }
 
 
 def _json_factor(derivation: Derivation, factor: Factor) -> dict[str, Any]:
