@@ -12,6 +12,7 @@ and paste the output over ``SEED_MARKDOWN``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -1041,7 +1042,7 @@ $$
 &= \frac{1}{2} \cdot \frac{\partial}{\partial \hat{y}} (\hat{y} - y)^{2} \\
 &= \frac{1}{2} \cdot 2 (\hat{y} - y) \cdot \frac{\partial}{\partial \hat{y}} (\hat{y} - y) \\
 &= \frac{1}{2} \cdot 2 (\hat{y} - y) \left(\frac{\partial \hat{y}}{\partial \hat{y}} + \frac{\partial}{\partial \hat{y}} (- y)\right) \\
-&= \frac{1}{2} \cdot 2 (\hat{y} - y) (0 + 1) \\
+&= \frac{1}{2} \cdot 2 (\hat{y} - y) (1 + 0) \\
 &= \hat{y} - y
 \end{aligned}
 $$
@@ -1074,3 +1075,74 @@ $$
 
 The gradient is negative: increasing $\hat{y}$ decreases the loss, so gradient descent increases $\hat{y}$.
 '''
+
+
+# --- a written line keeps the order of the line before it --------------------------------
+
+ORDER_CASES = {
+    "seed mse": ("1/2*(yhat - y)**2", "yhat"),
+    "sum": ("w*x + b", "b"),
+    "difference": ("x**3 - 2*x - y", "x"),
+    "quotient with exp": ("(x + 1)/(exp(-x) + 1)", "x"),
+    "cross-entropy": ("-(y*log(yhat) + (1 - y)*log(1 - yhat))", "yhat"),
+}
+
+
+def _sum_pairs(before, after):
+    """The sums of ``before`` that hold a derivative, each with the sum at the same place
+    in ``after`` (which writes the derivatives taken), term for term."""
+    if isinstance(before, sp.Derivative) or before == after:
+        return []
+    if isinstance(before, sp.Add) and isinstance(after, sp.Add) and before.has(sp.Derivative) \
+            and len(before.args) == len(after.args):
+        pairs = [(before, after)]
+    elif before.func == after.func and len(before.args) == len(after.args):
+        pairs = []
+    else:
+        return []
+    return pairs + [p for a, b in zip(before.args, after.args) for p in _sum_pairs(a, b)]
+
+
+def _printed_orders(text, terms):
+    """Every order of ``terms`` in which their sum, printed term by term, is in ``text``."""
+    printed = [str(tex(t)) for t in terms]
+    found = set()
+    for order in itertools.permutations(range(len(terms))):
+        joined = printed[order[0]]
+        for i in order[1:]:
+            joined += f" - {printed[i][1:].lstrip()}" if printed[i].startswith("-") else f" + {printed[i]}"
+        if joined in text:
+            found.add(order)
+    return found
+
+
+def _taken(term):
+    """A term with every derivative in it taken by sympy.diff."""
+    return term.replace(lambda e: isinstance(e, sp.Derivative), lambda e: sp.diff(e.expr, *e.variables))
+
+
+@pytest.mark.parametrize("level", ["standard", "full"])
+@pytest.mark.parametrize("case", list(ORDER_CASES))
+def test_each_result_is_written_where_its_derivative_was(case, level):
+    expr, wrt = ORDER_CASES[case]
+    shown = displayed_equations(derive(expr, wrt), "markdown", detail=level)
+    checked = 0
+    for chain in shown:
+        for k in range(len(chain.exprs) - 1):
+            for before, after in _sum_pairs(chain.exprs[k], chain.exprs[k + 1]):
+                for term, result in zip(before.args, after.args):
+                    assert sp.simplify(_taken(term) - _taken(result)) == 0, (chain.texts[k], term)
+                if any(isinstance(n, sp.Add) for t in before.args + after.args
+                       for n in sp.preorder_traversal(t)):
+                    continue  # a sum inside a term is a pair of its own
+                orders_before = _printed_orders(chain.texts[k], before.args)
+                orders_after = _printed_orders(chain.texts[k + 1], after.args)
+                assert orders_before & orders_after, (chain.texts[k], chain.texts[k + 1])
+                checked += 1
+    assert checked >= 1
+
+
+def test_the_seed_writes_one_plus_zero_under_its_derivatives():
+    text = render(seed(), "markdown")
+    assert r"\left(\frac{\partial \hat{y}}{\partial \hat{y}} + \frac{\partial}{\partial \hat{y}} (- y)\right)" in text
+    assert r"(1 + 0)" in text and r"(0 + 1)" not in text
