@@ -400,7 +400,7 @@ def test_kinks_are_stated_with_their_values():
 
 ACTIVATION_DEFINITIONS = [
     ("sigmoid(z)", r"From the definition $\sigma(z) = \frac{1}{e^{- z} + 1}$",
-     r"\frac{e^{- z}}{(e^{- z} + 1)^{2}} = \sigma(z) (1 - \sigma(z))"),
+     r"\frac{e^{- z}}{(e^{- z} + 1)^{2}} = \frac{1}{e^{- z} + 1} \cdot \frac{e^{- z}}{e^{- z} + 1} = \sigma(z) (1 - \sigma(z))"),
     ("tanh(z)", r"From the definition $\tanh(z) = \frac{e^{z} - e^{- z}}{e^{- z} + e^{z}}$",
      r"= 1 - \tanh^{2}(z)"),
     ("softplus(z)", r"From the definition $\operatorname{softplus}(z) = \log(e^{z} + 1)$",
@@ -801,7 +801,9 @@ def test_output_deltas_in_textbook_form_with_their_assumption(networks):
     text = render(networks["softmax"], "markdown", view="index")
     assert text.count("the last step uses that the targets sum to one, $y_{1} + y_{2} + y_{3} = 1$, "
                       "as one-hot labels or probabilities do") == 1
-    assert "&= y_{2} \\hat{y}_{1} + y_{3} \\hat{y}_{1} - y_{1} (1 - \\hat{y}_{1}) \\\\\n&= \\hat{y}_{1} - y_{1}" in text
+    assert ("&= y_{2} \\hat{y}_{1} + y_{3} \\hat{y}_{1} - y_{1} (1 - \\hat{y}_{1}) \\\\\n"
+            "&= y_{1} \\hat{y}_{1} + y_{2} \\hat{y}_{1} + y_{3} \\hat{y}_{1} - y_{1} \\\\\n"
+            "&= \\hat{y}_{1} (y_{1} + y_{2} + y_{3}) - y_{1} \\\\\n&= \\hat{y}_{1} - y_{1}") in text
     assert "As in step 1, for unit 2" in text
     matrix = render(networks["softmax"], "markdown", view="matrix")
     assert "(the last step uses that the targets sum to one, $y_{1} + y_{2} + y_{3} = 1$)" in matrix

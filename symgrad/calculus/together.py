@@ -37,7 +37,7 @@ def _cancellation(product: sp.Expr) -> tuple[tuple[sp.Expr, ...], dict[sp.Expr, 
     bracket = factors[found].args[1] if negative else factors[found]
     below = set().union(*(sp.denom(t).free_symbols for t in bracket.args))
     cancelling_factors = [f for j, f in enumerate(factors) if j != found and f.free_symbols & below]
-    rest = [f for j, f in enumerate(factors) if j != found and f not in cancelling_factors]
+    rest = [f for j, f in enumerate(factors) if j != found and f not in cancelling_factors and f != 1]
     if not cancelling_factors:
         return (), {}
     terms = [sp.Mul(*sp.Mul.make_args(t), *cancelling_factors) for t in bracket.args]

@@ -314,9 +314,7 @@ class Printer(LatexPrinter):
                 + [t for i in order if split_sign(stand_ins[i])[0] for t in groups[i]])
 
     def _mul_math(self, expr: sp.Expr) -> tuple[bool, Math]:
-        fractions = [a for a in expr.args if isinstance(a, (sp.Mul, sp.Pow)) and
-                     any(in_denominator(f) for f in sp.Mul.make_args(a))] if isinstance(expr, sp.Mul) else []
-        if len(fractions) > 1:  # a product of fractions as written: 1/(1 + e) * e/(1 + e)
+        if _fractions_as_written(expr):  # 1/(1 + e) * e/(1 + e), not e/((1 + e) (1 + e))
             return False, Math(tuple(Piece(r"\cdot" if i else "", self.math(a), paren=isinstance(a, sp.Add))
                                      for i, a in enumerate(expr.args)))
         negative, factors = mul_factors(expr)
@@ -392,6 +390,15 @@ def _plain_call(text: str) -> str:
     inner = match.group(2)
     number = re.fullmatch(r"\((-[^()]*)\)", inner)
     return match.group(1) + bracket(number.group(1) if number else inner)
+
+
+def _fractions_as_written(expr: sp.Expr) -> bool:
+    """True for an unevaluated product of fractions, one of them with a numerator."""
+    if not isinstance(expr, sp.Mul):
+        return False
+    fractions = [a for a in expr.args if isinstance(a, (sp.Mul, sp.Pow))
+                 and any(in_denominator(f) for f in sp.Mul.make_args(a))]
+    return len(fractions) > 1 and any(isinstance(a, sp.Mul) for a in fractions)
 
 
 def _stand_in(term: sp.Expr) -> sp.Expr:
