@@ -216,3 +216,22 @@ def test_categorical_cross_entropy_rejects_targets_that_do_not_sum_to_one():
     at = {"x": [1], "W1": [[0.5], [-0.5]], "b1": [0, 0], "y": [0.5, 1]}
     with pytest.raises(symgrad.ValuesError, match="sum to 1"):
         derive(graph, "all", at=at)
+
+
+def test_sigmoid_with_binary_cross_entropy_cancels_line_by_line_to_yhat_minus_y():
+    d = derive(with_loss(neuron("sigmoid", bias=True), "binary_cross_entropy"), ["w", "b"])
+    names = {s.name: s for s in d.gradients[0].intermediate.free_symbols | d.gradients[1].intermediate.free_symbols}
+    yhat, y = names["yhat"], names["y"]
+    x = next(s for s in d.graph.groups[0].symbols if s.name == "x")
+    for g, expected in zip(d.gradients, [(yhat - y) * x, yhat - y]):
+        forms = (g.product,) + g.together
+        assert len(forms) >= 4
+        assert all(sp.simplify(a - b) == 0 for a, b in zip(forms, forms[1:]))
+        assert sp.expand(g.intermediate - expected) == 0 and g.intermediate == forms[-1]
+        assert not any(a == 1 for f in g.together for n in sp.preorder_traversal(f)
+                       if isinstance(n, sp.Mul) for a in n.args)  # no factor 1 written
+
+
+def test_squared_error_has_nothing_to_cancel():
+    d = derive(with_loss(neuron("sigmoid", bias=False), "squared_error"), "w")
+    assert d.gradients[0].together == ()

@@ -12,6 +12,7 @@ and paste the output over ``SEED_MARKDOWN``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -399,7 +400,7 @@ def test_kinks_are_stated_with_their_values():
 
 ACTIVATION_DEFINITIONS = [
     ("sigmoid(z)", r"From the definition $\sigma(z) = \frac{1}{e^{- z} + 1}$",
-     r"\frac{e^{- z}}{(e^{- z} + 1)^{2}} = \sigma(z) (1 - \sigma(z))"),
+     r"\frac{e^{- z}}{(e^{- z} + 1)^{2}} = \frac{1}{e^{- z} + 1} \cdot \frac{e^{- z}}{e^{- z} + 1} = \sigma(z) (1 - \sigma(z))"),
     ("tanh(z)", r"From the definition $\tanh(z) = \frac{e^{z} - e^{- z}}{e^{- z} + e^{z}}$",
      r"= 1 - \tanh^{2}(z)"),
     ("softplus(z)", r"From the definition $\operatorname{softplus}(z) = \log(e^{z} + 1)$",
@@ -800,7 +801,9 @@ def test_output_deltas_in_textbook_form_with_their_assumption(networks):
     text = render(networks["softmax"], "markdown", view="index")
     assert text.count("the last step uses that the targets sum to one, $y_{1} + y_{2} + y_{3} = 1$, "
                       "as one-hot labels or probabilities do") == 1
-    assert "&= y_{2} \\hat{y}_{1} + y_{3} \\hat{y}_{1} - y_{1} (1 - \\hat{y}_{1}) \\\\\n&= \\hat{y}_{1} - y_{1}" in text
+    assert ("&= y_{2} \\hat{y}_{1} + y_{3} \\hat{y}_{1} - y_{1} (1 - \\hat{y}_{1}) \\\\\n"
+            "&= y_{1} \\hat{y}_{1} + y_{2} \\hat{y}_{1} + y_{3} \\hat{y}_{1} - y_{1} \\\\\n"
+            "&= \\hat{y}_{1} (y_{1} + y_{2} + y_{3}) - y_{1} \\\\\n&= \\hat{y}_{1} - y_{1}") in text
     assert "As in step 1, for unit 2" in text
     matrix = render(networks["softmax"], "markdown", view="matrix")
     assert "(the last step uses that the targets sum to one, $y_{1} + y_{2} + y_{3} = 1$)" in matrix
@@ -1041,7 +1044,7 @@ $$
 &= \frac{1}{2} \cdot \frac{\partial}{\partial \hat{y}} (\hat{y} - y)^{2} \\
 &= \frac{1}{2} \cdot 2 (\hat{y} - y) \cdot \frac{\partial}{\partial \hat{y}} (\hat{y} - y) \\
 &= \frac{1}{2} \cdot 2 (\hat{y} - y) \left(\frac{\partial \hat{y}}{\partial \hat{y}} + \frac{\partial}{\partial \hat{y}} (- y)\right) \\
-&= \frac{1}{2} \cdot 2 (\hat{y} - y) (0 + 1) \\
+&= \frac{1}{2} \cdot 2 (\hat{y} - y) (1 + 0) \\
 &= \hat{y} - y
 \end{aligned}
 $$
@@ -1074,3 +1077,151 @@ $$
 
 The gradient is negative: increasing $\hat{y}$ decreases the loss, so gradient descent increases $\hat{y}$.
 '''
+
+
+# --- a written line keeps the order of the line before it --------------------------------
+
+ORDER_CASES = {
+    "seed mse": ("1/2*(yhat - y)**2", "yhat"),
+    "sum": ("w*x + b", "b"),
+    "difference": ("x**3 - 2*x - y", "x"),
+    "quotient with exp": ("(x + 1)/(exp(-x) + 1)", "x"),
+    "cross-entropy": ("-(y*log(yhat) + (1 - y)*log(1 - yhat))", "yhat"),
+}
+
+
+def _sum_pairs(before, after):
+    """The sums of ``before`` that hold a derivative, each with the sum at the same place
+    in ``after`` (which writes the derivatives taken), term for term."""
+    if isinstance(before, sp.Derivative) or before == after:
+        return []
+    if isinstance(before, sp.Add) and isinstance(after, sp.Add) and before.has(sp.Derivative) \
+            and len(before.args) == len(after.args):
+        pairs = [(before, after)]
+    elif before.func == after.func and len(before.args) == len(after.args):
+        pairs = []
+    else:
+        return []
+    return pairs + [p for a, b in zip(before.args, after.args) for p in _sum_pairs(a, b)]
+
+
+def _printed_orders(text, terms):
+    """Every order of ``terms`` in which their sum, printed term by term, is in ``text``."""
+    printed = [str(tex(t)) for t in terms]
+    found = set()
+    for order in itertools.permutations(range(len(terms))):
+        joined = printed[order[0]]
+        for i in order[1:]:
+            joined += f" - {printed[i][1:].lstrip()}" if printed[i].startswith("-") else f" + {printed[i]}"
+        if joined in text:
+            found.add(order)
+    return found
+
+
+def _taken(term):
+    """A term with every derivative in it taken by sympy.diff."""
+    return term.replace(lambda e: isinstance(e, sp.Derivative), lambda e: sp.diff(e.expr, *e.variables))
+
+
+@pytest.mark.parametrize("level", ["standard", "full"])
+@pytest.mark.parametrize("case", list(ORDER_CASES))
+def test_each_result_is_written_where_its_derivative_was(case, level):
+    expr, wrt = ORDER_CASES[case]
+    shown = displayed_equations(derive(expr, wrt), "markdown", detail=level)
+    checked = 0
+    for chain in shown:
+        for k in range(len(chain.exprs) - 1):
+            for before, after in _sum_pairs(chain.exprs[k], chain.exprs[k + 1]):
+                for term, result in zip(before.args, after.args):
+                    assert sp.simplify(_taken(term) - _taken(result)) == 0, (chain.texts[k], term)
+                if any(isinstance(n, sp.Add) for t in before.args + after.args
+                       for n in sp.preorder_traversal(t)):
+                    continue  # a sum inside a term is a pair of its own
+                orders_before = _printed_orders(chain.texts[k], before.args)
+                orders_after = _printed_orders(chain.texts[k + 1], after.args)
+                assert orders_before & orders_after, (chain.texts[k], chain.texts[k + 1])
+                checked += 1
+    assert checked >= 1
+
+
+def test_the_seed_writes_one_plus_zero_under_its_derivatives():
+    text = render(seed(), "markdown")
+    assert r"\left(\frac{\partial \hat{y}}{\partial \hat{y}} + \frac{\partial}{\partial \hat{y}} (- y)\right)" in text
+    assert r"(1 + 0)" in text and r"(0 + 1)" not in text
+
+
+# --- the derivations every course teaches, each line shown ------------------------------
+
+def _by_name(expr):
+    """``expr`` with its symbols replaced by plain symbols of the same names."""
+    expr = sp.sympify(expr)
+    with sp.evaluate(False):
+        return expr.xreplace({s: sp.Symbol(s.name) for s in expr.free_symbols})
+
+
+def _evaluated(expr):
+    """``expr`` rebuilt as SymPy evaluates it (every unevaluated node evaluated)."""
+    expr = _by_name(expr)
+    if not expr.args or isinstance(expr, (sp.Symbol, sp.Number)):
+        return expr
+    return expr.func(*(_evaluated(a) for a in expr.args))
+
+
+def _unevaluated_fractions(expr):
+    """The terms of the sums in ``expr`` that still hold a fraction as written."""
+    return [t for n in sp.preorder_traversal(expr) if isinstance(n, sp.Add) for t in n.args
+            if any(isinstance(f, sp.Pow) and f.exp.is_negative for f in sp.preorder_traversal(t))]
+
+
+def bce_neuron():
+    return derive(with_loss(neuron("sigmoid", bias=False), "binary_cross_entropy"), "w",
+                  at={"x": 1.5, "w": 0.8, "y": 1.0})
+
+
+def test_sigmoid_with_cross_entropy_cancels_to_yhat_minus_y_line_by_line():
+    d = bce_neuron()
+    shown = displayed_equations(d, "markdown")
+    chain = next(c for c in shown if c.texts[0] == r"\frac{\partial L}{\partial w}" and len(c.exprs) > 4)
+    x, y, yhat = sp.symbols("x y yhat")
+    product = -((y - 1) / (1 - yhat) + y / yhat) * yhat * (1 - yhat) * x
+    sides = [_by_name(e) for e in chain.exprs[1:]]
+    assert sp.simplify(_evaluated(sides[0]) - product) == 0
+    distributed = [t for t in _unevaluated_fractions(sides[1])]
+    assert {sp.factor(_evaluated(t)) for t in distributed} == {sp.factor(yhat * (y - 1)), sp.factor(y * (1 - yhat))}
+    written = [_evaluated(s) for s in sides]
+    assert -x * (yhat * (y - 1) + y * (1 - yhat)) in written  # each term cancelled
+    assert -x * (y - yhat) in written                          # collected
+    assert written[-1] == (yhat - y) * x
+    symbolic = [c for c in shown if all(e is not None for e in c.exprs)]
+    assert chain in symbolic and equation_failures(d, symbolic) == []
+
+
+def test_sigmoid_derivative_shows_the_split_and_the_identity_it_uses():
+    shown = displayed_equations(derive("sigmoid(z)", "z"), "markdown", detail="full")
+    z = sp.Symbol("z")
+    e, s = sp.exp(-z), 1 / (1 + sp.exp(-z))
+    chain = next(c for c in shown if len(c.exprs) >= 3 and _evaluated(c.exprs[0]) == e / (1 + e) ** 2)
+    split = _by_name(chain.exprs[-2])
+    assert isinstance(split, sp.Mul) and sorted(map(_evaluated, split.args), key=str) == sorted([s, e / (1 + e)], key=str)
+    assert _evaluated(chain.exprs[-1]) == sigmoid(z) * (1 - sigmoid(z))
+    uses = next(c for c in shown if _evaluated(c.exprs[0]) == e / (1 + e) and len(c.exprs) == 3)
+    assert _evaluated(uses.exprs[-1]) == 1 - sigmoid(z)
+    for chain in (chain, uses):
+        values = [_evaluated(x).replace(lambda f: isinstance(f, sigmoid), lambda f: 1 / (1 + sp.exp(-f.args[0])))
+                  for x in chain.exprs]
+        assert all(sp.simplify(v - values[0]) == 0 for v in values)
+
+
+def test_softmax_with_cross_entropy_collects_the_targets_before_their_sum_goes_in(networks):
+    d = networks["softmax"]
+    shown = displayed_equations(d, "markdown", view="index")
+    chain = next(c for c in shown if c.texts[0] == r"\delta^{(2)}_{1}")
+    y1, y2, y3, yhat1 = sp.symbols("y[0] y[1] y[2] yhat[0]")
+    sides = [_by_name(e) for e in chain.exprs]
+    k = next(i for i, s in enumerate(sides) if (y1 + y2 + y3) in sp.preorder_traversal(s))
+    assert sp.expand(sides[k] - (yhat1 * (y1 + y2 + y3) - y1)) == 0
+    assert _evaluated(sides[k + 1]) == yhat1 - y1
+    step = sp.expand(sides[k] - sides[k + 1])
+    assert step != 0 and sp.expand(step.subs(y3, 1 - y1 - y2)) == 0  # holds where the targets sum to 1
+    assert "the targets sum to one, $y_{1} + y_{2} + y_{3} = 1$" in render(d, "markdown", view="index")
+    assert equation_failures(d, shown) == []

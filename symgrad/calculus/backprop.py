@@ -17,6 +17,7 @@ from ..model.graph import Definition, Graph, Role
 from ..model.symbols import Var
 from .backward import Adjoint, Backward, Factor, Gradient, Term
 from .rules import Rule, Step
+from .together import cancelling, collecting
 
 DELTA_ROLES = (Role.WEIGHTED_SUM, Role.ARGUMENT)
 
@@ -157,9 +158,20 @@ def _textbook(graph: Graph, adjoint: Adjoint, adjoints: Mapping[sp.Symbol, Adjoi
     candidate = sp.factor_terms(_collected(cancelled, written.free_symbols, given))
     if sp.count_ops(candidate) >= sp.count_ops(written):
         return adjoint
-    step = Step(Rule.SIMPLIFY, written, adjoint.node, candidate)
+    step = Step(Rule.SIMPLIFY, written, adjoint.node, candidate, via=_lines(written, cancelled, given))
     return replace(adjoint, value=candidate, simplification=step,
                    given=given if candidate != _collected(written, set(), None) else None)
+
+
+def _lines(written: sp.Expr, cancelled: sp.Expr, given: sp.Eq | None) -> tuple[sp.Expr, ...]:
+    """The forms between an output delta as written and its textbook form: the factors that
+    cancel distributed and cancelled (sigmoid with binary cross-entropy), or the cancelled
+    terms multiplied out, collected over the targets and their sum put in (softmax with
+    categorical cross-entropy: yhat_1 (y_1 + y_2 + y_3) - y_1, then yhat_1 - y_1)."""
+    if given is None:
+        return cancelling(written)[:-1]
+    forms = collecting(cancelled, given)
+    return (cancelled,) + forms[:-1] if forms and cancelled != written else forms[:-1]
 
 
 def _target_sums(graph: Graph) -> list[sp.Eq]:

@@ -13,6 +13,7 @@ import sympy as sp
 
 from ..model.graph import Graph
 from .rules import Step, differentiate
+from .together import cancelling
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,18 @@ class Gradient:
         return products[0] if len(products) == 1 else sp.Add(*products, evaluate=False)
 
     @cached_property
+    def together(self) -> tuple[sp.Expr, ...]:
+        """For one path whose factors cancel (a sigmoid with binary cross-entropy), the
+        forms from the chain-rule ``product`` to ``intermediate``: the other factors
+        distributed over the bracket of fractions, each term cancelled, the terms
+        collected; () otherwise."""
+        return cancelling(self.product) if len(self.paths) == 1 else ()
+
+    @cached_property
     def intermediate(self) -> sp.Expr:
         """The gradient simplified, in intermediate quantities (yhat, z, a, ...)."""
+        if self.together:
+            return self.together[-1]
         return tidy(sp.Add(*(sp.Mul(*(f.result for f in p.factors)) for p in self.paths)))
 
     @cached_property

@@ -67,7 +67,8 @@ class Step:
     result is shorter. For the chain rule ``inner`` is u(x) and ``dummy`` the symbol u, the
     sub-steps being (d/du f(u), du/dx); for the constant multiple rule ``inner`` is the
     constant c; for a logarithm to base a it is a; for a ``SIMPLIFY`` step, an intermediate
-    form (SymPy's evaluation) when the result is a rewriting of it.
+    form (SymPy's evaluation) when the result is a rewriting of it, ``via`` the forms after
+    it and ``uses`` the equations (chains of equal forms) the rewriting relies on.
     """
 
     rule: Rule
@@ -78,6 +79,13 @@ class Step:
     inner: sp.Expr | None = None
     dummy: sp.Symbol | None = None
     simplification: "Step | None" = None
+    via: tuple[sp.Expr, ...] = ()
+    uses: tuple[tuple[sp.Expr, ...], ...] = ()
+
+    @property
+    def forms(self) -> list[sp.Expr]:
+        """A ``SIMPLIFY`` step's forms in order: before, inner, via, after."""
+        return [f for f in (self.expr, self.inner, *self.via, self.result) if f is not None]
 
     @property
     def raw(self) -> sp.Expr:
@@ -102,7 +110,9 @@ class Step:
         if expanded.raw == self.result:  # ReLU's: nothing to rewrite, so no simplify step
             return replace(expanded, simplification=None)
         inner = None if expanded.result in (expanded.raw, self.result) else expanded.result
-        rewrite = Step(Rule.SIMPLIFY, expanded.raw, self.var, self.result, inner=inner)
+        via, uses = _sigmoid_rewriting(self.expr) if inner is not None else ((), ())
+        rewrite = Step(Rule.SIMPLIFY, expanded.raw, self.var, self.result, inner=inner,
+                       via=via, uses=uses)
         return replace(expanded, result=self.result, simplification=rewrite)
 
     def walk(self, expansions: bool = False) -> Iterator["Step"]:
@@ -377,3 +387,15 @@ def _definition(step: Step) -> sp.Expr | None:
     if isinstance(expr, (sigmoid, softplus, relu, leaky_relu, softmax)):
         return expr.definition()
     return None
+
+
+def _sigmoid_rewriting(expr: sp.Expr) -> tuple[tuple[sp.Expr, ...], tuple[tuple[sp.Expr, ...], ...]]:
+    """For the sigmoid, e^-z / (e^-z + 1)^2 split as 1/(e^-z + 1) * e^-z/(e^-z + 1), with
+    the identity e^-z/(e^-z + 1) = 1 - 1/(e^-z + 1) = 1 - sigma(z) it uses; else nothing."""
+    if not isinstance(expr, sigmoid):
+        return (), ()
+    e, z = sp.exp(-expr.args[0]), expr.args[0]
+    below = plus(e, sp.S.One)
+    split = times(over(sp.S.One, below), over(e, below))
+    return (split,), ((over(e, below), plus(sp.S.One, minus(over(sp.S.One, below))),
+                       plus(sp.S.One, minus(sigmoid(z)))),)

@@ -55,8 +55,8 @@ def verify_step(step: Step, seed: int = 0) -> Verification:
 
 def _claims(step: Step) -> list[_Claim]:
     if step.rule is Rule.SIMPLIFY:
-        forms = [f for f in (step.expr, step.inner, step.result) if f is not None]
-        return [_Claim(step, a, b) for a, b in zip(forms, forms[1:])]
+        chains = [step.forms, *step.uses]
+        return [_Claim(step, a, b) for forms in chains for a, b in zip(forms, forms[1:])]
     return [_Claim(step, _reference(step), step.raw)]
 
 

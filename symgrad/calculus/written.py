@@ -1,12 +1,13 @@
 """The written forms of a step's derivative: its rule's formula with the sub-steps'
-derivatives put in (``combine``), level by level from d/dx(expr) to the result (``lines``).
+derivatives put in (``combine``), level by level from d/dx(expr) to the result (``lines``),
+and the order their sums keep from line to line (``term_guides``).
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from .rules import Step, combine
+from .rules import Rule, Step, combine
 
 
 def written(step: Step, depth: int) -> sp.Expr:
@@ -45,4 +46,34 @@ def _simplification_forms(step: Step) -> list[sp.Expr]:
     simplify = step.simplification
     if simplify is None:
         return [step.result]
-    return [f for f in (simplify.inner, simplify.result) if f is not None]
+    return simplify.forms[1:]
+
+
+def term_guides(step: Step) -> dict[sp.Expr, sp.Expr]:
+    """Each sum a rule writes in the forms of ``step``'s tree (sum, product and quotient
+    rules, with the derivatives taken to any depth or their results put in), mapped to the
+    same sum with the derivatives still to take: term i of a later line is the derivative
+    of term i of that one, so a printer that orders both alike keeps each result under the
+    term it comes from."""
+    guides: dict[sp.Expr, sp.Expr] = {}
+    for s in step.walk(expansions=True):
+        if s.rule not in (Rule.SUM, Rule.PRODUCT, Rule.QUOTIENT) or not s.substeps:
+            continue
+        guide = _written_sum(s, written(s, 1))
+        if guide is None:
+            continue
+        depth, form = 1, written(s, 1)
+        while form.has(sp.Derivative):
+            depth += 1
+            form = written(s, depth)
+            guides.setdefault(_written_sum(s, form), guide)
+        guides.setdefault(_written_sum(s, s.raw), guide)
+    guides.pop(None, None)
+    return guides
+
+
+def _written_sum(step: Step, form: sp.Expr) -> sp.Expr | None:
+    """The sum in a form of the step's rule: the whole form, or a quotient's numerator."""
+    if step.rule is Rule.QUOTIENT and isinstance(form, sp.Mul):
+        form = form.args[0]
+    return form if isinstance(form, sp.Add) else None

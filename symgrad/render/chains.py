@@ -12,6 +12,7 @@ from .steps import factor_symbol
 from ..calculus.backward import Adjoint, Factor, Gradient, Term
 from ..calculus.derivation import Derivation
 from ..calculus.backward import Path as GraphPath
+from ..calculus.together import cancelling_guides
 
 
 def factors_of(gradient: Gradient) -> list[Factor]:
@@ -102,6 +103,23 @@ def chain_results(gradient: Gradient) -> latex.Math:
     """The chain rule with each factor replaced by its derived result."""
     return latex.join_math([latex.join_math([f.result for f in p.factors], r"\cdot")
                             for p in gradient.paths], "+")
+
+
+def together_sides(gradient: Gradient) -> list[latex.Math]:
+    """The forms from the chain-rule product to the simplified gradient (``Gradient.together``),
+    each sum of cancelled terms in the order of the bracket it comes from."""
+    guides = cancelling_guides(gradient.product) if gradient.together else {}
+    return [latex.tex(f, guides=guides) for f in gradient.together]
+
+
+def simplification_sides(adjoint: Adjoint) -> list[latex.Math]:
+    """The forms of an adjoint's simplification to its textbook form, each sum of cancelled
+    terms in the order of the bracket it comes from."""
+    step = adjoint.simplification
+    if step is None:
+        return []
+    guides = cancelling_guides(step.expr)
+    return [latex.tex(f, guides=guides) for f in step.forms]
 
 
 def chain_numbers(derivation: Derivation, gradient: Gradient) -> latex.Math:

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import sympy as sp
 
 from . import latex
-from .chains import terms_symbols
+from .chains import simplification_sides, terms_symbols
 from ..calculus.backward import Adjoint, Gradient, Term
 from ..calculus.derivation import Derivation
 from ..model.graph import Role
@@ -105,9 +105,7 @@ class ChapterSteps:
         forward = self.terms_results(adjoint.terms, forward=True)
         if str(forward) != str(sides[-1]):
             sides.append(forward)
-        step = adjoint.simplification
-        if step is not None:
-            sides += [latex.tex(f) for f in (step.expr, step.inner, step.result) if f is not None]
+        sides += simplification_sides(adjoint)
         return sides + (self.numbers_of(adjoint) if numbers else [])
 
     def numbers_of(self, adjoint: Adjoint) -> list[latex.Math]:

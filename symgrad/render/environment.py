@@ -28,7 +28,7 @@ import markupsafe
 from . import latex, svg
 from .chains import (adjoints_of, chain_numbers, chain_results, chain_symbols, earlier_adjoints,
                      earlier_factors, factors_of, path_tex, terms_numbers, terms_results,
-                     terms_symbols)
+                     simplification_sides, terms_symbols, together_sides)
 from .describe import (activations, count_ops, function_name, has_activation, is_composite,
                        layer_number, leaky_slopes, loss_formula, loss_title, matrix_quantity,
                        quantity, title)
@@ -39,7 +39,7 @@ from .steps import (constant_terms, derivative, explained_steps, factor_chain, f
                     held_fixed, held_names, is_inline, kink, outline, step_equation)
 from ..calculus.backward import tidy
 from ..pictures.graph import GraphPicture
-from ..calculus.written import written
+from ..calculus.written import term_guides, written
 from ..numeric.kinks import kinks
 from ..numeric.reading import read
 
@@ -144,6 +144,7 @@ GLOBALS = {
     "equations": latex.equations,
     "inline_equation": latex.inline_equation,
     "written": written,
+    "term_guides": term_guides,
     "derivative": derivative,
     "factor_chain": factor_chain,
     "factor_symbol": factor_symbol,
@@ -169,6 +170,8 @@ GLOBALS = {
     "terms_numbers": terms_numbers,
     "chain_symbols": chain_symbols,
     "chain_results": chain_results,
+    "together_sides": together_sides,
+    "simplification_sides": simplification_sides,
     "chain_numbers": chain_numbers,
     "given_values": given_values,
     "forward_values": forward_values,

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import sympy as sp
+
 from . import latex
 from .chains import document_factors
 from .environment import environment
-from .steps import explained_steps, factor_sides, step_children, step_sides
+from .steps import explained_steps, factor_sides, step_children, step_maths
 from ..calculus.backward import Factor
 from ..calculus.derivation import Derivation
 from ..calculus.rules import Step
 from ..calculus.derivation import Verification
+from ..calculus.written import term_guides
 from ..model.values import arrange
 from ..numeric.kinks import Kinks, kinks
 
@@ -63,17 +66,20 @@ def _json_factor(derivation: Derivation, factor: Factor) -> dict[str, Any]:
         "rule": factor.step.rule.label,
         "equation": latex.inline_equation(*factor_sides(derivation, factor)),
         "explanation": " ".join(explanation.split()),
-        "substeps": [_json_step(s) for s, _ in step_children(factor.step, expansions=False)],
+        "substeps": [_json_step(s, term_guides(factor.step))
+                     for s, _ in step_children(factor.step, expansions=False)],
     }
 
 
-def _json_step(step: Step) -> dict[str, Any]:
+def _json_step(step: Step, guides: dict[sp.Basic, sp.Basic] | None = None) -> dict[str, Any]:
     """A step as plain data: its rule, its equation as LaTeX, and its sub-steps (the
-    simplification last, as in the documents at full detail)."""
+    simplification last, as in the documents at full detail); ``guides`` those of the
+    factor's whole tree (``term_guides``)."""
+    guides = term_guides(step) if guides is None else guides
     return {
         "rule": step.rule.label,
-        "equation": latex.inline_equation(*step_sides(step)),
-        "substeps": [_json_step(s) for s, _ in step_children(step, expansions=False)],
+        "equation": latex.inline_equation(*step_maths(step, guides=guides)),
+        "substeps": [_json_step(s, guides) for s, _ in step_children(step, expansions=False)],
     }
 
 

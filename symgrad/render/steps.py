@@ -12,7 +12,7 @@ from . import latex
 from ..calculus.backward import Factor
 from ..calculus.derivation import Derivation
 from ..calculus.rules import Rule, Step
-from ..calculus.written import lines, written
+from ..calculus.written import lines, term_guides, written
 
 
 INLINE_WIDTH = 32.0
@@ -91,7 +91,7 @@ def step_sides(step: Step) -> list[sp.Expr]:
     sub-derivatives still to take (when it has sub-steps), and the raw result; for a
     simplification, the forms it passes through. (``Step.equation`` without the middle.)"""
     if step.rule is Rule.SIMPLIFY:
-        return [f for f in (step.expr, step.inner, step.result) if f is not None]
+        return step.forms
     sides: list[sp.Expr] = [sp.Derivative(step.expr, step.var, evaluate=False)]
     if step.substeps:
         sides.append(written(step, 1))
@@ -99,12 +99,21 @@ def step_sides(step: Step) -> list[sp.Expr]:
 
 
 def step_equation(step: Step, depth: int = 0, names: dict[sp.Basic, str] | None = None,
-                  width: float = latex.WIDTH, stack: bool = False) -> latex.Display:
+                  width: float = latex.WIDTH, stack: bool = False,
+                  guides: dict[sp.Basic, sp.Basic] | None = None) -> latex.Display:
     """A step's equation laid out for a list nested ``depth`` levels deep in a text
-    ``width`` wide (``latex.width`` units); ``stack`` as for ``latex.equation``."""
+    ``width`` wide (``latex.width`` units); ``stack`` as for ``latex.equation``. Its sums
+    keep the order of the sums they derive from (``guides``: by default the step's own
+    ``term_guides``; a simplification needs those of the step it simplifies)."""
     limit = width - (STEP_MARGIN + STEP_INDENT * depth if depth else 0)
-    sides = [latex.tex(side, names=names) for side in step_sides(step)]
-    return latex.equation(*sides, limit=limit, stack=stack)
+    return latex.equation(*step_maths(step, names, guides), limit=limit, stack=stack)
+
+
+def step_maths(step: Step, names: dict[sp.Basic, str] | None = None,
+               guides: dict[sp.Basic, sp.Basic] | None = None) -> list[latex.Math]:
+    """``step_sides`` printed, each sum in the order of the sum it derives from."""
+    guides = term_guides(step) if guides is None else guides
+    return [latex.tex(side, names=names, guides=guides) for side in step_sides(step)]
 
 
 def is_inline(display: latex.Display, limit: float | None = INLINE_WIDTH) -> bool:
@@ -196,7 +205,8 @@ def held_names(derivation: Derivation, factor: Factor) -> dict[sp.Basic, str]:
 def factor_sides(derivation: Derivation, factor: Factor) -> list[latex.Math]:
     """d(of)/d(wrt), each written form of its derivation, and the simplified result."""
     names = held_names(derivation, factor)
-    written_forms = [latex.tex(line, names=names) for line in lines(factor.step)]
+    guides = term_guides(factor.step)
+    written_forms = [latex.tex(line, names=names, guides=guides) for line in lines(factor.step)]
     return [factor_symbol(derivation, factor), *written_forms, latex.tex(factor.result)]
 
 

@@ -23,13 +23,17 @@ from .text import num
 class Printer(LatexPrinter):
     """SymPy's LaTeX printer in symgrad's notation; ``values`` maps quantities to numbers
     (printed as numbers: bracketed when negative, products with ``\\cdot``), ``names``
-    maps subexpressions to LaTeX printed as it is."""
+    maps subexpressions to LaTeX printed as it is, ``guides`` maps a sum written by a rule
+    to the sum its terms are the derivatives of (``calculus.written.term_guides``), whose
+    order it keeps."""
 
     def __init__(self, values: Mapping[sp.Basic, str] | None = None,
-                 names: Mapping[sp.Basic, str] | None = None):
+                 names: Mapping[sp.Basic, str] | None = None,
+                 guides: Mapping[sp.Basic, sp.Basic] | None = None):
         super().__init__()
         self.values = dict(values or {})
         self.names = dict(names or {})
+        self.guides = dict(guides or {})
 
     def math(self, expr: sp.Basic) -> Math:
         """``expr`` as breakable pieces (sums and products, of numbers or of matrices),
@@ -306,14 +310,24 @@ class Printer(LatexPrinter):
     def ordered_terms(self, expr: sp.Add) -> list[sp.Expr]:
         """Terms by degree and name (a derivative placed as the expression it
         differentiates, so a written line keeps the order of the line before), then
-        positive terms before negative ones: ``yhat - y`` rather than ``-y + yhat``."""
-        terms = flat(expr, sp.Add)
-        stand_ins = [t.replace(lambda e: isinstance(e, sp.Derivative), lambda e: e.expr) for t in terms]
-        order = sorted(range(len(terms)), key=lambda i: term_key(stand_ins[i]))
-        return ([terms[i] for i in order if not split_sign(stand_ins[i])[0]]
-                + [terms[i] for i in order if split_sign(stand_ins[i])[0]])
+        positive terms before negative ones: ``yhat - y`` rather than ``-y + yhat``. The
+        terms of a sum with a guide are placed as the guide's terms they derive from."""
+        guide = self.guides.get(expr)
+        if guide is not None and len(guide.args) == len(expr.args):
+            groups = [self.ordered_terms(a) if isinstance(a, sp.Add) and a not in self.names
+                      and a not in self.values else [a] for a in expr.args]
+            stand_ins = [_stand_in(g) for g in guide.args]
+        else:
+            groups = [[t] for t in flat(expr, sp.Add)]
+            stand_ins = [_stand_in(t) for g in groups for t in g]
+        order = sorted(range(len(groups)), key=lambda i: term_key(stand_ins[i]))
+        return ([t for i in order if not split_sign(stand_ins[i])[0] for t in groups[i]]
+                + [t for i in order if split_sign(stand_ins[i])[0] for t in groups[i]])
 
     def _mul_math(self, expr: sp.Expr) -> tuple[bool, Math]:
+        if _fractions_as_written(expr):  # 1/(1 + e) * e/(1 + e), not e/((1 + e) (1 + e))
+            return False, Math(tuple(Piece(r"\cdot" if i else "", self.math(a), paren=isinstance(a, sp.Add))
+                                     for i, a in enumerate(expr.args)))
         negative, factors = mul_factors(expr)
         log_base = self._log_base(factors)
         if log_base is not None:
@@ -389,11 +403,27 @@ def _plain_call(text: str) -> str:
     return match.group(1) + bracket(number.group(1) if number else inner)
 
 
+def _fractions_as_written(expr: sp.Expr) -> bool:
+    """True for an unevaluated product of fractions, one of them with a numerator."""
+    if not isinstance(expr, sp.Mul):
+        return False
+    fractions = [a for a in expr.args if isinstance(a, (sp.Mul, sp.Pow))
+                 and any(in_denominator(f) for f in sp.Mul.make_args(a))]
+    return len(fractions) > 1 and any(isinstance(a, sp.Mul) for a in fractions)
+
+
+def _stand_in(term: sp.Expr) -> sp.Expr:
+    """A term with each derivative replaced by the expression it differentiates."""
+    return term.replace(lambda e: isinstance(e, sp.Derivative), lambda e: e.expr)
+
+
 def tex(expr: Any, values: Mapping[sp.Basic, str] | None = None,
-        names: Mapping[sp.Basic, str] | None = None) -> Math:
-    """``expr`` (a SymPy expression) as LaTeX, with ``values`` substituted if given and
-    the subexpressions in ``names`` printed as given. The result's ``expr`` is ``expr``."""
+        names: Mapping[sp.Basic, str] | None = None,
+        guides: Mapping[sp.Basic, sp.Basic] | None = None) -> Math:
+    """``expr`` (a SymPy expression) as LaTeX, with ``values`` substituted if given, the
+    subexpressions in ``names`` printed as given and the sums in ``guides`` in the order
+    of their guides (see ``Printer``). The result's ``expr`` is ``expr``."""
     expr = sp.sympify(expr)
     if values and expr in values:  # a number on its own needs no brackets
         return Math.atom(values[expr], expr)
-    return replace(Printer(values, names).math(expr), expr=expr)
+    return replace(Printer(values, names, guides).math(expr), expr=expr)
