@@ -40,7 +40,8 @@ class Caution:
 
 @dataclass(frozen=True)
 class Reading:
-    """The gradients by size, largest first, and the warnings."""
+    """The parameters' gradients by size, largest first (inputs and targets left out: they
+    do not move), and the warnings."""
 
     ranking: tuple[tuple[sp.Symbol, sp.Expr], ...]
     warnings: tuple[Caution, ...]
@@ -51,7 +52,9 @@ def read(derivation: Derivation) -> Reading | None:
     worked = derivation.worked
     if worked is None:
         return None
-    ranking = sorted(worked.gradients.items(), key=lambda item: -abs(item[1]))
+    # only parameters move: an input's or a target's gradient is no step
+    trained = derivation.trained
+    ranking = sorted(((p, worked.gradients[p]) for p in trained), key=lambda item: -abs(item[1]))
     warnings = [w for f in derivation.factors if (w := _activation_warning(derivation, f))]
     warnings += _exploding(derivation)
     return Reading(tuple(ranking), tuple(warnings))

@@ -56,14 +56,14 @@ Tangents = tuple[Tangent, ...]
 
 def tangents(derivation: Derivation) -> Tangents | None:
     """One tangent per parameter for a derivation with values and one or two scalar
-    parameters; None otherwise."""
-    worked = derivation.worked
-    if worked is None or not 1 <= len(derivation.parameters) <= 2:
+    parameters (inputs and targets, which no step moves, left out); None otherwise."""
+    worked, trained = derivation.worked, derivation.trained
+    if worked is None or not 1 <= len(trained) <= 2:
         return None
-    if any(derivation.graph.group(p.name) is None for p in derivation.parameters):
+    if any(derivation.graph.group(p.name) is None for p in trained):
         return None
     composed = expand_activations(derivation.graph.composed())
-    return tuple(_tangent(derivation, composed, p) for p in derivation.parameters)
+    return tuple(_tangent(derivation, composed, p) for p in trained)
 
 
 def _tangent(derivation: Derivation, composed: sp.Expr, parameter: sp.Symbol) -> Tangent:
@@ -126,9 +126,9 @@ class Training:
 
 def training(derivation: Derivation, steps: int = TRAINING_STEPS) -> Training | None:
     """The loss over ``steps`` steps of gradient descent from the given values, with the
-    compiled gradients; None without values or a learning rate."""
+    compiled gradients; None without values, a learning rate or a parameter to move."""
     worked = derivation.worked
-    if worked is None or worked.learning_rate is None:
+    if worked is None or worked.learning_rate is None or not derivation.trained:
         return None
     function = compile_numpy(derivation).function
     leaves = [s for g in derivation.graph.groups for s in g.symbols]
@@ -139,5 +139,6 @@ def training(derivation: Derivation, steps: int = TRAINING_STEPS) -> Training | 
         loss, *gradients = function(*(values[s] for s in leaves))
         losses.append(float(loss))
         for parameter, gradient in zip(derivation.parameters, gradients):
-            values[parameter] -= rate * float(gradient)
+            if derivation.graph.is_parameter(parameter):  # the data stays as given
+                values[parameter] -= rate * float(gradient)
     return Training(tuple(losses), rate)

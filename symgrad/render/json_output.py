@@ -31,7 +31,7 @@ def to_json(derivation: Derivation) -> dict[str, Any]:
         "gradients": arrange(d.graph, d.parameters, grads),
     }
     if worked is not None and worked.learning_rate is not None:
-        out["updated"] = arrange(d.graph, d.parameters, {p: float(v) for p, v in worked.updated.items()})
+        out["updated"] = arrange(d.graph, d.trained, {p: float(v) for p, v in worked.updated.items()})
     out["symbolic"] = {g.parameter.name: str(latex.tex(g.intermediate)) for g in d.gradients}
     out["steps"] = [_json_factor(d, f) for f in document_factors(d)]
     out["verification"] = _json_verification(d.verification)
