@@ -103,3 +103,12 @@ def test_a_notebook_rebuilds_the_declared_data():
     rebuilt = namespace["graph"]
     assert {g.name: g.role for g in rebuilt.groups} == {g.name: g.role for g in spec.graph.groups}
     assert {g.name for g in rebuilt.parameters} == {"u", "q"}
+
+
+def test_the_command_line_declares_an_expression_s_data(capsys):
+    args = ["derive", "--expr", "(u*p1 + q - t)**2", "--at", "u=1,p1=2,q=0,t=1", "--format", "json"]
+    assert main(args + ["--inputs", "p1", "--targets", "t"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["gradients"] == {"q": 2.0, "u": 4.0}  # 2 (u p1 + q - t) and that times p1
+    assert main(args + ["--inputs", "p1,r"]) == 2
+    assert "input 'r' is not in the expression" in capsys.readouterr().err
