@@ -20,8 +20,10 @@ from .render.chapter import VIEWS
 from .render.document import DETAILS
 from .model.symbols import real_symbol
 
-KEYS = ("title", "expression", "softmax", "model", "loss", "wrt", "at", "learning_rate",
-        "detail", "view", "notation", "names")
+KEYS = ("title", "expression", "inputs", "targets", "softmax", "model", "loss", "wrt", "at",
+        "learning_rate", "detail", "view", "notation", "names")
+DATA_KEYS = ("inputs", "targets")
+"""An expression's data: the names that are inputs and targets, never parameters."""
 LOSS_SOURCES = ("expression", "softmax", "model")
 NEURON_KEYS = ("activation", "bias")
 NETWORK_KEYS = ("inputs", "layers", "batch")
@@ -83,6 +85,9 @@ def _spec(data: Any, preset: str | None = None) -> Spec:
     given = [key for key in LOSS_SOURCES if key in mapping]
     if len(given) != 1:
         raise SpecError("give either an expression, a softmax or a model (exactly one)")
+    for key in DATA_KEYS:
+        if key in mapping and given[0] != "expression":
+            raise SpecError(f"{key} names an expression's data; a model's are x and y", key=key)
     notation = _notation({**mapping, "notation": preset} if preset else mapping)
     if given[0] == "model":
         graph = _model(mapping, notation)
@@ -144,10 +149,19 @@ def _expression(mapping: Mapping[str, Any]) -> Graph:
     text = mapping["expression"]
     if not isinstance(text, (str, int, float)) or isinstance(text, bool):
         raise SpecError("expression must be text", key="expression")
+    data = {key: _names(mapping[key], key) for key in DATA_KEYS if key in mapping}
     try:
-        return from_expression(str(text))
+        return from_expression(str(text), **data)
     except SymgradError as error:
         raise error.located(key="expression") from None
+
+
+def _names(value: Any, key: str) -> list[str]:
+    """A list of names (one name alone is a list of one)."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) and NAME.fullmatch(n) for n in names):
+        raise SpecError(f"{key} must be a name or a list of names", key=key)
+    return names
 
 
 def _softmax(mapping: Mapping[str, Any]) -> Graph:

@@ -151,7 +151,10 @@ def test_the_tangent_slope_is_the_gradient_and_a_central_difference():
 def test_two_parameters_give_two_panels_and_more_give_none():
     d = symgrad.derive("softplus(w*x + b)**2", wrt=["w", "b"], at={"w": 0.5, "x": 2, "b": 0.1})
     assert len(pictures(d, "s").tangent) == 2
-    d3 = symgrad.derive("softplus(w*x + b)**2", wrt="all", at={"w": 0.5, "x": 2, "b": 0.1})
+    # x is an input: "all" is w and b, and x has no panel (no step moves it)
+    d2 = symgrad.derive("softplus(w*x + b)**2", wrt="all", at={"w": 0.5, "x": 2, "b": 0.1})
+    assert [t.parameter.name for t in pictures(d2, "s").tangent] == ["b", "w"]
+    d3 = symgrad.derive("softplus(w*x + b + c)**2", wrt="all", at={"w": 0.5, "x": 2, "b": 0.1, "c": 1})
     assert pictures(d3, "s").tangent is None
     assert pictures(symgrad.derive("(w*x)**2", wrt="w"), "s").tangent is None
 

@@ -899,8 +899,8 @@ def worked_matrix(d, symbols, matrix):
     name = matrix.name
     if name.startswith("dL/d"):
         of = name[4:]
-        if of[0] in "Wb":
-            return entries(of, lambda s: w.gradients[s])
+        if of[0] in "Wb" or of == "X":  # dL/dX: the inputs' gradient, a saliency
+            return entries("x" if of == "X" else of, lambda s: w.gradients[s])
         return entries("z" + of[1:], lambda s: w.adjoints[s])
     base, layer = re.fullmatch(r"([A-Za-z]+?)(\d*)", name).groups()
     tables = {"X": ("x", w.given), "Y": ("y", w.given), "W": (name, w.given), "b": (name, w.given),

@@ -59,9 +59,10 @@ def _loss(tensors: Mapping[str, Tensor], activations: Sequence[str], loss: str) 
 
 
 def loss_and_gradients(values: Mapping[str, np.ndarray], activations: Sequence[str],
-                       loss: str) -> tuple[float, dict[str, np.ndarray]]:
-    """The loss and its gradient for every W<l> and b<l>, by autograd in float64."""
-    names = parameter_names(len(activations))
+                       loss: str, wrt: Sequence[str] | None = None) -> tuple[float, dict[str, np.ndarray]]:
+    """The loss and its gradient for every W<l> and b<l> (or for the tensors named in
+    ``wrt``, such as ``x``), by autograd in float64."""
+    names = list(wrt) if wrt is not None else parameter_names(len(activations))
     tensors = {k: torch.tensor(np.asarray(v), dtype=torch.float64, requires_grad=k in names)
                for k, v in values.items()}
     value = _loss(tensors, activations, loss)

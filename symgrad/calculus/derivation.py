@@ -57,6 +57,8 @@ class Worked:
     gradients: Mapping[sp.Symbol, sp.Float]
     learning_rate: sp.Expr | None = None
     updated: Mapping[sp.Symbol, sp.Float] = field(default_factory=dict)
+    """With a learning rate, each differentiated parameter after one step; inputs and
+    targets, which are data, have a gradient but no update."""
 
     @property
     def loss(self) -> sp.Float:
@@ -80,6 +82,12 @@ class Derivation:
     def loss(self) -> sp.Symbol:
         """The loss symbol, L."""
         return self.graph.loss
+
+    @property
+    def trained(self) -> tuple[sp.Symbol, ...]:
+        """The differentiated parameters that gradient descent updates: ``parameters``
+        without the inputs and targets (data, whose gradient is a saliency)."""
+        return tuple(p for p in self.parameters if self.graph.is_parameter(p))
 
     @property
     def definitions(self) -> tuple[Definition, ...]:

@@ -105,8 +105,15 @@ def default_title(graph: Graph, parameters: Sequence[sp.Symbol], loss: str | Non
     derivations given none; every parameter of a network is "every weight and bias"
     rather than a list of them all."""
     loss = loss or str(graph.loss)
-    every = [s for g in graph.parameters for s in g.symbols]
-    if graph.kind == "network" and set(parameters) == set(every):
-        return f"Gradient of {loss} with respect to every weight and bias"
-    names = ", ".join(p.name for p in parameters)
-    return f"Gradient of {loss} with respect to {names}"
+    names = [p.name for p in parameters]
+    if graph.kind == "network":  # whole groups by what they are
+        every = {s for g in graph.parameters for s in g.symbols}
+        groups = [("every weight and bias", every)] if every <= set(parameters) else []
+        groups += [(f"the {g.role}s {g.name}", set(g.symbols)) for g in graph.groups
+                   if g.role in ("input", "target") and set(g.symbols) <= set(parameters)]
+        for text, symbols in groups:
+            first = min(names.index(s.name) for s in symbols)
+            names = [n for n in names if n not in {s.name for s in symbols}]
+            names.insert(first, text)
+    joined = " and ".join(names) if all(" " in n for n in names) else ", ".join(names)
+    return f"Gradient of {loss} with respect to {joined}"

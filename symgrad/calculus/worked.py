@@ -38,7 +38,9 @@ def evaluate(backward: Backward, gradients: Sequence[Gradient], values: tuple[di
     for node, adjoint in backward.adjoints.items():
         adjoints[node] = env[adjoint.name] = number(adjoint.value.xreplace(env), f"dL/d{node}")
     grads = {g.parameter: number(g.result.xreplace(env), f"dL/d{g.parameter}") for g in gradients}
+    # inputs and targets are data: differentiated (a saliency), never updated
     updated = {} if rate is None else {
         p: number(given[p] - rate * g, f"updated {p}") for p, g in grads.items()
+        if backward.graph.is_parameter(p)
     }
     return Worked(given, literals, forward, factors, adjoints, grads, rate, updated)

@@ -78,6 +78,8 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("spec", nargs="?", help="a YAML spec file")
     d.add_argument("--expr", help="a loss expression, e.g. '1/2*(yhat - y)**2'")
     d.add_argument("--wrt", help="parameters, comma-separated, or all (default: all)")
+    for data in ("inputs", "targets"):
+        d.add_argument(f"--{data}", help=f"with --expr: the names that are {data}, comma-separated")
     d.add_argument("--at", help="values, e.g. yhat=0.8,y=1.0 or x=[0.5,-0.2]")
     d.add_argument("--learning-rate", help="add one gradient-descent step with this rate")
     d.add_argument("--title", help="the document's title")
@@ -161,13 +163,16 @@ def _quick_spec(args: argparse.Namespace) -> Spec:
     if args.expr is None:
         raise SpecError("give a spec file or --expr")
     at = None if args.at is None else parse_assignments(args.at)
-    return Spec(from_expression(args.expr), _split(args.wrt) if args.wrt else "all", at,
+    data = {k: _top_level_split(getattr(args, k)) for k in ("inputs", "targets") if getattr(args, k)}
+    return Spec(from_expression(args.expr, **data), _split(args.wrt) if args.wrt else "all", at,
                 args.learning_rate, args.title, notation=_notation(args, DEFAULT))
 
 
 def _spec_with_overrides(args: argparse.Namespace) -> Spec:
     if args.expr is not None:
         raise SpecError("give a spec file or --expr, not both")
+    if args.inputs or args.targets:
+        raise SpecError("--inputs and --targets go with --expr (a spec has the keys inputs, targets)")
     spec = load_spec(args.spec, args.notation)
     return Spec(spec.graph,
                 _split(args.wrt) if args.wrt else spec.wrt,

@@ -22,6 +22,13 @@ from .losses import Loss, get_loss
 from .parse import parse_expression
 from .symbols import Var, layered
 
+PARAMETER_ROLES = ("parameter", "variable")
+"""The roles of the leaves gradient descent updates; the others ("input", "target") are data."""
+
+DATA_NAMES = {"input": re.compile(r"x(_?\d+)?"), "target": re.compile(r"y(_?\d+)?")}
+"""The names a free expression takes for data unless told otherwise: x, x1, x_1 (inputs)
+and y, y1, y_1 (targets)."""
+
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity", "softmax")
 
 
@@ -88,8 +95,19 @@ class Graph:
 
     @property
     def parameters(self) -> tuple[Group, ...]:
-        """The groups one can differentiate with respect to under ``wrt: all``."""
-        return tuple(g for g in self.groups if g.role in ("parameter", "variable"))
+        """The groups ``wrt: all`` differentiates with respect to: the parameters, never
+        the inputs or targets (the data)."""
+        return tuple(g for g in self.groups if g.role in PARAMETER_ROLES)
+
+    def is_parameter(self, symbol: sp.Symbol) -> bool:
+        """True when ``symbol`` is a parameter, which gradient descent updates; an input
+        or target may be differentiated (a saliency) but is never updated."""
+        return any(symbol in g.symbols for g in self.parameters)
+
+    def role_of(self, symbol: sp.Symbol) -> str | None:
+        """The role of the group a leaf symbol belongs to ("input", "target", "parameter",
+        "variable"); None for a defined quantity."""
+        return next((g.role for g in self.groups if symbol in g.symbols), None)
 
     def group(self, name: str) -> Group | None:
         """The leaf group called ``name``, if any."""
@@ -133,7 +151,12 @@ class Graph:
 
     def _resolve_one(self, name: str) -> tuple[sp.Symbol, ...]:
         if name == "all":
-            return tuple(s for g in self.parameters for s in g.symbols)
+            every = tuple(s for g in self.parameters for s in g.symbols)
+            if not every:
+                data = ", ".join(g.name for g in self.groups)
+                raise DerivationError(f"wrt all: the expression has no parameters ({data} are "
+                                      f"inputs or targets); name what to differentiate by in wrt")
+            return every
         group = self.group(name)
         if group is not None:
             return group.symbols
@@ -276,18 +299,47 @@ def with_loss(model: Model, loss: str | Loss) -> Graph:
     return Graph(model.groups + (model.targets,), definitions, model.kind, loss.name, model.batch)
 
 
-def from_expression(text: str | sp.Expr) -> Graph:
-    """A graph for a free loss expression; each activation call gets named quantities z, a."""
+def from_expression(text: str | sp.Expr, inputs: Sequence[str] | None = None,
+                    targets: Sequence[str] | None = None) -> Graph:
+    """A graph for a free loss expression; each activation call gets named quantities z, a.
+
+    ``inputs`` and ``targets`` name the data among its names (each must occur in it); left
+    out, the inputs are x, x1, x_1, ... and the targets y, y1, y_1, ... (those that occur),
+    unless the expression has no other name (``sin(x)`` is a function of its variable x).
+    Every other name is a parameter, which ``wrt: all`` differentiates and gradient descent
+    updates.
+    """
     expr = parse_expression(text) if isinstance(text, str) else text
     leaves = sorted(expr.free_symbols, key=lambda s: s.name)
     if not leaves:
         raise DerivationError(f"expression {str(text)!r} has no symbols to differentiate by")
     taken = {s.name for s in leaves}
+    roles = _data_roles(taken, {"input": inputs, "target": targets})
     definitions, named = _decompose(expr, taken)
     loss = Var(next(n for n in ("L", "E", "J", "loss") if n not in taken))
     definitions.append(Definition(loss, expr.xreplace(named), Role.LOSS))
-    groups = tuple(Group(s.name, "variable", (), (s,)) for s in leaves)
+    groups = tuple(Group(s.name, roles.get(s.name, "variable"), (), (s,)) for s in leaves)
     return Graph(groups, tuple(definitions), "expression")
+
+
+def _data_roles(names: set[str], declared: dict[str, Sequence[str] | None]) -> dict[str, str]:
+    """The role ("input" or "target") of each name that is data: as declared, else by
+    ``DATA_NAMES``. Raises UnknownNameError for a declared name the expression lacks."""
+    roles: dict[str, str] = {}
+    if all(listed is None for listed in declared.values()) \
+            and all(any(p.fullmatch(n) for p in DATA_NAMES.values()) for n in names):
+        return roles  # a function of x (and y) alone: they are its variables
+    for role, listed in declared.items():
+        if listed is None:
+            listed = [n for n in sorted(names) if DATA_NAMES[role].fullmatch(n)]
+        for name in listed:
+            if name not in names:
+                raise UnknownNameError(f"{role} {name!r} is not in the expression "
+                                       f"(its names: {', '.join(sorted(names))})")
+            if roles.get(name, role) != role:
+                raise DerivationError(f"{name!r} cannot be both an input and a target")
+            roles[name] = role
+    return roles
 
 
 def _is_named_call(e: sp.Expr) -> bool:

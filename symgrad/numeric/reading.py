@@ -41,8 +41,9 @@ class Caution:
 
 @dataclass(frozen=True)
 class Reading:
-    """The gradients by size, largest first, the warnings, and with a learning rate the
-    loss after the step (``after_step``; None if it is not a finite number there)."""
+    """The parameters' gradients by size, largest first (inputs and targets left out: they
+    do not move), the warnings, and with a learning rate the loss after the step
+    (``after_step``; None if it is not a finite number there)."""
 
     ranking: tuple[tuple[sp.Symbol, sp.Expr], ...]
     warnings: tuple[Caution, ...]
@@ -59,7 +60,9 @@ def read(derivation: Derivation) -> Reading | None:
     worked = derivation.worked
     if worked is None:
         return None
-    ranking = sorted(worked.gradients.items(), key=lambda item: -abs(item[1]))
+    # only parameters move: an input's or a target's gradient is no step
+    trained = derivation.trained
+    ranking = sorted(((p, worked.gradients[p]) for p in trained), key=lambda item: -abs(item[1]))
     warnings = [w for f in derivation.factors if (w := _activation_warning(derivation, f))]
     warnings += _exploding(derivation)
     return Reading(tuple(ranking), tuple(warnings), loss_after_step(derivation))

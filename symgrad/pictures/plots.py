@@ -72,14 +72,14 @@ def effect(before: float, after: float) -> str:
 
 def tangents(derivation: Derivation) -> Tangents | None:
     """One tangent per parameter for a derivation with values and one or two scalar
-    parameters; None otherwise."""
-    worked = derivation.worked
-    if worked is None or not 1 <= len(derivation.parameters) <= 2:
+    parameters (inputs and targets, which no step moves, left out); None otherwise."""
+    worked, trained = derivation.worked, derivation.trained
+    if worked is None or not 1 <= len(trained) <= 2:
         return None
-    if any(derivation.graph.group(p.name) is None for p in derivation.parameters):
+    if any(derivation.graph.group(p.name) is None for p in trained):
         return None
     composed = expand_activations(derivation.graph.composed())
-    return tuple(_tangent(derivation, composed, p) for p in derivation.parameters)
+    return tuple(_tangent(derivation, composed, p) for p in trained)
 
 
 def _tangent(derivation: Derivation, composed: sp.Expr, parameter: sp.Symbol) -> Tangent:
@@ -188,10 +188,10 @@ class Training:
 def training(derivation: Derivation, steps: int = TRAINING_STEPS) -> Training | None:
     """The loss over ``steps`` steps of gradient descent from the given values, with the
     compiled gradients in double precision, up to the first step whose loss is not finite;
-    None without values or a learning rate, or if the loss at the given values is not
-    finite in double precision."""
+    None without values, a learning rate or a parameter to move, or if the loss at the
+    given values is not finite in double precision."""
     worked = derivation.worked
-    if worked is None or worked.learning_rate is None:
+    if worked is None or worked.learning_rate is None or not derivation.trained:
         return None
     function = compile_numpy(derivation).function
     leaves = [s for g in derivation.graph.groups for s in g.symbols]
@@ -207,7 +207,8 @@ def training(derivation: Derivation, steps: int = TRAINING_STEPS) -> Training | 
                 return Training(tuple(losses), float(rate), steps, step, loss)
             losses.append(loss)
             for parameter, gradient in zip(derivation.parameters, gradients):
-                values[parameter] = values[parameter] - rate * gradient
+                if derivation.graph.is_parameter(parameter):  # the data stays as given
+                    values[parameter] = values[parameter] - rate * gradient
     return Training(tuple(losses), float(rate), steps)
 
 

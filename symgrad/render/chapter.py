@@ -105,7 +105,7 @@ class Chapter(ChapterSteps, ChapterMatrix):
     @property
     def every_parameter(self) -> bool:
         """True when every weight and bias is differentiated."""
-        return len(self.derivation.parameters) == sum(len(g.symbols) for g in self.graph.parameters)
+        return set(self.derivation.trained) == {s for g in self.graph.parameters for s in g.symbols}
 
     # the model
 

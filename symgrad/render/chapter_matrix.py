@@ -72,6 +72,19 @@ class ChapterMatrix:
             chains.append(chain)
         return chains
 
+    def matrix_input_gradient(self) -> list[latex.Math] | None:
+        """dL/dX = (W^(1))^T Delta^(1) when the inputs' gradient is asked for (a saliency),
+        and with values (of every parameter) its numbers; None otherwise."""
+        if not any(self.graph.role_of(p) == "input" for p in self.derivation.parameters):
+            return None
+        first = self.form.layers[0]
+        gradient, rule = self.gradient_matrix(self.form.X), sp.MatMul(first.W.T, first.delta)
+        chain = [latex.tex(gradient), latex.tex(rule)]
+        numbers = self.matrix_values
+        if numbers is not None and gradient in numbers.exact:
+            chain += [numbers.subs(rule), numbers.number(gradient)]
+        return chain
+
     def matrix_updates(self) -> list[list[latex.Math]]:
         """W <- W - eta dL/dW for each weight matrix and bias vector, in numbers."""
         chains = []
@@ -170,6 +183,9 @@ class _MatrixNumbers:
         self.put(form.X, X, self.given)
         self.put(form.X.T, _transposed(X), self.given)
         self.put(form.Y, self.entries("y", form.Y.shape), self.given)
+        if all(s in worked.gradients for row in X for s in row):
+            self.put(ChapterMatrix.gradient_matrix(form.X), X,
+                     lambda s: self.computed(worked.gradients[s]))
         for layer in form.layers:
             self.layer(layer)
         if worked.learning_rate is not None:

@@ -67,7 +67,8 @@ class AdjointStep:
 @dataclass(frozen=True)
 class GradientStep:
     """A numbered step reading one unit's weights and bias (or a wide layer's) off its
-    deltas, which earlier steps derived."""
+    deltas, which earlier steps derived; of ``kind`` "input" or "target", the gradients of
+    the data (``layer`` 0 for the inputs)."""
 
     number: int
     layer: int

@@ -34,13 +34,23 @@ class ChapterSteps:
                                      key[0] == len(self.layers), reused,
                                      "delta" if _is_delta(adjoints[0]) else "adjoint"))
             derived.update({a.name: number for a in adjoints})
-        gradients = sorted(self.derivation.gradients, key=lambda g: (-g.parameter.layer,
-                                                                     g.parameter.index[0]))
+        trained = [g for g in self.derivation.gradients if self.graph.is_parameter(g.parameter)]
+        gradients = sorted(trained, key=lambda g: (-g.parameter.layer, g.parameter.index[0]))
         for key, group in _grouped(gradients, lambda g: self._group_key(g.parameter, False)):
-            names = [s for g in group for s in _ordered_symbols(g.result) if s in derived]
-            steps.append(GradientStep(len(steps) + 1, key[0], _units([g.parameter for g in group]),
-                                      tuple(group), self._reuses(names, derived)))
+            steps.append(self._gradient_step(len(steps) + 1, key[0], group, derived))
+        data = [g for g in self.derivation.gradients if g not in trained]
+        for role, group in _grouped(data, lambda g: self.graph.role_of(g.parameter)):
+            layer = 0 if role == "input" else len(self.layers)
+            steps.append(self._gradient_step(len(steps) + 1, layer, group, derived, role))
         return tuple(steps)
+
+    def _gradient_step(self, number: int, layer: int, group: list[Gradient],
+                       derived: Mapping[sp.Expr, int], kind: str = "gradients") -> GradientStep:
+        """A step reading ``group``'s gradients off the deltas (``kind``: "gradients" for
+        parameters, "input" or "target" for the data, a saliency)."""
+        names = [s for g in group for s in _ordered_symbols(g.result) if s in derived]
+        return GradientStep(number, layer, _units([g.parameter for g in group]), tuple(group),
+                            self._reuses(names, derived), kind)
 
     def _stepped_adjoints(self) -> list[Adjoint]:
         """The named adjoints a step derives: every delta, and any other named adjoint that
@@ -77,7 +87,13 @@ class ChapterSteps:
 
     @property
     def gradient_steps(self) -> list[GradientStep]:
-        return [s for s in self.steps if isinstance(s, GradientStep)]
+        """The steps of the parameters' gradients (not of the inputs' or targets')."""
+        return [s for s in self.steps if isinstance(s, GradientStep) and s.kind == "gradients"]
+
+    @property
+    def data_steps(self) -> list[GradientStep]:
+        """The steps of the inputs' and targets' gradients, if asked for (a saliency)."""
+        return [s for s in self.steps if isinstance(s, GradientStep) and s.kind != "gradients"]
 
     # the chains of an adjoint step
 

@@ -35,7 +35,7 @@ def to_json(derivation: Derivation) -> dict[str, Any]:
         "gradients": arrange(d.graph, d.parameters, grads),
     }
     if worked is not None and worked.learning_rate is not None:
-        out["updated"] = arrange(d.graph, d.parameters, {p: float(v) for p, v in worked.updated.items()})
+        out["updated"] = arrange(d.graph, d.trained, {p: float(v) for p, v in worked.updated.items()})
     hit = kinks(d)
     if hit is not None:
         out["kinks"] = _json_kinks(d, hit)

@@ -21,7 +21,7 @@ import sympy as sp
 from ..calculus.derivation import Derivation
 from ..errors import DerivationError, SymgradError
 from ..model.functions import softmax
-from ..model.graph import Graph, Role
+from ..model.graph import Graph, Role, from_expression
 from ..model.values import arrange
 from ..model.parse import parse_expression
 from ..numeric.kinks import ATOL, RTOL, kinks
@@ -161,13 +161,23 @@ def _expression(graph: Graph) -> str:
     loss = graph.composed()
     text = SYMPY_NAMES.sub(lambda m: m.group(1).lower() + "(", str(loss))
     if _reads_back(text, loss):
-        return f"graph = symgrad.from_expression({text!r})"
+        return f"graph = symgrad.from_expression({text!r}{_data(graph, text)})"
     if isinstance(loss, softmax) and all(a.is_Symbol for a in loss.args[1:]):
         names = " ".join(a.name for a in loss.args[1:])
         return ("import sympy\nfrom symgrad.model.functions import softmax\n"
                 f"graph = symgrad.from_expression(softmax({loss.args[0]}, "
                 f"*sympy.symbols({names!r}, real=True)))")
     raise DerivationError(f"a notebook cannot write code that builds {text!r} again")
+
+
+def _data(graph: Graph, text: str) -> str:
+    """The arguments naming the expression's inputs and targets, when they are not the
+    ones ``from_expression`` takes by default."""
+    roles = lambda g: {role: [x.name for x in g.groups if x.role == role] for role in ("input", "target")}
+    declared = roles(graph)
+    if declared == roles(from_expression(text)):
+        return ""
+    return "".join(f", {role}s={names!r}" for role, names in declared.items())
 
 
 def _reads_back(text: str, expr: sp.Expr) -> bool:

@@ -76,7 +76,7 @@ class Problem:
         out: dict[str, Any] = {"loss": float(worked.loss), "gradients": arrange(
             d.graph, d.parameters, {p: float(v) for p, v in worked.gradients.items()})}
         if worked.learning_rate is not None:
-            out["updated"] = arrange(d.graph, d.parameters,
+            out["updated"] = arrange(d.graph, d.trained,
                                      {p: float(v) for p, v in worked.updated.items()})
         return out
 

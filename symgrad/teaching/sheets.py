@@ -84,8 +84,8 @@ def answer_rows(derivation: Derivation) -> list[list[str]]:
     rows = []
     for p in derivation.parameters:
         row = [str(latex.tex(p)), latex.num(worked.gradients[p])]
-        if worked.learning_rate is not None:
-            row.append(latex.num(worked.updated[p]))
+        if worked.learning_rate is not None:  # an input or target is not updated
+            row.append(latex.num(worked.updated[p]) if p in worked.updated else "")
         rows.append(row)
     return rows
 
