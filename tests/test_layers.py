@@ -146,3 +146,19 @@ def test_bold_one_is_only_the_column_of_ones(batch, fmt):
     assert "(1 - " in text or r"\left(1 - " in text
     if batch:
         assert r"\mathbf{1}^{T}" in text and r"\Delta^{(2)} \mathbf{1}" in text
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex"])
+def test_an_outer_products_row_vector_stays_with_its_column(fmt):
+    """dL/dW = delta a^T in numbers: the row vector is not set alone on the next line, where
+    it reads as a matrix of its own (the 3-4-3 network of the gallery, whose product is a
+    little wider than a line)."""
+    from symgrad.spec import load_spec
+    from symgrad.cli.main import derive_spec
+    from pathlib import Path
+    spec = load_spec(Path(__file__).resolve().parent.parent / "examples" / "12_tanh_softmax_network.yaml")
+    text = symgrad.render(derive_spec(spec, verify=False), fmt, view="matrix")
+    row_alone = re.compile(r"\\end\{bmatrix\} \\\\\n\s*&\\quad \{\} \\begin\{bmatrix\}[^\\\n]*(?:&[^\\\n]*)+"
+                           r"\\end\{bmatrix\} \\\\")
+    assert not row_alone.search(text)
+    assert re.search(r"\\end\{bmatrix\} \\begin\{bmatrix\} -0\.148885 & 0\.691069", text)

@@ -218,12 +218,25 @@ def _break(math: Math, room: float, stack: bool = False) -> list[str]:
     atoms = [("", str(math))] if _derivative(math) and not stack else _atoms(math.pieces, room, stack)
     for op, text in atoms:
         joined = current + operator_text(1 if current else 0, op) + text
-        if current and width(joined) > room:
+        # an outer product, a column times a row, is not cut between its two vectors
+        # while it fits in a fifth more room (the row alone on a line reads as a new matrix)
+        slack = OUTER_SLACK if op == " " and _row_vector(text) and current.endswith(r"\end{bmatrix}") else 1
+        if current and width(joined) > room * slack:
             lines.append(current)
             current = "{}" + operator_text(1, _continued(op, text)).rstrip() + " " + text
         else:
             current = joined
     return lines + [current]
+
+
+OUTER_SLACK = 1.2
+"""How much wider than its room a line may be to keep an outer product's vectors together."""
+
+
+def _row_vector(text: str) -> bool:
+    """True for one row of numbers in brackets: a bmatrix without a row break."""
+    return text.startswith(r"\begin{bmatrix}") and text.endswith(r"\end{bmatrix}") \
+        and "\\\\" not in text and text.count(r"\begin{bmatrix}") == 1
 
 
 def _continued(op: str, text: str) -> str:
