@@ -168,6 +168,14 @@ def test_cross_entropy_on_outputs_that_are_not_probabilities_is_warned(capsys, t
         symgrad.derive(symgrad.with_loss(symgrad.neuron("sigmoid"), "binary_cross_entropy"), "w")
         symgrad.derive(symgrad.with_loss(symgrad.network(2, [(2, "softmax")]),
                                          "categorical_cross_entropy"), "W1")
+        # each softmax output lies in (0, 1): all binary cross-entropy asks of a prediction
+        symgrad.derive(symgrad.with_loss(symgrad.network(2, [(2, "softmax")]),
+                                         "binary_cross_entropy"), "W1")
+    # sigmoid outputs lie in (0, 1) but are not a distribution: the caution says just that
+    with pytest.warns(SymgradWarning, match="need not sum to 1") as caught:
+        symgrad.derive(symgrad.with_loss(symgrad.network(2, [(2, "sigmoid")]),
+                                         "categorical_cross_entropy"), "W1")
+    assert not any("need not lie between" in str(w.message) for w in caught)
 
 
 def test_graph_edges_with_exact_transcendental_values_evaluate(capsys, tmp_path):

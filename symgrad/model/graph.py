@@ -169,6 +169,8 @@ class Graph:
 
 PROBABILITY_OUTPUTS = {"binary_cross_entropy": "sigmoid", "categorical_cross_entropy": "softmax"}
 """Each cross-entropy loss and the output activation that makes its predictions probabilities."""
+UNIT_INTERVAL_OUTPUTS = {"sigmoid", "softmax"}
+"""The output activations whose every output lies between 0 and 1."""
 
 
 def probability_caution(graph: Graph) -> str | None:
@@ -183,6 +185,11 @@ def probability_caution(graph: Graph) -> str | None:
                     if d.symbol in loss and d.role is Role.ACTIVATION})
     if not found or found == [wanted]:
         return None
+    if set(found) <= UNIT_INTERVAL_OUTPUTS:
+        if graph.loss_name == "binary_cross_entropy":
+            return None  # each output lies between 0 and 1, all the loss needs
+        return (f"{graph.loss_name} takes predicted probabilities that sum to 1, as a softmax's "
+                f"do; outputs from {' and '.join(found)} lie between 0 and 1 but need not sum to 1")
     return (f"{graph.loss_name} takes the log of predicted probabilities, but the outputs come "
             f"from {' and '.join(found)}, not {wanted}: they need not lie between 0 and 1")
 
