@@ -223,6 +223,15 @@ def test_the_sheet_states_the_values_and_the_learning_rate(mixed):
     assert r"\eta = 0.5" in text and r"\frac{\partial L}{\partial w}" in text
 
 
+def test_a_sheet_asks_in_the_order_of_its_answers():
+    """An expression's names are kept in alphabetical order (b before w), but the problem
+    asks for the gradients as wrt lists them, the order of the key's rows."""
+    sheet = exercises(parse_spec("expression: (w*x + b - y)**2\nwrt: [w, b]\n"), 1, 0)
+    assert r"$\frac{\partial L}{\partial w}$ and $\frac{\partial L}{\partial b}$" in render_sheet(sheet)
+    rows = re.findall(r"^\| \$(\w)\$ \|", render_sheet(sheet, key=True), flags=re.MULTILINE)
+    assert rows == ["w", "b"]
+
+
 def test_a_network_sheet_asks_for_whole_matrices():
     text = render_sheet(exercises(NETWORK, 1, 0), "markdown")
     assert r"\frac{\partial L}{\partial W^{(1)}}" in text and "layer 2 has 2 sigmoid units" in text

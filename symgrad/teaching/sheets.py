@@ -4,19 +4,23 @@ Markdown and LaTeX come from the templates in ``templates/exercises/`` through t
 Jinja environment of ``symgrad.render`` (its filters and helpers); a notebook is the
 Markdown in cells, with an empty code cell under each problem of the sheet and, under
 each problem of the key, the code of ``symgrad.notebook`` that recomputes its numbers.
-The key's worked solutions are each variant's document at ``brief`` detail, its headings
+The key says once what its problems share (the model, the notation, the activations'
+conventions, the verification of the symbolic derivations) and then, for each problem, the
+answers and a worked solution a grader can check line by line (exercises/solution.j2); a
+network's worked solution is its backpropagation chapter at ``brief`` detail, its headings
 moved two levels down so that they sit under the problem's.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
 
 from ..render import latex
-from ..calculus.derivation import Derivation
+from ..calculus.derivation import Derivation, Verification
 from ..errors import UnknownNameError
 from .exercises import Problem, Sheet, structure
 from ..render.notation import DEFAULT, Notation, using
@@ -44,17 +48,33 @@ def render_sheet(sheet: Sheet, fmt: str = "markdown", *, key: bool = False,
     dirs = tuple(str(Path(d)) for d in template_dirs)
     if fmt == "notebook":
         return _notebook(sheet, key, dirs)
-    solutions = [solution(p.derivation, fmt, dirs, sheet.notation) for p in sheet.problems] if key else []
+    solutions = [solution(replace(p.derivation, verification=None), fmt, dirs, sheet.notation)
+                 if p.derivation.graph.kind == "network" else None
+                 for p in sheet.problems] if key else []
+    models = verifications(sheet)
     with using(written_in(sheet.problems[0].derivation.graph, sheet.notation)):
         text = environment(dirs).get_template(TEMPLATES[fmt]).render(
             sheet=sheet, key=key, solutions=solutions, asked=asked, answer_rows=answer_rows,
-            structure=structure)
+            structure=structure, derivations=len(models),
+            verification=sum(models, Verification()) if models else None)
     return tidy_text(text)
+
+
+def verifications(sheet: Sheet) -> list[Verification]:
+    """The checks of the symbolic derivations behind the sheet's problems, one for each
+    activation and loss drawn (the problems that share them share one), if they were made."""
+    found: dict[tuple[str | None, str | None], Verification] = {}
+    for p in sheet.problems:
+        if p.derivation.verification is not None:
+            found.setdefault((p.activation, p.loss), p.derivation.verification)
+    return list(found.values())
 
 
 def solution(derivation: Derivation, fmt: str, template_dirs: tuple[str, ...] = (),
              notation: Notation = DEFAULT) -> str:
-    """A variant's worked derivation at ``SOLUTION_DETAIL``, headings two levels down."""
+    """A network variant's worked derivation (its backpropagation chapter) at
+    ``SOLUTION_DETAIL``, headings two levels down. Other variants' solutions are written by
+    the key's own template (exercises/solution.j2)."""
     if fmt == "markdown":
         return render(derivation, "markdown", detail=SOLUTION_DETAIL, template_dirs=template_dirs,
                       notation=notation, heading_level=3)
@@ -68,12 +88,13 @@ def asked(derivation: Derivation) -> list[str]:
     by its name (W^{(1)}), single elements by theirs."""
     wanted = set(derivation.parameters)
     out = []
-    for group in derivation.graph.groups:
-        chosen = [s for s in group.symbols if s in wanted]
-        if chosen and len(chosen) == len(group.symbols):
-            out.append(group_tex(group))
+    for parameter in derivation.parameters:  # in the order of the answers' rows
+        group = next(g for g in derivation.graph.groups if parameter in g.symbols)
+        if all(s in wanted for s in group.symbols):
+            if parameter == next(s for s in derivation.parameters if s in group.symbols):
+                out.append(group_tex(group))
         else:
-            out += [str(latex.tex(s)) for s in chosen]
+            out.append(str(latex.tex(parameter)))
     return out
 
 
