@@ -21,6 +21,7 @@ from ..calculus.derivation import Derivation
 from ..calculus.worked import PRECISION
 from ..model.functions import leaky_relu, relu
 from .compile import compile, python_source
+from .reading import Spots, spots
 
 KINKED: dict[type, str] = {relu: "relu", leaky_relu: "leaky_relu", sp.Abs: "abs",
                            sp.Max: "max", sp.Min: "min"}
@@ -80,6 +81,16 @@ class Kinks:
     def moved(self) -> tuple[Kink, ...]:
         """The kinks not hit exactly that float64 puts on another side (or on the kink)."""
         return tuple(k for k in self.kinks if not k.hit)
+
+    @staticmethod
+    def spots(kinks: list[Kink], batch: int | None) -> list[tuple[int, Spots]] | None:
+        """Where in a network ``kinks`` (of ReLUs or leaky ReLUs) are, by layer, units and
+        samples (``reading.spots``); None unless each is a network unit's weighted sum."""
+        sums = [k.sides[0] for k in kinks]
+        if not all(getattr(s, "layer", None) is not None and getattr(s, "base", None) == "z"
+                   for s in sums):
+            return None
+        return spots(sums, batch)
 
 
 def kinks(derivation: Derivation) -> Kinks | None:
