@@ -21,7 +21,7 @@ from ..calculus.derivation import Derivation
 from ..calculus.worked import PRECISION
 from ..model.functions import leaky_relu, relu
 from .compile import compile, python_source
-from .reading import Spots, spots
+from .reading import Place, places
 
 KINKED: dict[type, str] = {relu: "relu", leaky_relu: "leaky_relu", sp.Abs: "abs",
                            sp.Max: "max", sp.Min: "min"}
@@ -83,14 +83,15 @@ class Kinks:
         return tuple(k for k in self.kinks if not k.hit)
 
     @staticmethod
-    def spots(kinks: list[Kink], batch: int | None) -> list[tuple[int, Spots]] | None:
-        """Where in a network ``kinks`` (of ReLUs or leaky ReLUs) are, by layer, units and
-        samples (``reading.spots``); None unless each is a network unit's weighted sum."""
+    def places(kinks: list[Kink], derivation: Derivation) -> tuple[Place, ...] | None:
+        """Where in a network ``kinks`` (of ReLUs or leaky ReLUs) are, by layers, units and
+        samples (``reading.places``); None unless each is a network unit's weighted sum."""
         sums = [k.sides[0] for k in kinks]
-        if not all(getattr(s, "layer", None) is not None and getattr(s, "base", None) == "z"
-                   for s in sums):
+        if derivation.graph.kind != "network" or not all(
+                getattr(s, "layer", None) is not None and getattr(s, "base", None) == "z"
+                for s in sums):
             return None
-        return spots(sums, batch)
+        return places(sums, derivation.graph)
 
 
 def kinks(derivation: Derivation) -> Kinks | None:

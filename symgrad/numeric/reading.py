@@ -1,8 +1,9 @@
 """Reading the numbers of a worked derivation as a teacher would: which parameter moves most,
 the warnings the values call for (a saturated sigmoid or tanh, a ReLU that is off, a chain
 of factors that multiplies up), and for a network how the gradients' size changes from the
-last layer to the first (a vanishing gradient). A network's warnings are gathered per layer
-and kind (``Layered``), naming units and samples, so that one sentence covers a layer.
+last layer to the first (a vanishing gradient). A network's warnings are gathered per kind
+and activation (``Layered``), naming layers, units and samples, so that one sentence covers
+them all.
 Everything here is derived from ``Derivation.worked``; the sentences are in
 templates/common/prose.j2.
 """
@@ -36,8 +37,8 @@ SLOPES_EXPLAIN = sp.Rational(1, 2)
 along every path back, they multiply to at most this (so they at least halve the gradient)."""
 
 Spots = tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]
-"""Units of one layer (1-based) with the samples (1-based; () without a batch) they concern:
-units concerned for the same samples share one entry, ordered by their first unit."""
+"""Units of a layer (1-based) with the samples (1-based; () without a batch) they concern:
+units concerned for the same samples share one entry, ordered by their units."""
 
 
 @dataclass(frozen=True)
@@ -55,18 +56,50 @@ class Caution:
 
 
 @dataclass(frozen=True)
+class Place:
+    """Layers of a network (``layers``, symgrad's numbers, each ``width`` units wide) where
+    the same units and samples (``spots``) are concerned; the output layer (``output``) is
+    a place of its own. ``batch``: the samples of a batch, 0 without one."""
+
+    layers: tuple[int, ...]
+    width: int
+    spots: Spots
+    output: bool
+    batch: int = 0
+
+    @property
+    def mixed(self) -> bool:
+        """Whether the units concerned are not all concerned at the same samples."""
+        return len(self.spots) > 1
+
+    @property
+    def whole(self) -> bool:
+        """Whether every unit of these layers is concerned, for every sample."""
+        (units, samples), *others = self.spots
+        return not others and len(units) == self.width and len(samples) == self.batch
+
+
+@dataclass(frozen=True)
 class Layered:
-    """A network's ``saturated`` or ``off`` cautions of one layer (``layer``, symgrad's
-    number; ``output`` when it is the output layer), one sentence's worth: ``spots`` names the
-    units and samples concerned, ``dead`` the units concerned for every sample of a batch."""
+    """A network's ``saturated`` or ``off`` cautions of one activation (``activation``),
+    one sentence's worth: ``places`` names the layers, units and samples concerned, ``dead``
+    the units concerned for every sample of a batch."""
 
     kind: str
     activation: str
-    layer: int
-    output: bool
     cautions: tuple[Caution, ...]
-    spots: Spots
-    dead: tuple[int, ...] = ()
+    places: tuple[Place, ...]
+    dead: tuple[Place, ...] = ()
+
+    @property
+    def units(self) -> int:
+        """How many units are concerned, at one sample or more."""
+        return len({(c.factor.wrt.layer, c.factor.wrt.index) for c in self.cautions})
+
+    @property
+    def dead_units(self) -> int:
+        """How many units are concerned for every sample of a batch."""
+        return sum(len(p.layers) * len(u) for p in self.dead for u, _ in p.spots)
 
     @property
     def smallest_argument(self) -> sp.Expr:
@@ -228,35 +261,45 @@ def _exploding(derivation: Derivation) -> list[Caution]:
     return out
 
 
-def spots(symbols: list[sp.Symbol], batch: int | None) -> list[tuple[int, Spots]]:
-    """Network quantities (z or a of a unit, for one sample of a batch) by layer, in
-    ``Spots`` form: [(layer, ((units, samples), ...)), ...], layers in order."""
+def places(symbols: list[sp.Symbol], graph) -> tuple[Place, ...]:
+    """Where network quantities (a unit's z or a, for one sample of a batch) are: their
+    layers, units and samples, as ``Place``s in layer order (hidden layers concerned in the
+    same units and samples share one)."""
     by_layer: dict[int, dict[int, set[int]]] = {}
     for s in symbols:
         by_layer.setdefault(s.layer, {}).setdefault(s.index[0], set()).add(s.sample or 0)
-    out = []
+    depth, widths, batch = _depth(graph), _widths(graph), graph.batch or 0
+    out: list[Place] = []
     for layer in sorted(by_layer):
         shared: dict[tuple[int, ...], list[int]] = {}
         for unit in sorted(by_layer[layer]):
-            samples = tuple(sorted(by_layer[layer][unit])) if batch else ()
+            samples = tuple(sorted(by_layer[layer][unit])) if graph.batch else ()
             shared.setdefault(samples, []).append(unit)
-        entries = sorted(((tuple(u), n) for n, u in shared.items()), key=lambda e: e[0][0])
-        out.append((layer, tuple(entries)))
-    return out
+        entries = tuple(sorted(((tuple(u), n) for n, u in shared.items()), key=lambda e: e[0]))
+        before = out[-1] if out else None
+        if (before is not None and not before.output and layer != depth and before.spots == entries
+                and before.width == widths[layer] and before.layers[-1] == layer - 1):
+            out[-1] = Place(before.layers + (layer,), before.width, entries, False, batch)
+        else:
+            out.append(Place((layer,), widths[layer], entries, layer == depth, batch))
+    return tuple(out)
 
 
 def _layered(derivation: Derivation, warnings: list[Caution]) -> tuple[Layered, ...]:
-    """The saturated and off cautions of a network, one ``Layered`` per layer and kind."""
+    """The saturated and off cautions of a network, one ``Layered`` per kind and activation."""
     graph, out = derivation.graph, []
-    last, batch = _depth(graph), graph.batch
     for kind in ("saturated", "off"):
         chosen = [c for c in warnings if c.kind == kind]
-        for layer, entries in spots([c.factor.wrt for c in chosen], batch):
-            cautions = tuple(c for c in chosen if c.factor.wrt.layer == layer)
-            name = graph.definition(cautions[0].factor.of).activation
-            dead = tuple(u for units, samples in entries for u in units
-                         if batch and len(samples) == batch)
-            out.append(Layered(kind, name, layer, layer == last, cautions, entries, dead))
+        names = [graph.definition(c.factor.of).activation for c in chosen]
+        for name in dict.fromkeys(names):
+            cautions = tuple(c for c, n in zip(chosen, names) if n == name)
+            where = places([c.factor.wrt for c in cautions], graph)
+            every = {(layer, u) for p in where for layer in p.layers
+                     for units, samples in p.spots for u in units
+                     if graph.batch and len(samples) == graph.batch}
+            dead = places([c.factor.wrt for c in cautions
+                           if (c.factor.wrt.layer, c.factor.wrt.index[0]) in every], graph)
+            out.append(Layered(kind, name, cautions, where, dead))
     return tuple(out)
 
 
@@ -303,5 +346,10 @@ def _slopes(derivation: Derivation, layers: range) -> tuple:
 
 def _depth(graph) -> int:
     """A network's number of layers (the layer of its last weights)."""
-    return max(s.layer for g in graph.groups for s in g.symbols[:1]
-               if getattr(s, "base", None) == "W")
+    return max(_widths(graph))
+
+
+def _widths(graph) -> dict[int, int]:
+    """The units of each layer of a network (the rows of its weights), by layer."""
+    return {g.symbols[0].layer: g.shape[0] for g in graph.groups
+            if getattr(g.symbols[0], "base", None) == "W"}
