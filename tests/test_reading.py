@@ -156,7 +156,8 @@ def test_a_relu_chain_gets_the_figures_but_no_slope_reason():
     assert ratio >= 10
     text = symgrad.render(chain(6, "relu", 0.5, 1.0), view="index")
     assert f"about {two_figures(ratio)} times smaller" in text
-    assert "So with one learning rate for all, the early layers learn slowly." in text
+    assert ("So with one learning rate for all, a step moves the first layer's weights far less "
+            "than the last layer's.") in text
     assert "slope, which is at most" not in text and "vanishing gradient" not in text
 
 
@@ -176,7 +177,7 @@ def test_first_layer_gradients_much_larger_are_said_as_such():
     at = {"x": [10.0], "y": [0.0], "W1": [[0.01]], "b1": [0.0], "W2": [[1.0]], "b2": [0.0]}
     text = symgrad.render(symgrad.derive(graph, "all", at=at, learning_rate=0.1), view="index")
     assert "The first layer's weight gradients are about 100 times larger" in text
-    assert "a step moves the early layers' weights the most" in text
+    assert ("a step moves the first layer's weights far more than the last layer's." in text)
 
 
 # --- a batch's warnings: one sentence per kind, naming units and samples ------------------
@@ -249,3 +250,22 @@ def test_a_big_batchs_samples_are_capped():
     text = symgrad.render(d, view="index")
     assert text.count("is saturated") == 1
     assert "saturated in layer 1 at samples 1, 2, 3, 4, 5, 6, and 2 more" in text
+
+
+def test_with_some_layers_differentiated_the_first_and_last_of_them_are_compared():
+    grads, slopes = chain_weight_gradients(6, "sigmoid")
+    ratio = abs(grads[4]) / abs(grads[1])  # W5 against W2
+    at = {"x": [1.0], "y": [0.0], **{f"W{l}": [[1.0]] for l in range(1, 7)},
+          **{f"b{l}": [0.0] for l in range(1, 7)}}
+    d = symgrad.derive(chain(6, "sigmoid").graph, [f"W{l}[0][0]" for l in (2, 3, 4, 5)], at=at,
+                       learning_rate=0.5)
+    text = symgrad.render(d, view="index")
+    assert f"Layer 2's weight gradients are about {two_figures(ratio)} times smaller than layer 5's" in text
+    # the slopes of layers 2, 3 and 4 lie between delta^(5) and delta^(2)
+    assert f"from layer 5 back to layer 2 these slopes multiply to at most ${three_figures(np.prod(slopes[1:4]))}$" in text
+
+
+def test_a_single_relu_off_in_a_network_is_named_with_its_value():
+    text = symgrad.render(relu_network(-2.0), view="index")
+    assert ("A warning: the ReLU is off in layer 1 for unit 1 ($z^{(1)}_{1} = -1 \\le 0$), so its "
+            "slope is $0$ there") in text
