@@ -269,3 +269,18 @@ def test_a_single_relu_off_in_a_network_is_named_with_its_value():
     text = symgrad.render(relu_network(-2.0), view="index")
     assert ("A warning: the ReLU is off in layer 1 for unit 1 ($z^{(1)}_{1} = -1 \\le 0$), so its "
             "slope is $0$ there") in text
+
+
+def test_a_networks_exploding_paths_are_one_sentence():
+    graph = with_loss(network(2, [(2, "identity")] * 3), "half_squared_error")
+    W2, W3 = [[4.0, 4.0], [4.0, 5.0]], [[4.0, 4.0], [4.0, 4.0]]
+    at = {"x": [1.0, 2.0], "y": [0.0, 0.0], "W1": [[4.0, 4.0], [4.0, 4.0]], "b1": [0.0, 0.0],
+          "W2": W2, "b2": [0.0, 0.0], "W3": W3, "b3": [0.0, 0.0]}
+    # identity layers: the path L <- yhat_i <- z3_i <- a2_j <- z2_j <- a1_k <- z1_k has the
+    # factors 1 * W3[i][j] * 1 * W2[j][k] * 1 between dL/dyhat_i and dz1_k/dW1
+    products = [W3[i][j] * W2[j][k] for i in range(2) for j in range(2) for k in range(2)]
+    assert sum(abs(p) > 10 for p in products) == 8 and max(products) == 20
+    text = symgrad.render(symgrad.derive(graph, "all", at=at, learning_rate=0.001), view="index")
+    assert text.count("exploding gradient") == 1
+    assert "along eight paths back from the loss the local derivatives multiply to more than 10" in text
+    assert "a^{(2)}_{2} \\leftarrow z^{(2)}_{2}" in text and ", to $20$." in text

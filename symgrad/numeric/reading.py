@@ -185,9 +185,24 @@ class Reading:
     across: Across | None = None
 
     @property
+    def exploding_limit(self) -> int:
+        """The size past which a path's product of factors is exploding (EXPLODING)."""
+        return EXPLODING
+
+    @property
+    def exploding(self) -> tuple[Caution, ...]:
+        """The ``exploding`` warnings, the largest product in size first."""
+        found = [c for c in self.warnings if c.kind == "exploding"]
+        return tuple(sorted(found, key=lambda c: -abs(c.value)))
+
+    @property
     def others(self) -> tuple[Caution, ...]:
-        """The warnings ``layered`` does not cover (all of them outside a network)."""
+        """The warnings ``layered`` does not cover (all of them outside a network), each a
+        sentence of its own; exploding paths, when there are several, are one sentence
+        (``exploding``) and not among them."""
         covered = {c for group in self.layered for c in group.cautions}
+        if len(self.exploding) > 1:
+            covered |= set(self.exploding)
         return tuple(c for c in self.warnings if c not in covered)
 
     @property
