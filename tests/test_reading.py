@@ -284,3 +284,31 @@ def test_a_networks_exploding_paths_are_one_sentence():
     assert text.count("exploding gradient") == 1
     assert "along eight paths back from the loss the local derivatives multiply to more than 10" in text
     assert "a^{(2)}_{2} \\leftarrow z^{(2)}_{2}" in text and ", to $20$." in text
+
+
+def test_a_saturated_sigmoid_under_cross_entropy_is_no_vanishing_gradient():
+    # L = -(y log yhat + (1 - y) log(1 - yhat)): dL/dyhat = (yhat - y) / (yhat (1 - yhat)),
+    # and sigma'(z) = yhat (1 - yhat), so dL/dz = yhat - y = sigma(6) - 0 at w = 3, x = 2
+    graph = with_loss(neuron("sigmoid", bias=False), "binary_cross_entropy")
+    d = symgrad.derive(graph, "w", at={"x": 2.0, "w": 3.0, "y": 0.0}, learning_rate=0.1)
+    assert sigmoid(6) * (1 - sigmoid(6)) < 0.025
+    assert [c.kind for c in read(d).warnings] == ["cancelled"]
+    text = symgrad.render(d)
+    assert "vanishing gradient" not in text and "the gradient does not vanish" in text
+    assert f"\\frac{{\\partial L}}{{\\partial z}} = {sigmoid(6):.6g}$ is the error" in text
+    assert float(d.worked.gradients[d.graph.element("w")]) == pytest.approx(sigmoid(6) * 2)
+
+
+def test_a_batchs_saturated_outputs_under_cross_entropy_are_one_note():
+    graph = with_loss(network(1, [(2, "sigmoid"), (1, "sigmoid")], batch=2), "binary_cross_entropy")
+    at = {"x": [[1.0, 2.0]], "W1": [[1.0], [2.0]], "b1": [0.0, 0.0], "W2": [[3.0, 3.0]],
+          "b2": [0.0], "y": [[1.0, 0.0]]}
+    z1 = np.array(at["W1"]) @ np.array(at["x"])
+    z2 = np.array(at["W2"]) @ sigmoid(z1)
+    slope = lambda z: sigmoid(z) * (1 - sigmoid(z))  # noqa: E731
+    assert spots_by_hand(slope(z1) < 0.025) == {(2, 2)} and (slope(z2) < 0.025).all()
+    text = symgrad.render(symgrad.derive(graph, "all", at=at, learning_rate=0.1), view="index")
+    assert text.count("A note") == 1 and text.count("vanishing gradient") == 1  # layer 1's
+    assert "saturated in the output layer at every sample" in text
+    assert "$(\\hat{y} - y) / 2$, is not made small by it" in text
+    assert "saturated in layer 1 for unit 2 at sample 2 ($z^{(1)}_{2,2} = 4$)" in text

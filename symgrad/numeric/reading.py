@@ -43,8 +43,9 @@ units concerned for the same samples share one entry, ordered by their units."""
 
 @dataclass(frozen=True)
 class Caution:
-    """One thing a teacher would point out: ``kind`` is ``saturated``, ``off`` (a ReLU
-    with no gradient flowing) or ``exploding``; ``factor`` is the local derivative concerned,
+    """One thing a teacher would point out: ``kind`` is ``saturated``, ``cancelled`` (a
+    saturated sigmoid whose slope the binary cross-entropy cancels: no vanishing gradient),
+    ``off`` (a ReLU with no gradient flowing) or ``exploding``; ``factor`` is the local derivative concerned,
     ``value`` its number (for ``exploding``, the product of the factors along ``path``, from
     the loss down to the quantity the parameters feed, reported once per path)."""
 
@@ -81,7 +82,7 @@ class Place:
 
 @dataclass(frozen=True)
 class Layered:
-    """A network's ``saturated`` or ``off`` cautions of one activation (``activation``),
+    """A network's ``saturated``, ``cancelled`` or ``off`` cautions of one activation (``activation``),
     one sentence's worth: ``places`` names the layers, units and samples concerned, ``dead``
     the units concerned for every sample of a batch."""
 
@@ -250,10 +251,20 @@ def _activation_warning(derivation: Derivation, factor: Factor) -> Caution | Non
     value = derivation.worked.factors[(factor.of, factor.wrt)]
     argument = derivation.worked.forward.get(factor.wrt)
     if name in LARGEST_SLOPE and abs(value) < SATURATED * LARGEST_SLOPE[name]:
-        return Caution("saturated", factor, value, argument)
+        kind = "cancelled" if _cancelled(derivation, factor, name) else "saturated"
+        return Caution(kind, factor, value, argument)
     if name == "relu" and float(value) == 0.0:
         return Caution("off", factor, value, argument)
     return None
+
+
+def _cancelled(derivation: Derivation, factor: Factor, name: str) -> bool:
+    """Whether a sigmoid's small slope is cancelled by the loss: its output goes straight
+    into a binary cross-entropy, whose derivative (yhat - y) / (yhat (1 - yhat)) divides by
+    the slope yhat (1 - yhat), so that dL/dz is the error itself."""
+    graph = derivation.graph
+    return (name == "sigmoid" and graph.loss_name == "binary_cross_entropy"
+            and factor.of in graph.definition(derivation.loss).expr.free_symbols)
 
 
 def _exploding(derivation: Derivation) -> list[Caution]:
@@ -303,7 +314,7 @@ def places(symbols: list[sp.Symbol], graph) -> tuple[Place, ...]:
 def _layered(derivation: Derivation, warnings: list[Caution]) -> tuple[Layered, ...]:
     """The saturated and off cautions of a network, one ``Layered`` per kind and activation."""
     graph, out = derivation.graph, []
-    for kind in ("saturated", "off"):
+    for kind in ("saturated", "cancelled", "off"):
         chosen = [c for c in warnings if c.kind == kind]
         names = [graph.definition(c.factor.of).activation for c in chosen]
         for name in dict.fromkeys(names):
