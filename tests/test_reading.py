@@ -237,7 +237,8 @@ def test_a_batchs_relus_that_are_off_are_one_sentence_and_a_dead_unit_is_named(f
     assert text.count("the ReLU is off") == 1
     assert ("the ReLU is off in layer 1 for unit 1 at sample 2, unit 2 at every sample, and "
             "unit 3 at samples 1 and 2") in text
-    assert "Unit 2 of layer 1 is off for every sample, so its weights and bias get no gradient" in text
+    assert ("Unit 2 of layer 1 is off for every sample, so its weights and bias get no "
+            "gradient") in text
 
 
 def test_a_big_batchs_samples_are_capped():
@@ -260,9 +261,11 @@ def test_with_some_layers_differentiated_the_first_and_last_of_them_are_compared
     d = symgrad.derive(chain(6, "sigmoid").graph, [f"W{l}[0][0]" for l in (2, 3, 4, 5)], at=at,
                        learning_rate=0.5)
     text = symgrad.render(d, view="index")
-    assert f"Layer 2's weight gradients are about {two_figures(ratio)} times smaller than layer 5's" in text
+    assert (f"Layer 2's weight gradients are about {two_figures(ratio)} times smaller than "
+            "layer 5's") in text
     # the slopes of layers 2, 3 and 4 lie between delta^(5) and delta^(2)
-    assert f"from layer 5 back to layer 2 these slopes multiply to at most ${three_figures(np.prod(slopes[1:4]))}$" in text
+    bound = three_figures(np.prod(slopes[1:4]))
+    assert f"from layer 5 back to layer 2 these slopes multiply to at most ${bound}$" in text
 
 
 def test_a_single_relu_off_in_a_network_is_named_with_its_value():
@@ -282,7 +285,8 @@ def test_a_networks_exploding_paths_are_one_sentence():
     assert sum(abs(p) > 10 for p in products) == 8 and max(products) == 20
     text = symgrad.render(symgrad.derive(graph, "all", at=at, learning_rate=0.001), view="index")
     assert text.count("exploding gradient") == 1
-    assert "along eight paths back from the loss the local derivatives multiply to more than 10" in text
+    assert ("along eight paths back from the loss the local derivatives multiply to more "
+            "than 10") in text
     assert "a^{(2)}_{2} \\leftarrow z^{(2)}_{2}" in text and ", to $20$." in text
 
 

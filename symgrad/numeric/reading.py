@@ -18,6 +18,7 @@ from ..calculus.backward import Factor
 from ..calculus.derivation import Derivation
 from ..calculus.worked import number
 from ..errors import ValuesError
+from ..model.graph import Graph
 
 SATURATED = sp.Rational(1, 10)
 """An activation whose slope is below this fraction of its largest slope is saturated."""
@@ -45,9 +46,10 @@ units concerned for the same samples share one entry, ordered by their units."""
 class Caution:
     """One thing a teacher would point out: ``kind`` is ``saturated``, ``cancelled`` (a
     saturated sigmoid whose slope the binary cross-entropy cancels: no vanishing gradient),
-    ``off`` (a ReLU with no gradient flowing) or ``exploding``; ``factor`` is the local derivative concerned,
-    ``value`` its number (for ``exploding``, the product of the factors along ``path``, from
-    the loss down to the quantity the parameters feed, reported once per path)."""
+    ``off`` (a ReLU with no gradient flowing) or ``exploding``; ``factor`` is the local
+    derivative concerned, ``value`` its number (for ``exploding``, the product of the
+    factors along ``path``, from the loss down to the quantity the parameters feed,
+    reported once per path)."""
 
     kind: str
     factor: Factor
@@ -82,9 +84,9 @@ class Place:
 
 @dataclass(frozen=True)
 class Layered:
-    """A network's ``saturated``, ``cancelled`` or ``off`` cautions of one activation (``activation``),
-    one sentence's worth: ``places`` names the layers, units and samples concerned, ``dead``
-    the units concerned for every sample of a batch."""
+    """A network's ``saturated``, ``cancelled`` or ``off`` cautions of one activation
+    (``activation``), one sentence's worth: ``places`` names the layers, units and samples
+    concerned, ``dead`` the units off for every sample of a batch."""
 
     kind: str
     activation: str
@@ -287,7 +289,7 @@ def _exploding(derivation: Derivation) -> list[Caution]:
     return out
 
 
-def places(symbols: list[sp.Symbol], graph) -> tuple[Place, ...]:
+def places(symbols: list[sp.Symbol], graph: Graph) -> tuple[Place, ...]:
     """Where network quantities (a unit's z or a, for one sample of a batch) are: their
     layers, units and samples, as ``Place``s in layer order (hidden layers concerned in the
     same units and samples share one)."""
@@ -312,7 +314,8 @@ def places(symbols: list[sp.Symbol], graph) -> tuple[Place, ...]:
 
 
 def _layered(derivation: Derivation, warnings: list[Caution]) -> tuple[Layered, ...]:
-    """The saturated and off cautions of a network, one ``Layered`` per kind and activation."""
+    """The saturated, cancelled and off cautions of a network, one ``Layered`` per kind and
+    activation, with the units off for every sample of a batch (dead ReLUs)."""
     graph, out = derivation.graph, []
     for kind in ("saturated", "cancelled", "off"):
         chosen = [c for c in warnings if c.kind == kind]
@@ -322,7 +325,7 @@ def _layered(derivation: Derivation, warnings: list[Caution]) -> tuple[Layered, 
             where = places([c.factor.wrt for c in cautions], graph)
             every = {(layer, u) for p in where for layer in p.layers
                      for units, samples in p.spots for u in units
-                     if graph.batch and len(samples) == graph.batch}
+                     if kind == "off" and graph.batch and len(samples) == graph.batch}
             dead = places([c.factor.wrt for c in cautions
                            if (c.factor.wrt.layer, c.factor.wrt.index[0]) in every], graph)
             out.append(Layered(kind, name, cautions, where, dead))
@@ -370,12 +373,12 @@ def _slopes(derivation: Derivation, layers: range) -> tuple:
     return tuple(names), bound, ceiling
 
 
-def _depth(graph) -> int:
+def _depth(graph: Graph) -> int:
     """A network's number of layers (the layer of its last weights)."""
     return max(_widths(graph))
 
 
-def _widths(graph) -> dict[int, int]:
+def _widths(graph: Graph) -> dict[int, int]:
     """The units of each layer of a network (the rows of its weights), by layer."""
     return {g.symbols[0].layer: g.shape[0] for g in graph.groups
             if getattr(g.symbols[0], "base", None) == "W"}
