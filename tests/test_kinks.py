@@ -225,6 +225,26 @@ def test_a_networks_forward_pass_names_its_kinks():
     assert float(d.worked.gradients[d.graph.element("W1[0][0]")]) == 0.0
 
 
+BATCH_AT = {"x": [[1.0, 0.0, 2.0]], "y": [[0.0, 1.0, 1.0]], "W1": [[1.0], [-1.0], [1.0]],
+            "b1": [0.0, -3.0, -1.0], "W2": [[0.5, 0.6, 0.7]], "b2": [-1.2]}
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex"])
+def test_a_batchs_kinks_name_their_units_and_samples_in_one_sentence(fmt):
+    # z1 = W1 x + b1, one column per sample: unit 1 is 0 at sample 2 (x = 0), unit 3 at
+    # sample 1 (1 - 1), in float64 as in rationals
+    z1 = np.array(BATCH_AT["W1"]) @ np.array(BATCH_AT["x"]) + np.array(BATCH_AT["b1"])[:, None]
+    assert {(int(j) + 1, int(n) + 1) for j, n in zip(*np.nonzero(z1 == 0))} == {(1, 2), (3, 1)}
+    net = symgrad.with_loss(symgrad.network(1, [(3, "relu"), (1, "relu")], batch=3),
+                            "half_squared_error")
+    d = symgrad.derive(net, "all", at=BATCH_AT, learning_rate=0.5)
+    assert len(kinks(d).hit) == 2
+    text = " ".join(render(d, fmt).split())
+    assert text.count("At these values") == 1
+    assert ("At these values $z = 0$ exactly in layer 1 for unit 1 at sample 2 and unit 3 at "
+            "sample 1: each is ReLU's kink") in text
+
+
 def run_notebook_in_process(derivation, capsys) -> str:
     nb = nbformat.reads(render(derivation, "notebook", detail="brief"), as_version=4)
     namespace: dict = {}

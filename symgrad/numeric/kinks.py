@@ -21,6 +21,7 @@ from ..calculus.derivation import Derivation
 from ..calculus.worked import PRECISION
 from ..model.functions import leaky_relu, relu
 from .compile import compile, python_source
+from .reading import Place, places
 
 KINKED: dict[type, str] = {relu: "relu", leaky_relu: "leaky_relu", sp.Abs: "abs",
                            sp.Max: "max", sp.Min: "min"}
@@ -80,6 +81,17 @@ class Kinks:
     def moved(self) -> tuple[Kink, ...]:
         """The kinks not hit exactly that float64 puts on another side (or on the kink)."""
         return tuple(k for k in self.kinks if not k.hit)
+
+    @staticmethod
+    def places(kinks: list[Kink], derivation: Derivation) -> tuple[Place, ...] | None:
+        """Where in a network ``kinks`` (of ReLUs or leaky ReLUs) are, by layers, units and
+        samples (``reading.places``); None unless each is a network unit's weighted sum."""
+        sums = [k.sides[0] for k in kinks]
+        if derivation.graph.kind != "network" or not all(
+                getattr(s, "layer", None) is not None and getattr(s, "base", None) == "z"
+                for s in sums):
+            return None
+        return places(sums, derivation.graph)
 
 
 def kinks(derivation: Derivation) -> Kinks | None:
