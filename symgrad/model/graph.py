@@ -273,7 +273,8 @@ def network(inputs: int, layers: Sequence[Dense | tuple[int, str]], batch: int |
 
     With ``batch`` = N, the inputs x and targets y have one column per sample (shape
     inputs x N, outputs x N) and every weighted sum and activation is computed per sample.
-    A layer's activation ``f`` (or a name declared in ``functions``) is left unspecified.
+    A layer's activation ``f`` (or a name declared in ``functions``) is refused: the
+    network's documents need a concrete one.
     """
     layers = [layer if isinstance(layer, Dense) else Dense(*layer) for layer in layers]
     if inputs < 1 or not layers or any(layer.units < 1 for layer in layers):
@@ -285,7 +286,11 @@ def network(inputs: int, layers: Sequence[Dense | tuple[int, str]], batch: int |
     groups, definitions = [x], []
     previous = [x.symbols[n::len(samples)] for n in samples]
     for l, layer in enumerate(layers, start=1):
-        check_activation(layer.activation, functions)
+        if layer.activation not in ACTIVATIONS:
+            check_activation(layer.activation, functions)
+            raise UnknownNameError(f"the unspecified activation {layer.activation!r} is for a "
+                                   f"neuron or an expression; a network's layers need a concrete "
+                                   f"one ({', '.join(ACTIVATIONS)})")
         last = l == len(layers)
         W = _group(f"W{l}", "parameter", "W", l, (layer.units, inputs if l == 1 else layers[l - 2].units))
         b = _group(f"b{l}", "parameter", "b", l, (layer.units,))

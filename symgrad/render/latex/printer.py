@@ -140,9 +140,7 @@ class Printer(MatrixPrinting, LatexPrinter):
     def _print_Unspecified(self, expr: Unspecified, exp: str | None = None) -> str:
         """An unspecified function and its derivatives with primes, f(z), f'(z) up to
         three, then f^{(4)}(z); a name longer than a letter upright."""
-        name = expr.base if len(expr.base) == 1 else rf"\operatorname{{{expr.base}}}"
-        name += "'" * expr.order if expr.order <= 3 else f"^{{({expr.order})}}"
-        call = self._call(name, expr.args, None)
+        call = self._call(function_tex(expr.base, expr.order), expr.args, None)
         return rf"\left({call}\right)^{{{exp}}}" if exp else call
 
     # elementary functions
@@ -311,6 +309,13 @@ class Printer(MatrixPrinting, LatexPrinter):
 
 
 _SYMPY_CALL = re.compile(r"(\\[a-z]+(?:\^\{[^{}]*\})?)\{\\left\((.*) \\right\)\}")
+
+
+def function_tex(name: str, order: int = 0) -> str:
+    """The name of an unspecified function, or of its ``order``-th derivative, in LaTeX:
+    ``f``, ``f'`` up to three primes, then ``f^{(4)}``; a name longer than a letter upright."""
+    text = name if len(name) == 1 else rf"\operatorname{{{name}}}"
+    return text + ("'" * order if order <= 3 else f"^{{({order})}}")
 
 
 def _plain_call(text: str) -> str:
