@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
 
-from ..errors import UnknownNameError
+from ..errors import SpecError, UnknownNameError
 
 
 class Activation(sp.Function):
@@ -269,7 +269,7 @@ def expand_activations(expr: sp.Expr) -> sp.Expr:
 def read_functions(functions: object) -> tuple[tuple[str, ...], dict[str, str]]:
     """``derive``'s ``functions``: a name or list of names of unspecified functions, or a
     mapping from each to the activation it stands for (None: left unspecified). Returns
-    (the names declared, the choices made); UnknownNameError for anything else."""
+    (the names declared, the choices made); SpecError for anything else."""
     if functions is None:
         return (), {}
     if isinstance(functions, str):
@@ -277,12 +277,12 @@ def read_functions(functions: object) -> tuple[tuple[str, ...], dict[str, str]]:
     if isinstance(functions, dict):
         choices = {str(k): v for k, v in functions.items() if v is not None}
         if not all(isinstance(v, str) for v in choices.values()):
-            raise UnknownNameError("functions must map each name to an activation's name "
+            raise SpecError("functions must map each name to an activation's name "
                                    "(sigmoid, tanh, ...) or to nothing")
         return tuple(str(k) for k in functions), choices
     if isinstance(functions, (list, tuple)) and all(isinstance(n, str) for n in functions):
         return tuple(functions), {}
-    raise UnknownNameError("functions must be a name, a list of names, or a mapping from "
+    raise SpecError("functions must be a name, a list of names, or a mapping from "
                            "names to activations")
 
 
