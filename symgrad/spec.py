@@ -8,20 +8,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import yaml
 
 from .errors import SpecError, SymgradError
-from .model.functions import softmax
+from .model.functions import read_functions, softmax
 from .model.graph import Dense, Graph, check_activation, from_expression, network, neuron, with_loss
 from .render.notation import DEFAULT, Notation, get_notation
 from .render.chapter import VIEWS
 from .render.document import DETAILS
 from .model.symbols import real_symbol
 
-KEYS = ("title", "expression", "inputs", "targets", "softmax", "model", "loss", "wrt", "at",
-        "learning_rate", "detail", "view", "notation", "names")
+KEYS = ("title", "expression", "inputs", "targets", "functions", "softmax", "model", "loss", "wrt",
+        "at", "learning_rate", "detail", "view", "notation", "names")
 DATA_KEYS = ("inputs", "targets")
 """An expression's data: the names that are inputs and targets, never parameters."""
 LOSS_SOURCES = ("expression", "softmax", "model")
@@ -89,10 +89,20 @@ def _spec(data: Any, preset: str | None = None) -> Spec:
         if key in mapping and given[0] != "expression":
             raise SpecError(f"{key} names an expression's data; a model's are x and y", key=key)
     notation = _notation({**mapping, "notation": preset} if preset else mapping)
+    try:
+        declared, choices = read_functions(mapping.get("functions"))
+    except SymgradError as error:
+        raise error.located(key="functions") from None
     if given[0] == "model":
-        graph = _model(mapping, notation)
+        graph = _model(mapping, notation, declared)
+    elif given[0] == "expression":
+        graph = _expression(mapping, declared)
     else:
-        graph = {"expression": _expression, "softmax": _softmax}[given[0]](mapping)
+        graph = _softmax(mapping)
+    try:
+        graph = specified(graph, choices)
+    except SymgradError as error:
+        raise error.located(key="functions") from None
     title = mapping.get("title")
     if title is not None and not isinstance(title, str):
         raise SpecError("title must be text", key="title")
@@ -143,7 +153,7 @@ def _mapping(data: Any, key: str | None, allowed: tuple[str, ...]) -> Mapping[st
     return data
 
 
-def _expression(mapping: Mapping[str, Any]) -> Graph:
+def _expression(mapping: Mapping[str, Any], functions: tuple[str, ...] = ()) -> Graph:
     if "loss" in mapping:
         raise SpecError("an expression is its own loss: drop loss, or use a model", key="loss")
     text = mapping["expression"]
@@ -151,7 +161,7 @@ def _expression(mapping: Mapping[str, Any]) -> Graph:
         raise SpecError("expression must be text", key="expression")
     data = {key: _names(mapping[key], key) for key in DATA_KEYS if key in mapping}
     try:
-        return from_expression(str(text), **data)
+        return from_expression(str(text), **data, functions=functions)
     except SymgradError as error:
         raise error.located(key="expression") from None
 
@@ -183,14 +193,15 @@ def _softmax(mapping: Mapping[str, Any]) -> Graph:
     return from_expression(softmax(output, *(real_symbol(n) for n in inputs)))
 
 
-def _model(mapping: Mapping[str, Any], notation: Notation = DEFAULT) -> Graph:
+def _model(mapping: Mapping[str, Any], notation: Notation = DEFAULT,
+           functions: tuple[str, ...] = ()) -> Graph:
     """The model with its loss; ``quadratic`` is the squared error in ``notation``'s
     convention (half of it, or all of it)."""
     if "loss" not in mapping:
         raise SpecError("a model needs a loss", key="loss")
     model = mapping["model"]
     is_network = isinstance(model, Mapping) and "layers" in model
-    built = _network(model) if is_network else _neuron(model)
+    built = _network(model, functions) if is_network else _neuron(model, functions)
     loss = notation.quadratic if mapping["loss"] == "quadratic" else mapping["loss"]
     try:
         return with_loss(built, loss)
@@ -198,18 +209,18 @@ def _model(mapping: Mapping[str, Any], notation: Notation = DEFAULT) -> Graph:
         raise error.located(key="loss") from None
 
 
-def _neuron(data: Any):
+def _neuron(data: Any, functions: tuple[str, ...] = ()):
     mapping = _mapping(data, "model", NEURON_KEYS)
     bias = mapping.get("bias", True)
     if not isinstance(bias, bool):
         raise SpecError("bias must be true or false", key="model.bias")
     try:
-        return neuron(mapping.get("activation", "sigmoid"), bias=bias)
+        return neuron(str(mapping.get("activation", "sigmoid")), bias=bias, functions=functions)
     except SymgradError as error:
         raise error.located(key="model.activation") from None
 
 
-def _network(data: Any):
+def _network(data: Any, functions: tuple[str, ...] = ()):
     mapping = _mapping(data, "model", NETWORK_KEYS)
     inputs = mapping.get("inputs")
     if not _positive_int(inputs):
@@ -221,20 +232,38 @@ def _network(data: Any):
     if batch is not None and not _positive_int(batch):
         raise SpecError("batch must be a positive whole number (the samples, one column each)",
                         key="model.batch")
-    return network(inputs, [_layer(layer, f"model.layers[{i}]") for i, layer in enumerate(layers)],
-                   batch=batch)
+    return network(inputs, [_layer(layer, f"model.layers[{i}]", functions)
+                            for i, layer in enumerate(layers)], batch=batch, functions=functions)
 
 
-def _layer(data: Any, key: str) -> Dense:
+def _layer(data: Any, key: str, functions: tuple[str, ...] = ()) -> Dense:
     mapping = _mapping(data, key, LAYER_KEYS)
     units, activation = mapping.get("units"), mapping.get("activation", "sigmoid")
     if not _positive_int(units):
         raise SpecError("units must be a positive whole number", key=f"{key}.units")
     try:
-        return Dense(units, check_activation(str(activation)))
+        return Dense(units, check_activation(str(activation), functions))
     except SymgradError as error:
         raise error.located(key=f"{key}.activation") from None
 
 
 def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def function_options(entries: Sequence[str]) -> dict[str, str | None]:
+    """The command line's ``--function`` entries (``g``, ``f=sigmoid``) as ``functions``:
+    each name with the activation it stands for, None where it is left unspecified."""
+    functions: dict[str, str | None] = {}
+    for entry in entries:
+        name, sep, activation = (part.strip() for part in entry.partition("="))
+        if not NAME.fullmatch(name) or sep and not activation:
+            raise SpecError(f"--function: expected a name or name=activation, got {entry!r}")
+        functions[name] = activation or None
+    return functions
+
+
+def specified(graph: Graph, functions: Any) -> Graph:
+    """``graph`` with the activations ``functions`` chooses for its unspecified functions."""
+    choices = read_functions(functions)[1]
+    return graph.specified(choices) if choices else graph

@@ -8,7 +8,31 @@ import random
 import numpy as np
 import sympy as sp
 
-from symgrad.model.functions import Activation, leaky_relu, relu
+from symgrad.model.functions import Activation, Unspecified, leaky_relu, relu
+
+F = sp.Function("f")
+"""SymPy's own undefined function f, whose derivatives SymPy writes as Derivative and Subs."""
+TEST_FUNCTION = sp.Lambda(sp.Symbol("t"), sp.cosh(sp.Symbol("t") / 3) + sp.Symbol("t") ** 3 / 7)
+"""The function the tests give f to get numbers (not symgrad's witness)."""
+
+
+def as_sympy_undefined(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with symgrad's unspecified f, f', f'' written as SymPy writes an undefined
+    function and its derivatives: f(a), Subs(Derivative(f(t), t), t, a), ..."""
+    def written(e: Unspecified) -> sp.Expr:
+        t = sp.Dummy("t")
+        function = sp.Function(e.base)
+        if not e.order:
+            return function(e.args[0])
+        return sp.Subs(sp.Derivative(function(t), (t, e.order)), t, e.args[0]).doit()
+
+    return expr.replace(lambda e: isinstance(e, Unspecified), written)
+
+
+def with_test_function(expr: sp.Expr) -> sp.Expr:
+    """``expr`` (SymPy's undefined f, or symgrad's) with f put equal to ``TEST_FUNCTION``
+    and every derivative of it worked out."""
+    return as_sympy_undefined(expr).subs(F, TEST_FUNCTION).doit()
 
 
 def elementary(expr: sp.Expr) -> sp.Expr:

@@ -319,6 +319,7 @@ PHRASES = {
     Rule.ABSOLUTE_VALUE: "at $w = 0$ the absolute value has no derivative",
     Rule.PIECEWISE: "where the pieces meet, at $w = x$,",
     Rule.ACTIVATION: "The derivative of the sigmoid",
+    Rule.UNSPECIFIED: "is left unspecified, so its derivative is written with a prime",
     Rule.SIMPLIFY: "Simplifying",
     Rule.FALLBACK: "computed by SymPy (sympy.diff), not derived by a rule",
 }
@@ -341,6 +342,7 @@ RULE_CASES = [
     (Rule.ABSOLUTE_VALUE, "abs(w)", True),
     (Rule.PIECEWISE, "max(w, x)", True),
     (Rule.ACTIVATION, "sigmoid(w)", True),
+    (Rule.UNSPECIFIED, "f(w*x)", True),
     (Rule.SIMPLIFY, "3*w", False),
     (Rule.FALLBACK, "w**w", True),
 ]

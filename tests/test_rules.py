@@ -11,9 +11,10 @@ import sympy as sp
 from hypothesis import assume, given, settings, strategies as st
 
 from symgrad import Rule, Step, differentiate, parse_expression, verify_step
-from symgrad.model.functions import LEAKY_RELU_SLOPE, leaky_relu, relu, sigmoid, softmax, softplus
+from symgrad.model.functions import (LEAKY_RELU_SLOPE, leaky_relu, relu, sigmoid, softmax, softplus,
+                                     unspecified)
 from symgrad.calculus.written import lines
-from references import elementary
+from references import F, elementary, with_test_function
 
 x, y, u, yhat, a = sp.symbols("x y u yhat a", real=True)
 
@@ -32,7 +33,7 @@ YS = np.array([0.7, -0.4, 1.2, 0.3, -1.5, 0.9, 0.5, -0.8, 1.1])
 
 def values(expr: sp.Expr) -> np.ndarray:
     """``expr`` at the points (XS, YS), activations written out by hand; nan where undefined."""
-    plain = elementary(expr)
+    plain = with_test_function(elementary(expr))
     out = []
     for px, py in zip(XS, YS):
         v = complex(plain.xreplace({x: sp.Float(px, 30), y: sp.Float(py, 30)}).evalf(30))
@@ -137,6 +138,10 @@ TABLE = [
     ("3/x**2", x, ["constant multiple", "power", "simplify"], "-6/x**3"),
     ("x**2*y/(x + y)", x, ["constant multiple", "quotient", "power", "sum", "identity",
                            "constant", "simplify", "simplify"], "y*(x**2 + 2*x*y)/(x + y)**2"),
+    # an unspecified function: its derivative written f', by hand in SymPy's own undefined f
+    ("f(x)", x, ["unspecified function"], sp.diff(F(x), x)),
+    ("y*f(x)", x, ["constant multiple", "unspecified function"], y * sp.diff(F(x), x)),
+    ("f(x**2)", x, ["chain", "unspecified function", "power"], sp.diff(F(x**2), x)),
     # what no rule covers: SymPy's derivative, marked as such
     (sp.erf(x), x, ["sympy"], "2*exp(-x**2)/sqrt(pi)"),
     ("x**x", x, ["sympy"], "x**x*(log(x) + 1)"),
@@ -274,7 +279,7 @@ EXPONENTS = [2, 3, -1, -2, sp.Rational(1, 2), sp.Rational(-1, 2), sp.Rational(3,
 FUNCTIONS = [sp.exp, sp.log, lambda e: sp.log(e, 2), lambda e: 2**e, sp.sqrt, sp.sin, sp.cos,
              sp.tan, sp.sinh, sp.cosh, sp.tanh, sigmoid, softplus, relu,
              lambda e: leaky_relu(e, LEAKY_RELU_SLOPE), sp.Abs, lambda e: softmax(1, e, y),
-             lambda e: softmax(2, y, e)]
+             lambda e: softmax(2, y, e), unspecified("f")]
 POSITIVE = [sp.exp, sp.cosh, sigmoid, softplus, lambda e: 1 + e**2]
 OF_POSITIVE = [sp.log, lambda e: sp.log(e, 2), sp.sqrt, lambda e: e**sp.Rational(-1, 2),
                lambda e: e**sp.Rational(3, 2)]

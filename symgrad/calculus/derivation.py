@@ -32,6 +32,8 @@ class Verification:
     points: int = 0
     undefined: int = 0
     failures: tuple[str, ...] = ()
+    witnesses: tuple[tuple[str, sp.Expr], ...] = ()
+    """Each unspecified function and the function of u that stood in for it."""
 
     @property
     def passed(self) -> bool:
@@ -41,7 +43,8 @@ class Verification:
     def __add__(self, other: "Verification") -> "Verification":
         return Verification(self.equations + other.equations, self.references + other.references,
                             max(self.points, other.points), self.undefined + other.undefined,
-                            self.failures + other.failures)
+                            self.failures + other.failures,
+                            tuple(dict.fromkeys(self.witnesses + other.witnesses)))
 
 
 

@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 import sympy as sp
 
 from ..errors import DerivationError, SymgradWarning, ValuesError
+from ..model.functions import numbers_refused, read_functions
 from ..model.graph import Graph, Model, from_expression, probability_caution
 from ..model.values import read_rate, read_values
 from .backprop import backpropagate, gradient
@@ -22,7 +23,8 @@ from .worked import evaluate
 
 def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, *,
            at: Mapping[str, Any] | None = None, learning_rate: Any = None,
-           title: str | None = None, verify: bool = False) -> Derivation:
+           title: str | None = None, verify: bool = False, functions: Any = None
+           ) -> Derivation:
     """Derive dL/dp for each parameter p named by ``wrt`` (default: all), step by step.
 
     ``loss`` is a graph (``with_loss(network(...), "mse")``), an expression string such
@@ -33,8 +35,18 @@ def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, 
     ``DerivationError``. A learning rate that is not positive raises ``SpecError``; a
     cross-entropy loss on outputs that are not probabilities issues a ``SymgradWarning``
     (and raises ``ValuesError`` if the values put its log out of its domain).
+
+    ``functions`` names the unspecified functions of an expression besides ``f`` (``["g"]``),
+    or maps each to the activation it stands for (``{"f": "sigmoid"}``): left unspecified,
+    a function's derivative is written f' and the loss has no numbers (``at`` raises
+    ``ValuesError``); given one, the derivation is that activation's.
     """
-    graph = as_graph(loss)
+    declared, choices = read_functions(functions)
+    graph = as_graph(loss, declared)
+    if choices:
+        graph = graph.specified(choices)
+    if at is not None and graph.unspecified:
+        raise ValuesError(numbers_refused(graph.unspecified[0]))
     parameters = graph.resolve(wrt)
     backward = backpropagate(graph, parameters)
     gradients = tuple(gradient(backward, p) for p in parameters)
@@ -89,14 +101,15 @@ def _values(graph: Graph, backward: Backward, at: Mapping[str, Any]) -> tuple[di
     return values
 
 
-def as_graph(loss: Graph | Model | str | sp.Expr) -> Graph:
-    """The graph of a loss given as a graph, an expression string or a SymPy expression."""
+def as_graph(loss: Graph | Model | str | sp.Expr, functions: Sequence[str] = ()) -> Graph:
+    """The graph of a loss given as a graph, an expression string or a SymPy expression
+    (with ``functions`` the names of its unspecified functions besides f)."""
     if isinstance(loss, Graph):
         return loss
     if isinstance(loss, Model):
         raise DerivationError("a model needs a loss: use with_loss(model, 'half_squared_error')")
     if isinstance(loss, (str, sp.Expr)):
-        return from_expression(loss)
+        return from_expression(loss, functions=functions)
     raise DerivationError(f"cannot derive a {type(loss).__name__}: give a graph or an expression")
 
 

@@ -19,8 +19,8 @@ from typing import Callable, Iterator
 
 import sympy as sp
 
-from ..model.functions import (Activation, expand_activations, leaky_relu, relu, sigmoid, softmax,
-                               softplus)
+from ..model.functions import (Activation, Unspecified, expand_activations, leaky_relu, relu,
+                               sigmoid, softmax, softplus)
 from .forms import minus, over, plus, simplified, substitute, times
 
 
@@ -49,6 +49,8 @@ class Rule(Enum):
     ACTIVATION = ("activation", "sigma' = sigma (1 - sigma), softplus' = sigma, "
                   "softmax_k' = softmax_k (delta_kj - softmax_j), ReLU' = [z > 0], "
                   "LeakyReLU' = 1 or alpha: a shortcut that expands from the definition")
+    UNSPECIFIED = ("unspecified function", "d/dx f(x) = f'(x): the derivative of a function "
+                   "left unspecified (the seed's activation f) is written f', that of f' f''")
     SIMPLIFY = ("simplify", "rewrite an expression in an equal, shorter or textbook form")
     FALLBACK = ("sympy", "the derivative as sympy.diff computes it, where no rule above applies")
 
@@ -252,6 +254,7 @@ _FUNCTION_RULES: dict[type, Rule] = {
     sp.tanh: Rule.HYPERBOLIC,
     sp.Abs: Rule.ABSOLUTE_VALUE,
     Activation: Rule.ACTIVATION,
+    Unspecified: Rule.UNSPECIFIED,
 }
 
 

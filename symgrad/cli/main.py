@@ -27,7 +27,7 @@ from ..pictures import Pictures, pictures
 from ..render.chapter import VIEWS
 from ..render.document import DETAILS, EXTENSIONS, FORMATS, render, written_in
 from ..render.pictures import picture_files
-from ..spec import Spec, load_spec
+from ..spec import Spec, function_options, load_spec, specified
 from ..teaching.exercises import exercises, load_exercises
 from .files import read_back, stale_katex, write_atomically, write_katex
 from .progress import Bar, track
@@ -80,6 +80,9 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--wrt", help="parameters, comma-separated, or all (default: all)")
     for data in ("inputs", "targets"):
         d.add_argument(f"--{data}", help=f"with --expr: the names that are {data}, comma-separated")
+    d.add_argument("--function", action="append", default=[], metavar="NAME[=ACTIVATION]",
+                   help="with --expr, an unspecified function besides f; or the activation an "
+                        "unspecified function stands for, e.g. f=sigmoid (repeatable)")
     d.add_argument("--at", help="values, e.g. yhat=0.8,y=1.0 or x=[0.5,-0.2]")
     d.add_argument("--learning-rate", help="add one gradient-descent step with this rate")
     d.add_argument("--title", help="the document's title")
@@ -164,7 +167,9 @@ def _quick_spec(args: argparse.Namespace) -> Spec:
         raise SpecError("give a spec file or --expr")
     at = None if args.at is None else parse_assignments(args.at)
     data = {k: _top_level_split(getattr(args, k)) for k in ("inputs", "targets") if getattr(args, k)}
-    return Spec(from_expression(args.expr, **data), _split(args.wrt) if args.wrt else "all", at,
+    functions = function_options(args.function)
+    graph = specified(from_expression(args.expr, **data, functions=list(functions)), functions)
+    return Spec(graph, _split(args.wrt) if args.wrt else "all", at,
                 args.learning_rate, args.title, notation=_notation(args, DEFAULT))
 
 
@@ -174,7 +179,7 @@ def _spec_with_overrides(args: argparse.Namespace) -> Spec:
     if args.inputs or args.targets:
         raise SpecError("--inputs and --targets go with --expr (a spec has the keys inputs, targets)")
     spec = load_spec(args.spec, args.notation)
-    return Spec(spec.graph,
+    return Spec(specified(spec.graph, function_options(args.function)),
                 _split(args.wrt) if args.wrt else spec.wrt,
                 parse_assignments(args.at) if args.at else spec.at,
                 args.learning_rate if args.learning_rate is not None else spec.learning_rate,

@@ -4,6 +4,10 @@ Each class differentiates to the form a textbook writes (sigma' = sigma (1 - sig
 rewrites to its definition with ``definition()``, evaluates numerically with ``evalf``, and
 has a numpy form (``numpy``, collected in ``NUMPY_FUNCTIONS``) for compiled code and checks.
 ``tanh`` is SymPy's own: its derivative is already 1 - tanh^2.
+
+An ``Unspecified`` function (the seed's f in yhat = f(w x)) has no definition and no numbers:
+its derivative is written f', f'', ... (``unspecified("f", 1)``), and ``specify`` puts a
+concrete activation in its place.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
+
+from ..errors import SpecError, UnknownNameError
 
 
 class Activation(sp.Function):
@@ -189,6 +195,99 @@ NUMPY_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
 (whose SymPy ``lambdify`` prints a Piecewise as ``select``)."""
 
 
+class Unspecified(sp.Function):
+    """A function of one argument left unspecified, such as the seed's activation f, or
+    one of its derivatives: ``base`` is its letter (f) and ``order`` how many primes it
+    carries (f' is order 1). Its derivative is the next one, f' of f, f'' of f'; it has
+    no definition, so no numbers until ``specify`` gives it one."""
+
+    nargs = 1
+    base = "f"
+    order = 0
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        return unspecified(self.base, self.order + 1)(self.args[0])
+
+
+_UNSPECIFIED: dict[tuple[str, int], type[Unspecified]] = {}
+
+
+def unspecified(base: str, order: int = 0) -> type[Unspecified]:
+    """The unspecified function called ``base`` (``order`` 0) or its ``order``-th
+    derivative, named with that many primes (``f'``); one class per name, so that equal
+    names make equal expressions."""
+    key = (base, order)
+    if key not in _UNSPECIFIED:
+        name = base + "'" * order
+        _UNSPECIFIED[key] = type(name, (Unspecified,), {"base": base, "order": order,
+                                                         "__module__": __name__})
+    return _UNSPECIFIED[key]
+
+
+def unspecified_names(expr: sp.Basic) -> list[str]:
+    """The names of the unspecified functions in ``expr`` (f for f and f'), sorted."""
+    return sorted({e.base for e in expr.atoms(Unspecified)})
+
+
+CONCRETE = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity")
+"""The activations an unspecified function of one argument can be given (``specify``)."""
+
+
+def concrete(name: str) -> Callable[[sp.Expr], sp.Expr]:
+    """The activation ``name`` (from ``CONCRETE``) as a function of one argument."""
+    if name not in CONCRETE:
+        raise UnknownNameError(f"cannot give an unspecified function the activation {name!r} "
+                               f"(known: {', '.join(CONCRETE)}; softmax needs a layer)")
+    if name == "identity":
+        return lambda z: z
+    if name == "leaky_relu":
+        return lambda z: leaky_relu(z, LEAKY_RELU_SLOPE)
+    return sp.tanh if name == "tanh" else ACTIVATION_FUNCTIONS[name]
+
+
+def specify(expr: sp.Expr, choices: dict[str, str]) -> sp.Expr:
+    """``expr`` with each unspecified function named in ``choices`` replaced by its
+    concrete activation (f(z) by sigmoid(z) for {"f": "sigmoid"}), its derivatives by
+    theirs; the others stay unspecified."""
+    functions = {name: concrete(activation) for name, activation in choices.items()}
+
+    def put(e: Unspecified) -> sp.Expr:
+        u = sp.Dummy("u", real=True)
+        value = functions[e.base](u)
+        return (sp.diff(value, u, e.order) if e.order else value).xreplace({u: e.args[0]})
+
+    return expr.replace(lambda e: isinstance(e, Unspecified) and e.base in functions, put)
+
+
 def expand_activations(expr: sp.Expr) -> sp.Expr:
     """Rewrite every activation in ``expr`` as its elementary definition (for references)."""
     return expr.replace(lambda e: isinstance(e, Activation), lambda e: e.definition())
+
+
+def read_functions(functions: object) -> tuple[tuple[str, ...], dict[str, str]]:
+    """``derive``'s ``functions``: a name or list of names of unspecified functions, or a
+    mapping from each to the activation it stands for (None: left unspecified). Returns
+    (the names declared, the choices made); SpecError for anything else."""
+    if functions is None:
+        return (), {}
+    if isinstance(functions, str):
+        functions = [functions]
+    if isinstance(functions, dict):
+        choices = {str(k): v for k, v in functions.items() if v is not None}
+        if not all(isinstance(v, str) for v in choices.values()):
+            raise SpecError("functions must map each name to an activation's name "
+                                   "(sigmoid, tanh, ...) or to nothing")
+        return tuple(str(k) for k in functions), choices
+    if isinstance(functions, (list, tuple)) and all(isinstance(n, str) for n in functions):
+        return tuple(functions), {}
+    raise SpecError("functions must be a name, a list of names, or a mapping from "
+                           "names to activations")
+
+
+def numbers_refused(name: str) -> str:
+    """The line that refuses numbers while the function ``name`` is unspecified."""
+    return (f"{name} is an unspecified function, so the loss has no numbers: give it an "
+            f"activation, e.g. functions={{'{name}': 'sigmoid'}} in derive, functions: "
+            f"{{{name}: sigmoid}} in a spec, --function {name}=sigmoid on the command line")

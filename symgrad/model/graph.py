@@ -8,7 +8,7 @@ Builders make graphs for a neuron, for dense networks, and from a free expressio
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from enum import Enum
 from itertools import product
@@ -17,9 +17,10 @@ from typing import Iterable, Sequence
 import sympy as sp
 
 from ..errors import DerivationError, UnknownNameError
-from .functions import ACTIVATION_FUNCTIONS, LEAKY_RELU_SLOPE, Activation, leaky_relu, softmax
+from .functions import (ACTIVATION_FUNCTIONS, LEAKY_RELU_SLOPE, Activation, Unspecified,
+                        leaky_relu, softmax, specify, unspecified, unspecified_names)
 from .losses import Loss, get_loss
-from .parse import parse_expression
+from .parse import declared_functions, parse_expression
 from .symbols import Var, layered
 
 PARAMETER_ROLES = ("parameter", "variable")
@@ -128,6 +129,24 @@ class Graph:
         return {d.expr: d.symbol for d in self.definitions
                 if d.role is Role.ACTIVATION and isinstance(d.expr, sp.Function)}
 
+    @property
+    def unspecified(self) -> list[str]:
+        """The names of the unspecified functions the loss uses (the seed's f), sorted."""
+        return unspecified_names(sp.Tuple(*(d.expr for d in self.definitions)))
+
+    def specified(self, choices: dict[str, str]) -> "Graph":
+        """The graph with each unspecified function named in ``choices`` given its concrete
+        activation ({"f": "sigmoid"}); UnknownNameError for a name the loss has not."""
+        for name in choices:
+            if name not in self.unspecified:
+                known = ", ".join(self.unspecified) or "none"
+                raise UnknownNameError(f"{name!r} is not an unspecified function of this loss "
+                                       f"(its unspecified functions: {known})")
+        definitions = tuple(replace(d, expr=specify(d.expr, choices),
+                                    activation=choices.get(d.activation, d.activation))
+                            for d in self.definitions)
+        return replace(self, definitions=definitions)
+
     def element(self, name: str) -> sp.Symbol | None:
         """The leaf symbol called ``name`` (``w``, ``W1[0][1]``), if any."""
         return next((s for g in self.groups for s in g.symbols if s.name == name), None)
@@ -202,13 +221,17 @@ def activate(name: str, zs: Sequence[sp.Symbol], j: int) -> sp.Expr:
         return softmax(j + 1, *zs)
     if name == "leaky_relu":
         return leaky_relu(zs[j], LEAKY_RELU_SLOPE)
+    if name not in ACTIVATION_FUNCTIONS:  # checked by check_activation: unspecified
+        return unspecified(name)(zs[j])
     return ACTIVATION_FUNCTIONS[name](zs[j])
 
 
-def check_activation(name: str) -> str:
-    """Return ``name`` if it is a known activation; raise UnknownNameError otherwise."""
-    if name not in ACTIVATIONS:
-        raise UnknownNameError(f"unknown activation {name!r} (known: {', '.join(ACTIVATIONS)})")
+def check_activation(name: str, functions: Sequence[str] = ()) -> str:
+    """Return ``name`` if it is a known activation, ``f`` or a name declared in
+    ``functions`` (an unspecified activation); raise UnknownNameError otherwise."""
+    if name not in ACTIVATIONS and name not in declared_functions(functions):
+        raise UnknownNameError(f"unknown activation {name!r} (known: {', '.join(ACTIVATIONS)}; "
+                               f"f, or a name declared in functions, is an unspecified one)")
     return name
 
 
@@ -225,9 +248,11 @@ def _group(name: str, role: str, base: str, layer: int | None, shape: tuple[int,
     return Group(name, role, shape, tuple(layered(base, layer, p) for p in positions))
 
 
-def neuron(activation: str = "sigmoid", bias: bool = True) -> Model:
-    """One neuron, yhat = f(w x + b), or yhat = f(w x) without the bias (as in the seed)."""
-    check_activation(activation)
+def neuron(activation: str = "sigmoid", bias: bool = True, functions: Sequence[str] = ()
+           ) -> Model:
+    """One neuron, yhat = f(w x + b), or yhat = f(w x) without the bias (as in the seed);
+    ``activation`` ``f`` (or a name declared in ``functions``) leaves it unspecified."""
+    check_activation(activation, functions)
     if activation == "softmax":
         raise UnknownNameError("softmax needs several outputs: use it on a dense layer")
     x, w, b, z, yhat = (Var(n) for n in ("x", "w", "b", "z", "yhat"))
@@ -249,12 +274,14 @@ class Dense:
     activation: str
 
 
-def network(inputs: int, layers: Sequence[Dense | tuple[int, str]], batch: int | None = None
-            ) -> Model:
+def network(inputs: int, layers: Sequence[Dense | tuple[int, str]], batch: int | None = None,
+            functions: Sequence[str] = ()) -> Model:
     """Dense layers stacked: layer l has W<l> of shape (units, inputs) and b<l>; outputs yhat.
 
     With ``batch`` = N, the inputs x and targets y have one column per sample (shape
     inputs x N, outputs x N) and every weighted sum and activation is computed per sample.
+    A layer's activation ``f`` (or a name declared in ``functions``) is refused: the
+    network's documents need a concrete one.
     """
     layers = [layer if isinstance(layer, Dense) else Dense(*layer) for layer in layers]
     if inputs < 1 or not layers or any(layer.units < 1 for layer in layers):
@@ -266,7 +293,11 @@ def network(inputs: int, layers: Sequence[Dense | tuple[int, str]], batch: int |
     groups, definitions = [x], []
     previous = [x.symbols[n::len(samples)] for n in samples]
     for l, layer in enumerate(layers, start=1):
-        check_activation(layer.activation)
+        if layer.activation not in ACTIVATIONS:
+            check_activation(layer.activation, functions)
+            raise UnknownNameError(f"the unspecified activation {layer.activation!r} is for a "
+                                   f"neuron or an expression; a network's layers need a concrete "
+                                   f"one ({', '.join(ACTIVATIONS)})")
         last = l == len(layers)
         W = _group(f"W{l}", "parameter", "W", l, (layer.units, inputs if l == 1 else layers[l - 2].units))
         b = _group(f"b{l}", "parameter", "b", l, (layer.units,))
@@ -307,16 +338,16 @@ def with_loss(model: Model, loss: str | Loss) -> Graph:
 
 
 def from_expression(text: str | sp.Expr, inputs: Sequence[str] | None = None,
-                    targets: Sequence[str] | None = None) -> Graph:
+                    targets: Sequence[str] | None = None, functions: Sequence[str] = ()) -> Graph:
     """A graph for a free loss expression; each activation call gets named quantities z, a.
 
     ``inputs`` and ``targets`` name the data among its names (each must occur in it); left
     out, the inputs are x, x1, x_1, ... and the targets y, y1, y_1, ... (those that occur),
     unless the expression has no other name (``sin(x)`` is a function of its variable x).
     Every other name is a parameter, which ``wrt: all`` differentiates and gradient descent
-    updates.
+    updates. A call of ``f`` or of a name in ``functions`` is an unspecified function.
     """
-    expr = parse_expression(text) if isinstance(text, str) else text
+    expr = parse_expression(text, functions) if isinstance(text, str) else text
     leaves = sorted(expr.free_symbols, key=lambda s: s.name)
     if not leaves:
         raise DerivationError(f"expression {str(text)!r} has no symbols to differentiate by")
@@ -350,7 +381,7 @@ def _data_roles(names: set[str], declared: dict[str, Sequence[str] | None]) -> d
 
 
 def _is_named_call(e: sp.Expr) -> bool:
-    return isinstance(e, (Activation, sp.tanh)) and not isinstance(e, softmax) and bool(e.free_symbols)
+    return isinstance(e, (Activation, sp.tanh, Unspecified)) and not isinstance(e, softmax) and bool(e.free_symbols)
 
 
 def _decompose(expr: sp.Expr, taken: set[str]) -> tuple[list[Definition], dict]:

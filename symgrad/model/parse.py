@@ -3,17 +3,23 @@
 The text is read with Python's ``ast`` parser (which only parses) and each node is
 turned into SymPy by a whitelist: numbers, names, + - * / ** ^, and calls of the
 functions in ``FUNCTIONS``. Decimals become exact rationals (0.8 is 4/5).
+
+A call of ``f``, or of a name declared in ``functions``, is an unspecified function of one
+argument (``functions.Unspecified``); any other unknown name called is refused.
 """
 
 from __future__ import annotations
 
 import ast
-from typing import Callable
+import re
+from contextvars import ContextVar
+from typing import Callable, Iterable
 
 import sympy as sp
 
 from ..errors import ParseError
-from .functions import LEAKY_RELU_SLOPE, leaky_relu, relu, sigmoid, softplus
+from .functions import (LEAKY_RELU_SLOPE, Unspecified, leaky_relu, relu, sigmoid, softplus,
+                        unspecified)
 from .symbols import real_symbol
 
 MAX_LENGTH = 10_000
@@ -47,6 +53,13 @@ CONSTANTS: dict[str, sp.Expr] = {"e": sp.E, "pi": sp.pi}
 ARITY: dict[str, tuple[int, int]] = {"leaky_relu": (1, 2), "log": (1, 2), "max": (2, 2),
                                      "min": (2, 2)}
 
+UNSPECIFIED = ("f",)
+"""The names that are always an unspecified function (the seed's activation f); others
+must be declared (``parse_expression(..., functions=["g"])``)."""
+FUNCTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+
+_DECLARED: ContextVar[frozenset[str]] = ContextVar("declared", default=frozenset(UNSPECIFIED))
+
 BINARY: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
     ast.Add: lambda a, b: a + b,
     ast.Sub: lambda a, b: a - b,
@@ -55,8 +68,30 @@ BINARY: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
 }
 
 
-def parse_expression(text: str) -> sp.Expr:
-    """Parse ``text`` into a SymPy expression over real symbols; raise ParseError if it can't."""
+def declared_functions(names: Iterable[str] = ()) -> frozenset[str]:
+    """``names`` checked as names of unspecified functions, with ``UNSPECIFIED``; a name
+    that is not a plain name, or that is a known function or constant, raises ParseError."""
+    for name in names:
+        if not isinstance(name, str) or not FUNCTION_NAME.fullmatch(name):
+            raise ParseError(f"{name!r} cannot name a function: use letters and digits, "
+                             f"starting with a letter")
+        if name in FUNCTIONS or name in CONSTANTS:
+            raise ParseError(f"{name!r} is already a known function or constant: an "
+                             f"unspecified function needs another name")
+    return frozenset(UNSPECIFIED).union(names)
+
+
+def parse_expression(text: str, functions: Iterable[str] = ()) -> sp.Expr:
+    """Parse ``text`` into a SymPy expression over real symbols; raise ParseError if it can't.
+    ``f`` and the names in ``functions`` are unspecified functions of one argument."""
+    token = _DECLARED.set(declared_functions(functions))
+    try:
+        return _parse(text)
+    finally:
+        _DECLARED.reset(token)
+
+
+def _parse(text: str) -> sp.Expr:
     if len(text) > MAX_LENGTH:
         raise ParseError(f"expression is longer than {MAX_LENGTH} characters")
     try:
@@ -72,6 +107,10 @@ def parse_expression(text: str) -> sp.Expr:
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise ParseError(f"cannot parse expression {text!r}: it divides by zero or is "
                          f"otherwise undefined")
+    both = {s.name for s in expr.free_symbols} & {e.base for e in expr.atoms(Unspecified)}
+    if both:
+        raise ParseError(f"cannot parse expression {text!r}: {sorted(both)[0]!r} is used both "
+                         f"as a function and as a quantity")
     return expr
 
 
@@ -127,10 +166,13 @@ def _unary(node: ast.UnaryOp, text: str) -> sp.Expr:
 
 def _call(node: ast.Call, text: str) -> sp.Expr:
     name = node.func.id if isinstance(node.func, ast.Name) else None
+    if name in _DECLARED.get() and name not in FUNCTIONS:
+        return _unspecified(node, text, name)
     if name not in FUNCTIONS:
         shown = name or ast.get_source_segment(text, node.func)
         known = ", ".join(sorted(FUNCTIONS))
-        raise ParseError(f"unknown function {shown!r} in expression {text!r} (known: {known})")
+        raise ParseError(f"unknown function {shown!r} in expression {text!r} (known: {known}; "
+                         f"f, or a name declared in functions, is an unspecified function)")
     if node.keywords:
         raise ParseError(f"cannot parse expression {text!r}: {name}() takes no keyword arguments")
     low, high = ARITY.get(name, (1, 1))
@@ -139,6 +181,14 @@ def _call(node: ast.Call, text: str) -> sp.Expr:
         raise ParseError(f"cannot parse expression {text!r}: {name}() takes {count} argument(s), "
                          f"got {len(node.args)}")
     return FUNCTIONS[name](*(_convert(arg, text) for arg in node.args))
+
+
+def _unspecified(node: ast.Call, text: str, name: str) -> sp.Expr:
+    """A call of an unspecified function: one argument, no keywords."""
+    if node.keywords or len(node.args) != 1:
+        raise ParseError(f"cannot parse expression {text!r}: the unspecified function {name}() "
+                         f"takes one argument")
+    return unspecified(name)(_convert(node.args[0], text))
 
 
 _HANDLERS: dict[type, Callable[..., sp.Expr]] = {

@@ -30,7 +30,8 @@ from sympy.printing.numpy import NumPyPrinter
 
 from ..calculus.derivation import Derivation
 from ..errors import DerivationError, ValuesError
-from ..model.functions import NUMPY_FUNCTIONS, leaky_relu, relu, sigmoid, softmax, softplus
+from ..model.functions import (NUMPY_FUNCTIONS, leaky_relu, numbers_refused, relu, sigmoid, softmax,
+                               softplus)
 from ..model.values import arrange
 
 
@@ -99,8 +100,11 @@ def _elements(group, values: Mapping[str, Any]) -> list[np.ndarray]:
 
 
 def compile(derivation: Derivation) -> Compiled:
-    """A numpy function computing the loss and every gradient of ``derivation``."""
+    """A numpy function computing the loss and every gradient of ``derivation``; a loss
+    with an unspecified function (f) has no numbers, so DerivationError."""
     graph = derivation.graph
+    if graph.unspecified:
+        raise DerivationError(f"cannot compile: {numbers_refused(graph.unspecified[0])}")
     leaves = [s for g in graph.groups for s in g.symbols]
     program = [(d.symbol, d.expr) for d in graph.definitions]
     program += [(a.name, a.value) for a in derivation.adjoints if a.named]

@@ -12,7 +12,7 @@ from .notation import current
 from ..calculus.derivation import Derivation
 from ..calculus.engine import default_title
 from ..model.functions import Activation
-from ..model.graph import Graph
+from ..model.graph import Graph, Role
 from ..model.losses import LOSSES
 
 
@@ -79,6 +79,31 @@ def title(derivation: Derivation) -> str:
     if derivation.title != default_title(graph, parameters):
         return derivation.title
     return default_title(graph, parameters, plain.loss_name())
+
+
+ROLE_NOUNS = {Role.LOSS: "the loss", Role.WEIGHTED_SUM: "the weighted sum",
+              Role.ARGUMENT: "the argument", Role.ACTIVATION: "the activation"}
+LEAF_NOUNS = {"input": "the input", "target": "the target", "parameter": "the parameter"}
+PARAMETER_NOUNS = {"w": "the weight", "W": "the weight", "b": "the bias"}
+
+
+def noun(derivation: Derivation, symbol: sp.Symbol) -> str:
+    """What ``symbol`` is, in words, for a sentence that then names it: "the prediction"
+    (a model's output), "the weighted sum", "the weight", "the input"; "" for a quantity
+    with no name but its letter (a free expression's variable)."""
+    graph = derivation.graph
+    definition = graph.definition(symbol)
+    if definition is not None:
+        if definition.role is Role.ACTIVATION and graph.kind != "expression" \
+                and getattr(symbol, "base", None) == "yhat":
+            return "the prediction"
+        return ROLE_NOUNS.get(definition.role, "")
+    if symbol == graph.loss:
+        return "the loss"
+    role = graph.role_of(symbol)
+    if role == "parameter":
+        return PARAMETER_NOUNS.get(getattr(symbol, "base", symbol.name), "the parameter")
+    return LEAF_NOUNS.get(role or "", "")
 
 
 def layer_number(layer: int) -> int:

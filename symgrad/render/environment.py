@@ -31,7 +31,7 @@ from .chains import (adjoints_of, chain_numbers, chain_results, chain_symbols, e
                      simplification_sides, terms_symbols, together_sides)
 from .describe import (activations, count_ops, function_name, has_activation, is_composite,
                        layer_number, leaky_slopes, loss_formula, loss_title, matrix_quantity,
-                       quantity, title)
+                       noun, quantity, title)
 from .notation import current
 from .numbers import (backward_values, forward_values, given_display, given_groups, given_values,
                       group_tex, group_value, sign, subs, update_chain, worked_factors)
@@ -118,6 +118,7 @@ FILTERS = {
     "drop_empty_frames": drop_empty_frames,
     "tex": latex.tex,
     "num": latex.num,
+    "function_tex": latex.function_tex,
     "literal": latex.literal_tex,
     "latex_escape": latex.latex_escape,
     "markdown_escape": latex.markdown_escape,
@@ -161,6 +162,7 @@ GLOBALS = {
     "held_names": held_names,
     "constant_terms": constant_terms,
     "activations": activations,
+    "noun": noun,
     "leaky_slopes": leaky_slopes,
     "loss_formula": loss_formula,
     "loss_title": loss_title,

@@ -23,7 +23,8 @@ from ..numeric.kinks import Kinks, kinks
 def to_json(derivation: Derivation) -> dict[str, Any]:
     """The derivation as plain data: title, loss, gradients (shaped like the parameters;
     numbers when worked, else LaTeX), ``updated`` (with a learning rate), the symbolic
-    gradients as LaTeX, and one step per local derivative."""
+    gradients as LaTeX, and one step per local derivative; with an unspecified function,
+    ``unspecified`` lists them (f, whose derivative the LaTeX writes f')."""
     d, worked = derivation, derivation.worked
     if worked is None:
         grads = {g.parameter: str(latex.tex(g.intermediate)) for g in d.gradients}
@@ -39,6 +40,8 @@ def to_json(derivation: Derivation) -> dict[str, Any]:
     hit = kinks(d)
     if hit is not None:
         out["kinks"] = _json_kinks(d, hit)
+    if d.graph.unspecified:
+        out["unspecified"] = d.graph.unspecified
     out["symbolic"] = {g.parameter.name: str(latex.tex(g.intermediate)) for g in d.gradients}
     out["steps"] = [_json_factor(d, f) for f in document_factors(d)]
     out["verification"] = _json_verification(d.verification)

@@ -20,10 +20,10 @@ import sympy as sp
 
 from ..calculus.derivation import Derivation
 from ..errors import DerivationError, SymgradError
-from ..model.functions import softmax
+from ..model.functions import softmax, unspecified_names
 from ..model.graph import Graph, Role, from_expression
 from ..model.values import arrange
-from ..model.parse import parse_expression
+from ..model.parse import UNSPECIFIED, parse_expression
 from ..numeric.kinks import ATOL, RTOL, kinks
 
 if TYPE_CHECKING:
@@ -53,10 +53,15 @@ def notebook_text(derivation: Derivation, markdown: str) -> str:
 def notebook(derivation: Derivation, markdown: str) -> NotebookNode:
     """The notebook: one Markdown cell per top-level section, then the code cells."""
     cells = [nbformat().v4.new_markdown_cell(s) for s in sections(markdown)]
+    unspecified = derivation.graph.unspecified
     cells.append(nbformat().v4.new_markdown_cell(
         "## The numbers again, with numpy\n\n"
         "The same loss built again with symgrad, compiled to numpy and evaluated; "
-        "the last cell checks the results against the numbers above."))
+        "the last cell checks the results against the numbers above." if not unspecified else
+        "## The gradient again, with symgrad\n\n"
+        f"The same loss built again with symgrad and derived; {', '.join(unspecified)} "
+        "is left unspecified, so there are no numbers to compute: the last cell checks the "
+        "gradient against the one above."))
     cells += [nbformat().v4.new_code_cell(source) for source in code(derivation)]
     return assemble(cells)
 
@@ -81,6 +86,8 @@ def assemble(cells: list[NotebookNode]) -> NotebookNode:
 def code(derivation: Derivation) -> list[str]:
     """The code cells' sources: rebuild, derive and compile; evaluate; compare."""
     wrt = [p.name for p in derivation.parameters]
+    if derivation.graph.unspecified:
+        return _symbolic_code(derivation, wrt)
     build = (f"import numpy as np\nimport symgrad\n{builder(derivation.graph)}\n\n"
              f"derivation = symgrad.derive(graph, wrt={wrt!r})\n"
              "f = symgrad.compile(derivation)")
@@ -118,6 +125,19 @@ def code(derivation: Derivation) -> list[str]:
         "      '(with the float64 values it states at a kink).')")]
 
 
+def _symbolic_code(derivation: Derivation, wrt: list[str]) -> list[str]:
+    """The code cells of a loss with an unspecified function: rebuild and derive, print
+    each gradient, compare them with the document's (there are no numbers)."""
+    build = (f"import symgrad\n{builder(derivation.graph)}\n\n"
+             f"derivation = symgrad.derive(graph, wrt={wrt!r}, verify=True)\n"
+             "gradients = {g.parameter.name: str(g.intermediate) for g in derivation.gradients}\n"
+             "for name, gradient in gradients.items():\n"
+             "    print('dL/d' + name, '=', gradient)")
+    document = {g.parameter.name: str(g.intermediate) for g in derivation.gradients}
+    return [build, f"document = {document!r}\nassert gradients == document, gradients\n"
+                   "print('The gradients agree with the document.')"]
+
+
 def _float64(derivation: Derivation) -> dict:
     """The groups (or elements) whose float64 gradients differ from the exact ones at a
     kink, with the float64 values the document states; empty when there are none."""
@@ -135,7 +155,8 @@ def builder(graph: Graph) -> str:
     """Python that builds ``graph`` again as ``graph``, through the public API."""
     if graph.kind == "neuron":
         activation = next(d.activation for d in graph.definitions if d.role is Role.ACTIVATION)
-        model = f"symgrad.neuron({activation!r}, bias={graph.group('b') is not None})"
+        model = f"symgrad.neuron({activation!r}, bias={graph.group('b') is not None}" \
+                f"{_functions(graph)})"
     elif graph.kind == "network":
         model = _network(graph)
     else:
@@ -152,7 +173,13 @@ def _network(graph: Graph) -> str:
         layers.append((W.shape[0], activations[start]))
         start += W.shape[0] * (graph.batch or 1)
     batch = "" if graph.batch is None else f", batch={graph.batch}"
-    return f"symgrad.network({weights[0].shape[1]}, {layers!r}{batch})"
+    return f"symgrad.network({weights[0].shape[1]}, {layers!r}{batch}{_functions(graph)})"
+
+
+def _functions(graph: Graph) -> str:
+    """The argument declaring the unspecified functions besides f, if any."""
+    names = [n for n in graph.unspecified if n not in UNSPECIFIED]
+    return f", functions={names!r}" if names else ""
 
 
 def _expression(graph: Graph) -> str:
@@ -161,7 +188,7 @@ def _expression(graph: Graph) -> str:
     loss = graph.composed()
     text = SYMPY_NAMES.sub(lambda m: m.group(1).lower() + "(", str(loss))
     if _reads_back(text, loss):
-        return f"graph = symgrad.from_expression({text!r}{_data(graph, text)})"
+        return f"graph = symgrad.from_expression({text!r}{_data(graph, text)}{_functions(graph)})"
     if isinstance(loss, softmax) and all(a.is_Symbol for a in loss.args[1:]):
         names = " ".join(a.name for a in loss.args[1:])
         return ("import sympy\nfrom symgrad.model.functions import softmax\n"
@@ -175,7 +202,7 @@ def _data(graph: Graph, text: str) -> str:
     ones ``from_expression`` takes by default."""
     roles = lambda g: {role: [x.name for x in g.groups if x.role == role] for role in ("input", "target")}
     declared = roles(graph)
-    if declared == roles(from_expression(text)):
+    if declared == roles(from_expression(text, functions=graph.unspecified)):
         return ""
     return "".join(f", {role}s={names!r}" for role, names in declared.items())
 
@@ -183,7 +210,7 @@ def _data(graph: Graph, text: str) -> str:
 def _reads_back(text: str, expr: sp.Expr) -> bool:
     """True when symgrad's parser reads ``text`` back as ``expr`` itself."""
     try:
-        return parse_expression(text) == expr
+        return parse_expression(text, unspecified_names(expr)) == expr
     except SymgradError:
         return False
 

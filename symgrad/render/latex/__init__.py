@@ -13,12 +13,12 @@ from .display import (Display, Shown, as_math, equation, equations, inline_equat
                       recording, same)
 from .ordering import layer_vector
 from .pieces import Math, Piece, bmatrix, bracket, number_factor
-from .printer import MATRIX_LETTERS, Printer, tex
+from .printer import MATRIX_LETTERS, Printer, function_tex, tex
 from .text import DIGITS, latex_escape, literal_tex, markdown_escape, num, number
 from .width import WIDTH, nested_fraction, width
 
 __all__ = ["DIGITS", "Display", "MATRIX_LETTERS", "Math", "Piece", "Printer", "Shown", "WIDTH",
-           "as_math", "bmatrix", "bracket", "equation", "equations", "inline_equation",
+           "as_math", "bmatrix", "bracket", "equation", "equations", "function_tex", "inline_equation",
            "join_math", "latex_escape", "layer_vector", "literal_tex", "markdown_escape",
            "nested_fraction", "num", "number", "number_factor", "recording", "same", "tex",
            "width"]

@@ -11,7 +11,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from .. import notation
-from ...model.functions import leaky_relu, relu, sigmoid, softmax, softplus
+from ...model.functions import Unspecified, leaky_relu, relu, sigmoid, softmax, softplus
 from ...model.symbols import Var
 from .matrices import MATRIX_LETTERS, MatrixPrinting  # noqa: F401 (MATRIX_LETTERS: latex's API)
 from .ordering import (factor_rank, flat, in_denominator, layer_vector, move_rational,
@@ -61,6 +61,8 @@ class Printer(MatrixPrinting, LatexPrinter):
             text = number_factor(self.values[expr])
             exp = kwargs.get("exp")
             return f"{text}^{{{exp}}}" if exp else text
+        if isinstance(expr, Unspecified):  # SymPy skips a renamed subclass's printer
+            return self._print_Unspecified(expr, **kwargs)
         text = super()._print(expr, **kwargs)
         return _plain_call(text) if isinstance(expr, sp.Function) else text
 
@@ -134,6 +136,12 @@ class Printer(MatrixPrinting, LatexPrinter):
         if vector is not None:
             return self._call(name, (vector,), exp)
         return self._call(name, expr.inputs, exp)
+
+    def _print_Unspecified(self, expr: Unspecified, exp: str | None = None) -> str:
+        """An unspecified function and its derivatives with primes, f(z), f'(z) up to
+        three, then f^{(4)}(z); a name longer than a letter upright."""
+        call = self._call(function_tex(expr.base, expr.order), expr.args, None)
+        return rf"\left({call}\right)^{{{exp}}}" if exp else call
 
     # elementary functions
 
@@ -301,6 +309,13 @@ class Printer(MatrixPrinting, LatexPrinter):
 
 
 _SYMPY_CALL = re.compile(r"(\\[a-z]+(?:\^\{[^{}]*\})?)\{\\left\((.*) \\right\)\}")
+
+
+def function_tex(name: str, order: int = 0) -> str:
+    """The name of an unspecified function, or of its ``order``-th derivative, in LaTeX:
+    ``f``, ``f'`` up to three primes, then ``f^{(4)}``; a name longer than a letter upright."""
+    text = name if len(name) == 1 else rf"\operatorname{{{name}}}"
+    return text + ("'" * order if order <= 3 else f"^{{({order})}}")
 
 
 def _plain_call(text: str) -> str:
