@@ -328,3 +328,27 @@ def test_a_units_weights_and_bias_sit_together_and_a_target_below_its_prediction
         assert row[f"y[{k}]"] == row[f"yhat[{k}]"] + 1
 
 
+
+
+def test_a_small_step_is_shown_enlarged_in_an_inset_and_said_so():
+    d = seed_neuron()
+    (tangent,) = pictures(d, "seed").tangent
+    # The step: 0.1 * 0.123534 = 0.0123534, on a plot 1 wide (w from 0.3 to 1.3): 1.2% of
+    # it, too short to see; the inset reaches 2.5 steps either side, 0.061767 wide, so it
+    # enlarges w 1 / 0.061767 = 16.19 times and the step takes a fifth of its width.
+    step = abs(tangent.step_to - tangent.value)
+    assert step == pytest.approx(0.1 * abs(float(d.worked.gradients[d.parameters[0]])))
+    low, high = tangent.inset
+    assert low < min(tangent.value, tangent.step_to) and max(tangent.value, tangent.step_to) < high
+    assert step / (high - low) == pytest.approx(0.2)
+    assert tangent.magnified == pytest.approx((tangent.xs[-1] - tangent.xs[0]) / (5 * step))
+    svg = picture_files(pictures(d, "seed"), "markdown")["seed.tangent.svg"].decode()
+    assert svg.count('<g id="axes_') == 2
+    text = symgrad.render(d, "markdown", pictures=pictures(d, "seed"))
+    assert f"an inset shows it with $w$ enlarged {tangent.magnified:.0f} times" in text
+    # A step long enough to see (learning rate 5: 0.62, half the plot) has no inset.
+    big = symgrad.derive(symgrad.with_loss(symgrad.neuron("sigmoid", bias=False), "squared_error"),
+                         wrt="w", at={"x": 1.5, "w": 0.8, "y": 1.0}, learning_rate=5)
+    (tangent,) = pictures(big, "s").tangent
+    assert tangent.inset is None and tangent.magnified is None
+    assert "inset" not in symgrad.render(big, "markdown", pictures=pictures(big, "s"))
