@@ -25,7 +25,7 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
-from . import drawn, latex, svg
+from . import drawn, flavours, latex, svg
 from .chains import (adjoints_of, chain_numbers, chain_results, chain_symbols, earlier_adjoints,
                      earlier_factors, factors_of, path_tex, terms_numbers, terms_results,
                      simplification_sides, terms_symbols, together_sides)
@@ -129,6 +129,7 @@ FILTERS = {
     "function_name": function_name,
     "has_activation": has_activation,
     "tidy": tidy,
+    "toc_label": flavours.toc_label,
 }
 
 
