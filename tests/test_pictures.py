@@ -352,3 +352,21 @@ def test_a_small_step_is_shown_enlarged_in_an_inset_and_said_so():
     (tangent,) = pictures(big, "s").tangent
     assert tangent.inset is None and tangent.magnified is None
     assert "inset" not in symgrad.render(big, "markdown", pictures=pictures(big, "s"))
+
+
+def test_each_picture_follows_what_it_illustrates():
+    d = seed_neuron()
+    text = symgrad.render(d, "markdown", pictures=pictures(d, "seed"))
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    at = {h.lstrip("# "): i for i, h in enumerate(headings)}
+    # The graph carries the values and gradients, the plots the step: each comes after.
+    assert at["Backward pass"] < at["Gradients"] < at["The computational graph"]
+    assert at["The computational graph"] < at["One step of gradient descent"] \
+        < at["The gradient as a slope"] < at["A few steps of gradient descent"]
+    assert headings[at["The computational graph"]].startswith("### ")
+    # Without numbers the graph (formulas alone) follows the derivation, as a section.
+    plain_d = symgrad.derive(symgrad.with_loss(symgrad.neuron("sigmoid", bias=False), "squared_error"), wrt="w")
+    text = symgrad.render(plain_d, "markdown", pictures=pictures(plain_d, "seed"))
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    assert headings[-1] == "## The computational graph"
+    assert "The gradient as a slope" not in text
