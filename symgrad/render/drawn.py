@@ -5,8 +5,9 @@ node, a node's text or another label.
 The sizes are those of an 11pt article: labels and the texts under the nodes in
 ``\\scriptsize`` (8 pt), nodes as circles of 8 mm. Widths are measured in DejaVu Sans (the
 SVG's font, wider than LaTeX's Computer Modern, so the TikZ picture has room to spare).
-The distance between columns and between rows starts at a comfortable size and grows,
-taller first, until every label has a clear place; the drawing stays within
+The distances between columns and between rows start at a comfortable size; the gaps
+between columns that a crowded label spans widen, then the rows grow apart, until every
+label has a clear place (``drawing``); the drawing stays within
 ``WIDTH`` points, the article's line, so that it prints at its natural size and its
 labels at 8 pt. ``svg.py`` draws it in pixels (``SVG_PX`` a point), the TikZ template
 (``latex/figures.j2``) in centimetres.

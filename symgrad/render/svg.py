@@ -38,7 +38,8 @@ class SvgNode:
 @dataclass(frozen=True)
 class SvgEdge:
     """An arrow from circle to circle and its label, turned along it: ``above`` the edge
-    and ``below`` it, their baselines ``rise`` and ``drop`` px from the anchor."""
+    and ``below`` it (the template puts their baselines the text's room above and below
+    the anchor ``lx``, ``ly``)."""
 
     x1: float
     y1: float
