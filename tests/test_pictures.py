@@ -124,7 +124,8 @@ def test_svg_parses_and_shows_the_labels():
     root = ET.fromstring(svg)
     texts = [unicodedata.normalize("NFC", t.text) for t in root.iter(SVG + "text")]
     assert {"x", "w", "y", "z", "ŷ", "L"} <= set(texts)
-    assert "ŷ (1 − ŷ) = 0.177894" in texts and "2 (ŷ − y) = −0.46295" in texts
+    # The local derivative above its edge, its number below.
+    assert {"ŷ (1 − ŷ)", "= 0.177894", "2 (ŷ − y)", "= −0.46295"} <= set(texts)
     assert "∂L/∂w = −0.123534" in texts
     assert len(list(root.iter(SVG + "line"))) == 5
 
@@ -327,15 +328,45 @@ def test_a_units_weights_and_bias_sit_together_and_a_target_below_its_prediction
         assert row[f"y[{k}]"] == row[f"yhat[{k}]"] + 1
 
 
-@pytest.mark.parametrize("make", [seed_neuron, weight_and_bias, worked_network])
-def test_edge_labels_keep_apart_in_the_svg(make):
-    graph = computational_graph(make())
-    root = ET.fromstring(graph_svg(graph))
-    labels = [(float(t.get("x")), float(t.get("y")), t.text) for t in root.iter(SVG + "text")
-              if t.get("class") == "label"]
-    assert len(labels) == len(graph.edges)
-    # Anchors at least a label's width apart across, or two lines of text apart down.
-    width, height = (44, 14) if graph.compact else (90, 24)
-    for i, (x1, y1, a) in enumerate(labels):
-        for x2, y2, b in labels[i + 1:]:
-            assert abs(x1 - x2) >= width or abs(y1 - y2) >= height, (a, b)
+
+
+def test_a_small_step_is_shown_enlarged_in_an_inset_and_said_so():
+    d = seed_neuron()
+    (tangent,) = pictures(d, "seed").tangent
+    # The step: 0.1 * 0.123534 = 0.0123534, on a plot 1 wide (w from 0.3 to 1.3): 1.2% of
+    # it, too short to see; the inset reaches 2.5 steps either side, 0.061767 wide, so it
+    # enlarges w 1 / 0.061767 = 16.19 times and the step takes a fifth of its width.
+    step = abs(tangent.step_to - tangent.value)
+    assert step == pytest.approx(0.1 * abs(float(d.worked.gradients[d.parameters[0]])))
+    low, high = tangent.inset
+    assert low < min(tangent.value, tangent.step_to) and max(tangent.value, tangent.step_to) < high
+    assert step / (high - low) == pytest.approx(0.2)
+    assert tangent.magnified == pytest.approx((tangent.xs[-1] - tangent.xs[0]) / (5 * step))
+    svg = picture_files(pictures(d, "seed"), "markdown")["seed.tangent.svg"].decode()
+    assert svg.count('<g id="axes_') == 2
+    text = symgrad.render(d, "markdown", pictures=pictures(d, "seed"))
+    assert f"an inset shows it with $w$ enlarged {tangent.magnified:.0f} times" in text
+    # A step long enough to see (learning rate 5: 0.62, half the plot) has no inset.
+    big = symgrad.derive(symgrad.with_loss(symgrad.neuron("sigmoid", bias=False), "squared_error"),
+                         wrt="w", at={"x": 1.5, "w": 0.8, "y": 1.0}, learning_rate=5)
+    (tangent,) = pictures(big, "s").tangent
+    assert tangent.inset is None and tangent.magnified is None
+    assert "inset" not in symgrad.render(big, "markdown", pictures=pictures(big, "s"))
+
+
+def test_each_picture_follows_what_it_illustrates():
+    d = seed_neuron()
+    text = symgrad.render(d, "markdown", pictures=pictures(d, "seed"))
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    at = {h.lstrip("# "): i for i, h in enumerate(headings)}
+    # The graph carries the values and gradients, the plots the step: each comes after.
+    assert at["Backward pass"] < at["Gradients"] < at["The computational graph"]
+    assert at["The computational graph"] < at["One step of gradient descent"] \
+        < at["The gradient as a slope"] < at["A few steps of gradient descent"]
+    assert headings[at["The computational graph"]].startswith("### ")
+    # Without numbers the graph (formulas alone) follows the derivation, as a section.
+    plain_d = symgrad.derive(symgrad.with_loss(symgrad.neuron("sigmoid", bias=False), "squared_error"), wrt="w")
+    text = symgrad.render(plain_d, "markdown", pictures=pictures(plain_d, "seed"))
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    assert headings[-1] == "## The computational graph"
+    assert "The gradient as a slope" not in text

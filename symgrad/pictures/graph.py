@@ -8,13 +8,14 @@ given values, its forward value and dL/d(node). Layers go left to right by depen
 depth; a leaf sits one layer before its first consumer. Within a layer the nodes are
 ordered and placed by ``symgrad.graph_layout`` (few crossings, each node near its
 neighbours, a unit's weights and bias beside each other, a target beside its
-prediction), and each edge's label is placed apart from the others. Drawing is the render layer's job
+prediction). Where each edge's label sits along it is the drawing's business, which knows
+the sizes of the texts (``symgrad.render.drawn``). Drawing is the render layer's job
 (``symgrad.pictures`` and the templates ``latex/figures.j2`` and ``svg/graph.svg.j2``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import sympy as sp
 
@@ -54,14 +55,12 @@ class Node:
 @dataclass(frozen=True)
 class Edge:
     """``source`` is used to compute ``target``; ``factor`` is d(target)/d(source) and
-    ``value`` its number at the given values; its label sits at ``label_at`` along it
-    (0 at the source, 1 at the target)."""
+    ``value`` its number at the given values."""
 
     source: sp.Symbol
     target: sp.Symbol
     factor: Factor
     value: sp.Expr | None = None
-    label_at: float = 0.42
 
 
 @dataclass(frozen=True)
@@ -102,12 +101,7 @@ def computational_graph(derivation: Derivation) -> GraphPicture:
     order = list(leaves) + list(defined)
     pairs = [(source, target) for target, sources in inputs.items() for source in sources]
     rows = layout.layout_rows(columns, order, pairs, _companions(derivation, columns, pairs))
-    points = {s: (columns[s], rows[s]) for s in order}
-    small = not compact(derivation.worked is not None, len(order))
-    fractions = layout.label_fractions(
-        points, pairs, layout.FULL if small else layout.COMPACT)
-    edges = tuple(replace(_edge(derivation, source, target), label_at=at)
-                  for (source, target), at in zip(pairs, fractions))
+    edges = tuple(_edge(derivation, source, target) for source, target in pairs)
     nodes = tuple(Node(s, kinds[s], columns[s], rows[s], *_numbers(derivation, s)) for s in order)
     height = max(sum(1 for c in columns.values() if c == k) for k in set(columns.values()))
     return GraphPicture(nodes, edges, max(columns.values()) + 1, height,

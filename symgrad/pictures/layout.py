@@ -6,8 +6,9 @@ the column just swept, a few sweeps each way, the order with fewest crossings ke
 then each node moves towards the mean row of its neighbours, keeping a row between nodes
 of a column (an isotonic regression per column, a few passes). A *companion* (a target
 beside the prediction it is compared with) is left out of the ordering and placed right
-below its partner. Edge labels sit at the fraction along their edge that keeps them
-furthest from the labels already placed and from the nodes' text.
+below its partner. Edge labels sit at the first of a few fractions along their edge where
+their rectangle (turned along the edge, ``boxes``) overlaps no node, no node's text and
+no label placed before (``place_labels``; the drawing's sizes come from the renderer).
 
 Everything here works on hashable node keys and (source, target) pairs, so it can be
 tested on small graphs of strings; ``symgrad.graph_picture`` applies it to a derivation.
@@ -21,6 +22,9 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
+from . import boxes
+from .boxes import Point, Polygon
+
 Key = Hashable
 Pair = tuple[Key, Key]
 
@@ -30,32 +34,23 @@ PASSES = 8
 """Passes over the columns (alternately each way) when moving nodes towards neighbours."""
 GRID = 4
 """Rows are rounded to 1/GRID of a row, so that coordinates stay short and stable."""
-ASPECT = 1.8
-"""How many rows wide a column is drawn (TikZ and SVG both draw close to this): the
-label placement measures distances in rows."""
-LABEL_AT = (0.42, 0.32, 0.52, 0.62, 0.25, 0.7)
-"""Candidate fractions along an edge for its label (0 at the source, 1 at the target),
-best first: a little before the middle, so that labels of edges meeting at a node part."""
+LABEL_AT = (0.42, 0.32, 0.52, 0.62, 0.25, 0.7, 0.18, 0.78)
+"""Candidate fractions along an edge for its label (0 at the source's border, 1 at the
+target's), best first: a little before the middle, so that labels of edges meeting at a
+node part."""
+CROSSING = 3.0
+"""Half the side of the square kept clear, if there is room, around a point where two
+edges cross (in the drawing's unit)."""
 
 
 @dataclass(frozen=True)
-class Room:
-    """What the text of a drawing takes, in rows, as half-widths and half-heights of
-    boxes: an edge's label around its anchor, a node's circle, and the value and
-    gradient under a node (whose centre is ``text_below`` rows under the node's)."""
+class Label:
+    """The room an edge's label takes around its anchor on the edge, turned along it:
+    ``half`` along the edge each way, ``above`` and ``below`` it."""
 
-    label: tuple[float, float] = (0.4, 0.2)
-    node: tuple[float, float] = (0.22, 0.22)
-    text: tuple[float, float] = (0.62, 0.16)
-    text_below: float = 0.4
-
-
-FULL = Room()
-"""A graph labelled with formulas and numbers (TikZ 3.6 cm by 2 cm a cell)."""
-COMPACT = Room(label=(0.27, 0.12), node=(0.28, 0.28), text=(0.36, 0.18), text_below=0.45)
-"""A compact graph, labelled with short numbers (TikZ about 2.9 cm by 1.55 cm a cell)."""
-CROSSING = (0.08, 0.08)
-"""The box kept clear around a point where two edges cross."""
+    half: float
+    above: float
+    below: float
 
 
 def layout_rows(columns: dict[Key, int], order: Sequence[Key], pairs: Sequence[Pair],
@@ -77,25 +72,70 @@ def crossings(points: dict[Key, tuple[float, float]], pairs: Sequence[Pair]) -> 
     return count
 
 
-def label_fractions(points: dict[Key, tuple[float, float]], pairs: Sequence[Pair],
-                    room: Room = FULL) -> tuple[float, ...]:
-    """For each edge, where along it its label sits (``points`` in (column, row)): the
-    first candidate of ``LABEL_AT`` whose label is clear of the labels placed so far, of
-    the nodes and their text and of the points where edges cross, else the candidate
-    with most room. Steep edges, which pass most others, go first."""
-    drawn = {k: (x * ASPECT, y) for k, (x, y) in points.items()}
-    boxes = [box for x, y in drawn.values()
-             for box in (((x, y), room.node), ((x, y + room.text_below), room.text))]
-    boxes += [(_meeting(drawn[a], drawn[b], drawn[c], drawn[d]), CROSSING)
-              for (a, b), (c, d) in itertools.combinations(pairs, 2)
-              if len({a, b, c, d}) == 4 and _segments_cross(drawn[a], drawn[b], drawn[c], drawn[d])]
+def place_labels(centres: dict[Key, Point], pairs: Sequence[Pair], radius: float,
+                 obstacles: Sequence[Polygon], labels: Sequence[Label]
+                 ) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    """Where along each edge its label sits (``centres`` of the nodes, drawn as circles of
+    ``radius``, on a screen): the first candidate of ``LABEL_AT`` whose label overlaps no
+    node, none of ``obstacles`` (the nodes' text) and no label placed so far, preferring one
+    that is also clear of the other edges' lines, else of the points where edges cross.
+    Steep edges, which pass most others, go first. Also which edges' labels found no clear
+    place (none: no label overlaps a node, a node's text or another label)."""
+    crossing = [boxes.upright(_meeting(centres[a], centres[b], centres[c], centres[d]), CROSSING, CROSSING)
+                for (a, b), (c, d) in itertools.combinations(pairs, 2)
+                if len({a, b, c, d}) == 4 and _segments_cross(centres[a], centres[b], centres[c], centres[d])]
+    lines = [_line(*border_points(centres[a], centres[b], radius)) for a, b in pairs]
+    fixed = [*obstacles]
     placed: dict[int, float] = {}
-    for i in sorted(range(len(pairs)), key=lambda i: -abs(_slope(drawn, pairs[i]))):
-        start, end = drawn[pairs[i][0]], drawn[pairs[i][1]]
-        clear = {t: _clearance(_along(start, end, t), room.label, boxes) for t in LABEL_AT}
-        placed[i] = next((t for t in LABEL_AT if clear[t] >= 1), max(LABEL_AT, key=clear.get))
-        boxes.append((_along(start, end, placed[i]), room.label))
-    return tuple(placed[i] for i in range(len(pairs)))
+    crowded = []
+    for i in sorted(range(len(pairs)), key=lambda i: (-abs(_slope(centres, pairs[i])), i)):
+        start, end = centres[pairs[i][0]], centres[pairs[i][1]]
+        shapes = {t: label_polygon(start, end, radius, t, labels[i]) for t in LABEL_AT}
+        clear = [t for t in LABEL_AT if _clear(shapes[t], centres.values(), radius, fixed)]
+        roomy = [t for t in clear if _clear(shapes[t], (), radius, crossing)]
+        free = [t for t in roomy if _clear(shapes[t], (), radius, lines[:i] + lines[i + 1:])]
+        if not clear:
+            crowded.append(i)
+        placed[i] = (free or roomy or clear or LABEL_AT)[0]
+        fixed.append(shapes[placed[i]])
+    return tuple(placed[i] for i in range(len(pairs))), tuple(sorted(crowded))
+
+
+def _line(start: Point, end: Point) -> Polygon:
+    """A drawn edge as a thin rectangle."""
+    length = math.hypot(end[0] - start[0], end[1] - start[1])
+    return boxes.turned(start, math.atan2(end[1] - start[1], end[0] - start[0]), 0.0, length, -0.4, 0.4)
+
+
+def label_polygon(start: Point, end: Point, radius: float, at: float, label: Label) -> Polygon:
+    """The label's rectangle: anchored ``at`` along the edge from circle to circle (as TikZ's
+    ``pos``), turned along it, ``label.above`` above and ``label.below`` below it."""
+    (x1, y1), (x2, y2) = border_points(start, end, radius)
+    anchor = (x1 + at * (x2 - x1), y1 + at * (y2 - y1))
+    angle = math.atan2(y2 - y1, x2 - x1)
+    return boxes.turned(anchor, angle, -label.half, label.half, -label.above, label.below)
+
+
+def border_points(start: Point, end: Point, radius: float) -> tuple[Point, Point]:
+    """Where the edge between two circles of ``radius`` leaves the one and meets the other."""
+    dx, dy = end[0] - start[0], end[1] - start[1]
+    length = math.hypot(dx, dy)
+    ux, uy = dx / length, dy / length
+    return (start[0] + ux * radius, start[1] + uy * radius), (end[0] - ux * radius, end[1] - uy * radius)
+
+
+def _clear(shape: Polygon, centres, radius: float, fixed: Sequence[Polygon]) -> bool:
+    """Whether ``shape`` overlaps no circle and none of ``fixed``."""
+    left, top, right, bottom = boxes.bounds(shape)
+    for x, y in centres:
+        if left - radius < x < right + radius and top - radius < y < bottom + radius \
+                and boxes.circle_overlaps((x, y), radius, shape):
+            return False
+    for other in fixed:
+        l2, t2, r2, b2 = boxes.bounds(other)
+        if l2 < right and left < r2 and t2 < bottom and top < b2 and boxes.polygons_overlap(shape, other):
+            return False
+    return True
 
 
 def _ordered_layers(columns: dict[Key, int], order: Sequence[Key], pairs: Sequence[Pair],
@@ -220,12 +260,3 @@ def _slope(points: dict[Key, tuple[float, float]], pair: Pair) -> float:
 
 def _along(start: tuple[float, float], end: tuple[float, float], t: float) -> tuple[float, float]:
     return start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1])
-
-
-def _clearance(centre: tuple[float, float], size: tuple[float, float],
-               boxes: list[tuple[tuple[float, float], tuple[float, float]]]) -> float:
-    """How clear a box of half-sizes ``size`` at ``centre`` is of ``boxes``: at least 1
-    if it overlaps none (the larger of the gaps along x and along y, in the sum of the
-    half-sizes), the least over the boxes."""
-    return min((max(abs(centre[0] - x) / (size[0] + w), abs(centre[1] - y) / (size[1] + h))
-                for (x, y), (w, h) in boxes), default=math.inf)

@@ -25,6 +25,11 @@ GRID = 81
 """Points along each axis of the contour plot's grid."""
 TRAINING_STEPS = 20
 """Steps of gradient descent in the training plot."""
+SMALL_STEP = 0.08
+"""A step shorter than this part of the tangent plot's width is also drawn enlarged, in an
+inset (``Tangent.inset``)."""
+INSET_STEPS = 2.5
+"""The inset reaches this many steps either side of the point."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,23 @@ class Tangent:
     step_to: float | None
     step_loss: float | None
     curve: Callable[[Any], Any] = field(repr=False, compare=False)
+
+    @property
+    def inset(self) -> tuple[float, float] | None:
+        """Where along the parameter an inset shows the step enlarged, when it is shorter
+        than ``SMALL_STEP`` of the plot's width (and not zero); None otherwise."""
+        if self.step_to is None or self.step_loss is None or not np.isfinite(self.step_loss):
+            return None
+        step = abs(self.step_to - self.value)
+        if step == 0 or step >= SMALL_STEP * (self.xs[-1] - self.xs[0]):
+            return None
+        return self.value - INSET_STEPS * step, self.value + INSET_STEPS * step
+
+    @property
+    def magnified(self) -> float | None:
+        """How many times the inset enlarges the parameter's axis (None without one)."""
+        inset = self.inset
+        return None if inset is None else float((self.xs[-1] - self.xs[0]) / (inset[1] - inset[0]))
 
     @property
     def step_effect(self) -> str | None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import jinja2
 import markupsafe
 
-from . import latex, svg
+from . import drawn, flavours, latex, svg
 from .chains import (adjoints_of, chain_numbers, chain_results, chain_symbols, earlier_adjoints,
                      earlier_factors, factors_of, path_tex, terms_numbers, terms_results,
                      simplification_sides, terms_symbols, together_sides)
@@ -130,6 +130,7 @@ FILTERS = {
     "function_name": function_name,
     "has_activation": has_activation,
     "tidy": tidy,
+    "toc_label": flavours.toc_label,
 }
 
 
@@ -184,6 +185,7 @@ GLOBALS = {
     "update_chain": update_chain,
     "group_value": group_value,
     "svg_graph": svg_graph,
+    "graph_drawing": drawn.drawing,
     "EXPANDED_MAX_OPS": EXPANDED_MAX_OPS,
     "PATHS_WRITTEN_MAX": PATHS_WRITTEN_MAX,
     "PROSE_WIDTH": None,

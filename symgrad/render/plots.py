@@ -52,8 +52,7 @@ def _draw(ax, tangent: Tangent) -> None:  # type: ignore[no-untyped-def]
             label=f"tangent, slope ∂{loss}/∂{name} = {plain.number(tangent.slope)}")
     ax.plot([tangent.value], [tangent.loss], "o", color="#222")
     if tangent.step_to is not None and np.isfinite(tangent.step_loss):
-        ax.annotate("", xy=(tangent.step_to, tangent.step_loss), xytext=(tangent.value, tangent.loss),
-                    arrowprops={"arrowstyle": "->", "color": "#2a7d2a", "lw": 1.5})
+        _step(ax, tangent)
         ax.axvline(tangent.step_to, color="#2a7d2a", linestyle=":", lw=1)
         ax.plot([tangent.step_to], [tangent.step_loss], "o", color="#2a7d2a",
                 label=f"step to {name} − η ∂{loss}/∂{name} = {plain.number(tangent.step_to)} (η = {plain.number(tangent.rate)})")
@@ -64,7 +63,42 @@ def _draw(ax, tangent: Tangent) -> None:  # type: ignore[no-untyped-def]
     ax.set_xlabel(name)
     ax.set_ylabel(plain.loss_name())
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=7)
+    falling = tangent.slope < 0
+    if tangent.inset is not None:
+        _inset(ax, tangent, name, falling)
+        ax.legend(loc="lower left" if falling else "lower right", fontsize=7)
+    else:
+        ax.legend(loc="best", fontsize=7)
+
+
+def _step(ax, tangent: Tangent) -> None:  # type: ignore[no-untyped-def]
+    """The step as an arrow from the point to where it lands on the curve."""
+    ax.annotate("", xy=(tangent.step_to, tangent.step_loss), xytext=(tangent.value, tangent.loss),
+                arrowprops={"arrowstyle": "->", "color": "#2a7d2a", "lw": 1.5})
+
+
+def _inset(ax, tangent: Tangent, name: str, falling: bool) -> None:  # type: ignore[no-untyped-def]
+    """A small step enlarged: the curve, the tangent and the step around the point in an
+    inset (in the corner the curve leaves free), its scale in its title and its window
+    marked on the plot."""
+    low, high = tangent.inset
+    xs = np.linspace(low, high, 101)
+    with np.errstate(all="ignore"):
+        losses = np.broadcast_to(np.asarray(tangent.loss_at(xs), dtype=float), xs.shape)
+    inset = ax.inset_axes([0.55, 0.5, 0.42, 0.4] if falling else [0.08, 0.5, 0.42, 0.4])
+    inset.plot(xs, losses, color="#1f4e9c")
+    inset.plot(xs, tangent.loss + tangent.slope * (xs - tangent.value), color="#b00020", linestyle="--")
+    inset.plot([tangent.value], [tangent.loss], "o", color="#222", markersize=4)
+    inset.plot([tangent.step_to], [tangent.step_loss], "o", color="#2a7d2a", markersize=4)
+    _step(inset, tangent)
+    inset.axvline(tangent.step_to, color="#2a7d2a", linestyle=":", lw=1)
+    spread = float(np.max(losses) - np.min(losses)) or abs(tangent.loss) or 1.0
+    inset.set_ylim(float(np.min(losses)) - 0.15 * spread, float(np.max(losses)) + 0.15 * spread)
+    inset.set_xlim(low, high)
+    inset.set_title(f"the step, {name} enlarged {tangent.magnified:.0f} times", fontsize=6.5)
+    inset.tick_params(labelsize=5.5)
+    inset.grid(alpha=0.3)
+    ax.indicate_inset_zoom(inset, edgecolor="#666")
 
 
 def contour_figure(shown: Contour, extension: str) -> bytes:
