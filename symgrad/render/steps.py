@@ -162,6 +162,14 @@ def derivative(of: sp.Expr, wrt: sp.Symbol) -> latex.Math:
     return latex.tex(sp.Derivative(of, wrt, evaluate=False))
 
 
+def operator(wrt: sp.Symbol) -> str:
+    """The derivative operator in ``wrt``, as the steps write it: d/du for the chain
+    rule's inner variable, the partial derivative for a quantity (a rule is stated in
+    the variable it differentiates by)."""
+    d = "d" if isinstance(wrt, sp.Dummy) else r"\partial"
+    return rf"\frac{{{d}}}{{{d} {latex.tex(wrt)}}}"
+
+
 def held_fixed(derivation: Derivation, factor: Factor) -> list[sp.Symbol]:
     """The quantities a local derivative of the loss holds fixed although they change with
     its variable: when L = f(a, w) and a depends on w, dL/dw differs from its local factor."""
