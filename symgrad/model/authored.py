@@ -10,6 +10,7 @@ as the author did while every calculation stays exact.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping, Sequence
 
 import sympy as sp
@@ -29,14 +30,31 @@ class AsWritten:
     orders: Mapping[sp.Expr, tuple[sp.Expr, ...]] = field(default_factory=dict)
     numbers: Mapping[sp.Rational, str] = field(default_factory=dict)
 
+    @cached_property
+    def _index(self) -> dict[tuple, list[tuple]]:
+        # by canonical sort key: SymPy builds equal sums with their arguments in
+        # different orders, which ``==`` tells apart
+        return {sp.default_sort_key(s): [sp.default_sort_key(t) for t in terms]
+                for s, terms in self.orders.items()}
+
+    def terms(self, expr: sp.Expr) -> tuple[sp.Expr, ...] | None:
+        """The terms of the sum ``expr`` in the written order, or None."""
+        keys = self._index.get(sp.default_sort_key(expr)) if self.orders else None
+        if keys is None:
+            return None
+        by_key = {sp.default_sort_key(t): t for t in sp.Add.make_args(expr)}
+        return tuple(by_key[k] for k in keys) if set(keys) == set(by_key) else None
+
     def order(self, terms: Sequence[sp.Expr]) -> list[int] | None:
         """The written position of each of ``terms`` (the terms of one sum, in any order),
         or None when the author did not write that sum."""
-        written = self.orders.get(sp.Add(*terms)) if len(terms) > 1 else None
-        if written is None or sorted(map(sp.default_sort_key, written)) != sorted(
-                map(sp.default_sort_key, terms)):
+        if not self.orders or len(terms) < 2:
             return None
-        return [written.index(t) for t in terms]
+        keys = [sp.default_sort_key(t) for t in terms]
+        written = self._index.get(sp.default_sort_key(sp.Add(*terms)))
+        if written is None or sorted(written) != sorted(keys):
+            return None
+        return [written.index(k) for k in keys]
 
     def decimal(self, number: sp.Rational) -> str | None:
         """``number`` as a decimal when the author wrote it so, or (when the author wrote

@@ -61,7 +61,7 @@ def forward_chain(derivation: Derivation, definition: Definition,
                   values: dict[sp.Basic, str]) -> list[Any]:
     """A forward-pass line: the quantity, its definition, the same in numbers, and its
     value; a constant times one bracket or power (``1/2 (0.8 - 1.0)^2``) shows the
-    bracket's value before the product's (``1/2 \cdot 0.04 = 0.02``), as one works it by
+    bracket's value before the product's (``1/2 \\cdot 0.04 = 0.02``), as one works it by
     hand."""
     worked = derivation.worked
     chain: list[Any] = [definition.symbol, definition.expr, subs(definition.expr, values)]

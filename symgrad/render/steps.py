@@ -25,9 +25,10 @@ nesting, and at the first level, so that it fits beside the list's indentation."
 
 def explained_steps(step: Step) -> list[Step]:
     """The steps of a derivation worth a sentence, depth first: all but the constant and
-    identity steps inside a larger rule (the rule's own sentence covers those)."""
+    identity steps inside a larger rule (the rule's own sentence covers those), a sum's
+    in the order its terms are printed."""
     out = [step]
-    for sub in step.substeps:
+    for sub in _in_printed_order(step):
         if sub.rule not in (Rule.CONSTANT, Rule.IDENTITY):
             out.extend(explained_steps(sub))
     return out
