@@ -3,6 +3,7 @@ values, the given vectors and matrices, and the gradient descent update."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import sympy as sp
@@ -69,10 +70,10 @@ def forward_chain(derivation: Derivation, definition: Definition,
     if (coefficient.is_Rational and abs(coefficient) != 1 and rest.free_symbols
             and isinstance(rest, (sp.Pow, sp.Add, sp.Function))):
         value = (rest.xreplace(worked.given).xreplace(worked.forward)).evalf(30)
-        if value.is_Number:
-            held = sp.Dummy("value")
-            chain.append(latex.tex(sp.Mul(coefficient, held, evaluate=False),
-                                   {held: latex.num(value)}))
+        if value.is_Number:  # the bracket as a stand-in printed as its value
+            held = sp.Symbol("value")
+            math = latex.tex(sp.Mul(coefficient, held, evaluate=False), {held: latex.num(value)})
+            chain.append(replace(math, expr=sp.Mul(coefficient, value, evaluate=False)))
     return chain + [latex.num(worked.forward[definition.symbol])]
 
 
