@@ -88,7 +88,7 @@ class Graph:
     kind: str
     loss_name: str | None = None
     batch: int | None = None
-    written: AsWritten = field(default=NOTHING, compare=False)
+    written: AsWritten = field(default=NOTHING, compare=False, repr=False)
     """How the author wrote the loss (the order of its sums' terms, its decimals), for a
     loss parsed from text; else ``authored.NOTHING``."""
 

@@ -75,7 +75,7 @@ class Notation:
     quadratic: str = "half_squared_error"
     output_layer: int | None = None
     renamed: tuple[str, ...] = field(default=())
-    written: AsWritten = field(default=NOTHING, compare=False)
+    written: AsWritten = field(default=NOTHING, compare=False, repr=False)
     """How the author wrote the loss being printed (its sums' order, its decimals): set per
     document with ``as_written`` (``Graph.written``)."""
 
