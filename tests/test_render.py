@@ -243,7 +243,9 @@ def test_long_equation_is_broken_into_rows():
 
 def test_seed_markdown_has_the_worked_numbers(derivations):
     text = render(derivations["seed"], "markdown")
-    assert r"L = \frac{1}{2} (\hat{y} - y)^{2} = \frac{1}{2} (0.8 - 1.0)^{2} = 0.02" in text
+    # as the seed: (0.8 - 1.0)^2 = 0.04, half of it 0.02
+    assert (r"L = \frac{1}{2} (\hat{y} - y)^{2} = \frac{1}{2} (0.8 - 1.0)^{2} = \frac{1}{2} \cdot 0.04"
+            r" = 0.02") in text
     assert r"\frac{\partial L}{\partial \hat{y}} = \hat{y} - y = 0.8 - 1.0 = -0.2" in text
     assert "increasing $\\hat{y}$ decreases the loss, so gradient descent increases $\\hat{y}$" in text
 
@@ -251,7 +253,7 @@ def test_seed_markdown_has_the_worked_numbers(derivations):
 def test_seed_latex_has_the_worked_numbers(derivations):
     for fmt in ("latex", "latex-fragment"):
         text = render(derivations["seed"], fmt)
-        assert r"\frac{1}{2} (0.8 - 1.0)^{2} = 0.02" in text
+        assert r"\frac{1}{2} (0.8 - 1.0)^{2} = \frac{1}{2} \cdot 0.04 = 0.02" in text
         assert r"= 0.8 - 1.0 = -0.2" in text
 
 
@@ -310,7 +312,7 @@ PHRASES = {
     Rule.SUM: "(sum rule)",
     Rule.POWER: "By the power rule",
     Rule.PRODUCT: "By the product rule",
-    Rule.QUOTIENT: "By the quotient rule with $f = \\log(w^{2} + 1)$ and $g = w x + 1$",
+    Rule.QUOTIENT: "By the quotient rule with $f = \\log(1 + w^{2})$ and $g = 1 + w x$",
     Rule.CHAIN: "By the chain rule with $u = w x + 1$",
     Rule.EXPONENTIAL: "By the exponential rule for the constant base $a = 2$",
     Rule.LOGARITHM: "By the logarithm rule for the base $a = 2$",
@@ -1035,7 +1037,7 @@ Here $L = \frac{1}{2} (\hat{y} - y)^{2}$.
 
 - The constant factor $\frac{1}{2}$ carries through the derivative (constant multiple rule).
 - By the chain rule with $u = \hat{y} - y$, the derivative of the outer function $u^{2}$ with respect to $u$ is multiplied by the derivative of $u$: $\frac{\partial}{\partial \hat{y}} (\hat{y} - y)^{2} = 2 (\hat{y} - y) \cdot \frac{\partial}{\partial \hat{y}} (\hat{y} - y) = 2 (\hat{y} - y)$.
-- By the power rule, $\frac{d}{dx} x^{n} = n x^{n-1}$: $\frac{d}{d u} u^{2} = 2 u$.
+- By the power rule, $\frac{d}{d u} u^{n} = n u^{n-1}$: $\frac{d}{d u} u^{2} = 2 u$.
 - The derivative of a sum is the sum of the derivatives of its terms (sum rule); the term $- y$ does not contain $\hat{y}$ and contributes $0$: $\frac{\partial}{\partial \hat{y}} (\hat{y} - y) = \frac{\partial \hat{y}}{\partial \hat{y}} + \frac{\partial}{\partial \hat{y}} (- y) = 1$.
 
 Step by step:
@@ -1066,7 +1068,7 @@ $$
 Each quantity in turn, with the numbers substituted (computed values are shown to 6 significant digits; the calculation keeps full precision):
 
 $$
-L = \frac{1}{2} (\hat{y} - y)^{2} = \frac{1}{2} (0.8 - 1.0)^{2} = 0.02
+L = \frac{1}{2} (\hat{y} - y)^{2} = \frac{1}{2} (0.8 - 1.0)^{2} = \frac{1}{2} \cdot 0.04 = 0.02
 $$
 
 So the loss is $L = 0.02$.

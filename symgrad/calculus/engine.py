@@ -18,6 +18,7 @@ from .backprop import backpropagate, gradient
 from .backward import Backward
 from .derivation import Derivation
 from .verify import verify as verify_derivation
+from .written import with_results
 from .worked import evaluate
 
 
@@ -49,6 +50,9 @@ def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, 
         raise ValuesError(numbers_refused(graph.unspecified[0]))
     parameters = graph.resolve(wrt)
     backward = backpropagate(graph, parameters)
+    if graph.written.orders:  # sums derived from the author's keep their order
+        steps = [f.step for f in backward.factors.values()]
+        graph = replace(graph, written=with_results(graph.written, steps))
     gradients = tuple(gradient(backward, p) for p in parameters)
     rate = None if learning_rate is None else read_rate(learning_rate)
     if rate is not None and at is None:

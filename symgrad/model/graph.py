@@ -8,7 +8,7 @@ Builders make graphs for a neuron, for dense networks, and from a free expressio
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from enum import Enum
 from itertools import product
@@ -19,8 +19,9 @@ import sympy as sp
 from ..errors import DerivationError, UnknownNameError
 from .functions import (ACTIVATION_FUNCTIONS, LEAKY_RELU_SLOPE, Activation, Unspecified,
                         leaky_relu, softmax, specify, unspecified, unspecified_names)
+from .authored import NOTHING, AsWritten
 from .losses import Loss, get_loss
-from .parse import declared_functions, parse_expression
+from .parse import declared_functions, parse_written
 from .symbols import Var, layered
 
 PARAMETER_ROLES = ("parameter", "variable")
@@ -88,6 +89,9 @@ class Graph:
     kind: str
     loss_name: str | None = None
     batch: int | None = None
+    written: AsWritten = field(default=NOTHING, compare=False, repr=False)
+    """How the author wrote the loss (the order of its sums' terms, its decimals), for a
+    loss parsed from text; else ``authored.NOTHING``."""
 
     @property
     def loss(self) -> sp.Symbol:
@@ -347,7 +351,8 @@ def from_expression(text: str | sp.Expr, inputs: Sequence[str] | None = None,
     Every other name is a parameter, which ``wrt: all`` differentiates and gradient descent
     updates. A call of ``f`` or of a name in ``functions`` is an unspecified function.
     """
-    expr = parse_expression(text, functions) if isinstance(text, str) else text
+    expr, written = (parse_written(text, functions) if isinstance(text, str)
+                     else (text, NOTHING))
     leaves = sorted(expr.free_symbols, key=lambda s: s.name)
     if not leaves:
         raise DerivationError(f"expression {str(text)!r} has no symbols to differentiate by")
@@ -357,7 +362,7 @@ def from_expression(text: str | sp.Expr, inputs: Sequence[str] | None = None,
     loss = Var(next(n for n in ("L", "E", "J", "loss") if n not in taken))
     definitions.append(Definition(loss, expr.xreplace(named), Role.LOSS))
     groups = tuple(Group(s.name, roles.get(s.name, "variable"), (), (s,)) for s in leaves)
-    return Graph(groups, tuple(definitions), "expression")
+    return Graph(groups, tuple(definitions), "expression", written=written.xreplace(named))
 
 
 def _data_roles(names: set[str], declared: dict[str, Sequence[str] | None]) -> dict[str, str]:

@@ -2,7 +2,9 @@
 
 The text is read with Python's ``ast`` parser (which only parses) and each node is
 turned into SymPy by a whitelist: numbers, names, + - * / ** ^, and calls of the
-functions in ``FUNCTIONS``. Decimals become exact rationals (0.8 is 4/5).
+functions in ``FUNCTIONS``. Decimals become exact rationals (0.8 is 4/5);
+``parse_written`` also returns how the author wrote them and the order of each sum's
+terms (``authored.AsWritten``), which SymPy's canonical forms forget.
 
 A call of ``f``, or of a name declared in ``functions``, is an unspecified function of one
 argument (``functions.Unspecified``); any other unknown name called is refused.
@@ -18,6 +20,7 @@ from typing import Callable, Iterable
 import sympy as sp
 
 from ..errors import ParseError
+from .authored import AsWritten, written_order
 from .functions import (LEAKY_RELU_SLOPE, Unspecified, leaky_relu, relu, sigmoid, softplus,
                         unspecified)
 from .symbols import real_symbol
@@ -84,6 +87,12 @@ def declared_functions(names: Iterable[str] = ()) -> frozenset[str]:
 def parse_expression(text: str, functions: Iterable[str] = ()) -> sp.Expr:
     """Parse ``text`` into a SymPy expression over real symbols; raise ParseError if it can't.
     ``f`` and the names in ``functions`` are unspecified functions of one argument."""
+    return parse_written(text, functions)[0]
+
+
+def parse_written(text: str, functions: Iterable[str] = ()) -> tuple[sp.Expr, AsWritten]:
+    """``parse_expression``'s expression, and how ``text`` writes it: the order of the
+    terms of each sum and each decimal's digits."""
     token = _DECLARED.set(declared_functions(functions))
     try:
         return _parse(text)
@@ -91,7 +100,7 @@ def parse_expression(text: str, functions: Iterable[str] = ()) -> sp.Expr:
         _DECLARED.reset(token)
 
 
-def _parse(text: str) -> sp.Expr:
+def _parse(text: str) -> tuple[sp.Expr, AsWritten]:
     if len(text) > MAX_LENGTH:
         raise ParseError(f"expression is longer than {MAX_LENGTH} characters")
     try:
@@ -100,10 +109,14 @@ def _parse(text: str) -> sp.Expr:
         raise ParseError(f"cannot parse expression {text!r}: {error.msg}") from None
     except (RecursionError, MemoryError, ValueError):
         raise ParseError(f"cannot parse expression {text!r}: it is too deeply nested") from None
+    recorder = _Recorder(text.strip().replace("^", "**"))
+    token = _RECORDER.set(recorder)
     try:
         expr = _convert(tree.body, text)
     except RecursionError:
         raise ParseError(f"cannot parse expression {text!r}: it is too deeply nested") from None
+    finally:
+        _RECORDER.reset(token)
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
         raise ParseError(f"cannot parse expression {text!r}: it divides by zero or is "
                          f"otherwise undefined")
@@ -111,7 +124,7 @@ def _parse(text: str) -> sp.Expr:
     if both:
         raise ParseError(f"cannot parse expression {text!r}: {sorted(both)[0]!r} is used both "
                          f"as a function and as a quantity")
-    return expr
+    return expr, AsWritten(recorder.orders, recorder.numbers)
 
 
 def _convert(node: ast.AST, text: str) -> sp.Expr:
@@ -119,7 +132,58 @@ def _convert(node: ast.AST, text: str) -> sp.Expr:
     if handler is None:
         snippet = ast.get_source_segment(text, node) or type(node).__name__
         raise ParseError(f"cannot parse expression {text!r}: {snippet!r} is not allowed")
-    return handler(node, text)
+    result = handler(node, text)
+    recorder = _RECORDER.get()
+    if recorder is not None:
+        recorder.note(node, result)
+    return result
+
+
+class _Recorder:
+    """What ``parse_written`` learns while converting: each node's terms as written
+    (a sum's, in order; a number times a sum, which SymPy distributes, the sum's terms
+    times the number; anything else, itself), each sum's written order and each
+    non-integer number's digits."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.terms: dict[ast.AST, list[sp.Expr]] = {}
+        self.orders: dict[sp.Expr, tuple[sp.Expr, ...]] = {}
+        self.numbers: dict[sp.Rational, str] = {}
+
+    def note(self, node: ast.AST, result: sp.Expr) -> None:
+        self.terms[node] = terms = self._terms(node, result)
+        order = written_order(result, terms)
+        if order is not None:
+            self.orders.setdefault(result, order)
+        if not (result.is_Rational and result.q != 1):
+            return
+        if isinstance(node, ast.Constant):
+            digits = ast.get_source_segment(self.source, node) or repr(node.value)
+            self.numbers[abs(result)] = "0" + digits if digits.startswith(".") else digits
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            self.numbers.setdefault(abs(result), "")
+
+    def _terms(self, node: ast.AST, result: sp.Expr) -> list[sp.Expr]:
+        if isinstance(node, ast.UnaryOp) and node.operand in self.terms:
+            sign = -1 if isinstance(node.op, ast.USub) else 1
+            return [sign * t for t in self.terms[node.operand]]
+        if not isinstance(node, ast.BinOp) or not isinstance(result, sp.Add):
+            return [result]
+        left, right = self.terms.get(node.left, []), self.terms.get(node.right, [])
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            sign = -1 if isinstance(node.op, ast.Sub) else 1
+            return left + [sign * t for t in right]
+        if isinstance(node.op, (ast.Mult, ast.Div)) and len(left) == 1 and len(right) > 1:
+            return [left[0] * t for t in right]  # c (a + b), distributed by SymPy
+        if isinstance(node.op, ast.Mult) and len(right) == 1 and len(left) > 1:
+            return [t * right[0] for t in left]
+        if isinstance(node.op, ast.Div) and len(right) == 1 and len(left) > 1:
+            return [t / right[0] for t in left]
+        return [result]
+
+
+_RECORDER: ContextVar[_Recorder | None] = ContextVar("symgrad_parse_recorder", default=None)
 
 
 def _constant(node: ast.Constant, text: str) -> sp.Expr:

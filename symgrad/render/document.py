@@ -121,9 +121,11 @@ def _check_headings(fmt: str, level: int, numbered: bool) -> None:
 
 
 def written_in(graph: Graph, notation: Notation | str | None) -> Notation:
-    """``notation`` (a Notation, a preset's name or None) set up for ``graph``'s layers."""
+    """``notation`` (a Notation, a preset's name or None) set up for ``graph``'s layers,
+    printing sums and numbers as the author wrote them (``graph.written``)."""
     layers = [s.layer for s in _symbols(graph) if isinstance(s, Var) and isinstance(s.layer, int)]
-    return resolve(notation).for_layers(max(layers) if graph.kind == "network" and layers else None)
+    chosen = resolve(notation).for_layers(max(layers) if graph.kind == "network" and layers else None)
+    return chosen.as_written(graph.written)
 
 
 def _check_letters(graph: Graph) -> None:

@@ -33,10 +33,11 @@ from .describe import (activations, count_ops, function_name, has_activation, is
                        layer_number, leaky_slopes, loss_formula, loss_title, matrix_quantity,
                        noun, quantity, title)
 from .notation import current
-from .numbers import (backward_values, forward_values, given_display, given_groups, given_values,
-                      group_tex, group_value, sign, subs, update_chain, worked_factors)
+from .numbers import (backward_values, forward_chain, forward_values, given_display, given_groups,
+                      given_values, group_tex, group_value, sign, subs, update_chain,
+                      worked_factors)
 from .steps import (constant_terms, derivative, explained_steps, factor_chain, factor_symbol,
-                    held_fixed, held_names, is_inline, kink, outline, step_equation)
+                    held_fixed, held_names, is_inline, kink, operator, outline, step_equation)
 from ..calculus.backward import tidy
 from ..pictures.graph import GraphPicture
 from ..calculus.written import term_guides, written
@@ -148,6 +149,7 @@ GLOBALS = {
     "written": written,
     "term_guides": term_guides,
     "derivative": derivative,
+    "operator": operator,
     "factor_chain": factor_chain,
     "factor_symbol": factor_symbol,
     "held_fixed": held_fixed,
@@ -178,6 +180,7 @@ GLOBALS = {
     "chain_numbers": chain_numbers,
     "given_values": given_values,
     "forward_values": forward_values,
+    "forward_chain": forward_chain,
     "backward_values": backward_values,
     "given_groups": given_groups,
     "given_display": given_display,

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Mapping
 
 from ..errors import SpecError, UnknownNameError
+from ..model.authored import NOTHING, AsWritten
 
 QUANTITIES = {
     "x": "the inputs", "W": "a layer's weights", "w": "a neuron's weight", "b": "the biases",
@@ -74,6 +75,9 @@ class Notation:
     quadratic: str = "half_squared_error"
     output_layer: int | None = None
     renamed: tuple[str, ...] = field(default=())
+    written: AsWritten = field(default=NOTHING, compare=False, repr=False)
+    """How the author wrote the loss being printed (its sums' order, its decimals): set per
+    document with ``as_written`` (``Graph.written``)."""
 
     def letter(self, quantity: str) -> str:
         """The LaTeX letter of ``quantity`` (a name from ``QUANTITIES``)."""
@@ -121,6 +125,10 @@ class Notation:
     def for_layers(self, layers: int | None) -> "Notation":
         """This notation for a network of ``layers`` layers (None: not a network)."""
         return replace(self, output_layer=layers)
+
+    def as_written(self, written: AsWritten) -> "Notation":
+        """This notation printing sums and numbers as ``written`` (``Graph.written``)."""
+        return replace(self, written=written)
 
     def named(self, names: Mapping[str, Any]) -> "Notation":
         """This notation with some letters replaced: ``{"yhat": "a", "z": "net"}``. The

@@ -3,6 +3,7 @@ values, the given vectors and matrices, and the gradient descent update."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import sympy as sp
@@ -13,7 +14,7 @@ from .notation import upper
 from .steps import derivative
 from ..calculus.backward import Factor
 from ..calculus.derivation import Derivation
-from ..model.graph import Group, Role
+from ..model.graph import Definition, Group, Role
 
 
 ZERO = 1e-20
@@ -55,6 +56,25 @@ def backward_values(derivation: Derivation) -> dict[sp.Basic, str]:
 def subs(expr: sp.Expr, values: dict[sp.Basic, str]) -> latex.Math:
     """``expr`` with numbers in place of quantities, keeping its shape."""
     return latex.tex(expr, values)
+
+
+def forward_chain(derivation: Derivation, definition: Definition,
+                  values: dict[sp.Basic, str]) -> list[Any]:
+    """A forward-pass line: the quantity, its definition, the same in numbers, and its
+    value; a constant times one bracket or power (``1/2 (0.8 - 1.0)^2``) shows the
+    bracket's value before the product's (``1/2 \\cdot 0.04 = 0.02``), as one works it by
+    hand."""
+    worked = derivation.worked
+    chain: list[Any] = [definition.symbol, definition.expr, subs(definition.expr, values)]
+    coefficient, rest = definition.expr.as_coeff_Mul()
+    if (coefficient.is_Rational and abs(coefficient) != 1 and rest.free_symbols
+            and isinstance(rest, (sp.Pow, sp.Add, sp.Function))):
+        value = (rest.xreplace(worked.given).xreplace(worked.forward)).evalf(30)
+        if value.is_Number:  # the bracket as a stand-in printed as its value
+            held = sp.Symbol("value")
+            math = latex.tex(sp.Mul(coefficient, held, evaluate=False), {held: latex.num(value)})
+            chain.append(replace(math, expr=sp.Mul(coefficient, value, evaluate=False)))
+    return chain + [latex.num(worked.forward[definition.symbol])]
 
 
 def group_tex(group: Group) -> str:

@@ -59,7 +59,8 @@ def _letter(text: str) -> str:
 
 class _Printer(StrPrinter):
     """SymPy's string printer with Unicode names, superscript powers and juxtaposed
-    products; sums with their positive terms first."""
+    products; sums in the LaTeX printer's order (as the author wrote them, else positive
+    terms first), numbers in the author's decimals."""
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return name(expr)
@@ -71,8 +72,22 @@ class _Printer(StrPrinter):
             head, args = f"softmax{str(expr.args[0]).translate(SUBSCRIPTS)}", expr.args[1:]
         return f"{NAMES.get(head, head)}({', '.join(self._print(a) for a in args)})"
 
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        decimal = notation.current().written.decimal(expr)
+        if decimal is None:
+            return super()._print_Rational(expr)
+        return ("-" if expr.is_negative else "") + decimal
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        coefficient, rest = expr.as_coeff_Mul()
+        decimal = notation.current().written.decimal(coefficient) if coefficient.is_Rational else None
+        if decimal is None or rest == 1:
+            return super()._print_Mul(expr)
+        sign = "-" if coefficient.is_negative else ""
+        return f"{sign}{decimal}*{self.parenthesize(rest, sp.printing.precedence.PRECEDENCE['Mul'], strict=True)}"
+
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
-        terms = sorted(expr.args, key=lambda t: (t.could_extract_minus_sign(), sp.default_sort_key(t)))
+        terms = latex.Printer().ordered_terms(expr)
         text = ""
         for i, term in enumerate(terms):
             negative = term.could_extract_minus_sign()

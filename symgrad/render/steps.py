@@ -25,9 +25,10 @@ nesting, and at the first level, so that it fits beside the list's indentation."
 
 def explained_steps(step: Step) -> list[Step]:
     """The steps of a derivation worth a sentence, depth first: all but the constant and
-    identity steps inside a larger rule (the rule's own sentence covers those)."""
+    identity steps inside a larger rule (the rule's own sentence covers those), a sum's
+    in the order its terms are printed."""
     out = [step]
-    for sub in step.substeps:
+    for sub in _in_printed_order(step):
         if sub.rule not in (Rule.CONSTANT, Rule.IDENTITY):
             out.extend(explained_steps(sub))
     return out
@@ -160,6 +161,14 @@ def constant_terms(step: Step) -> list[sp.Expr]:
 def derivative(of: sp.Expr, wrt: sp.Symbol) -> latex.Math:
     """The unevaluated derivative d(of)/d(wrt)."""
     return latex.tex(sp.Derivative(of, wrt, evaluate=False))
+
+
+def operator(wrt: sp.Symbol) -> str:
+    """The derivative operator in ``wrt``, as the steps write it: d/du for the chain
+    rule's inner variable, the partial derivative for a quantity (a rule is stated in
+    the variable it differentiates by)."""
+    d = "d" if isinstance(wrt, sp.Dummy) else r"\partial"
+    return rf"\frac{{{d}}}{{{d} {latex.tex(wrt)}}}"
 
 
 def held_fixed(derivation: Derivation, factor: Factor) -> list[sp.Symbol]:

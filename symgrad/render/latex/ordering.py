@@ -5,7 +5,7 @@ read as one vector."""
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Callable, Sequence
 
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
@@ -96,11 +96,13 @@ def in_denominator(factor: sp.Expr) -> bool:
     return isinstance(factor, sp.Pow) and bool(factor.exp.is_number and factor.exp.is_negative)
 
 
-def move_rational(numerator: list[sp.Expr], denominator: list[sp.Expr]) -> tuple[list, list]:
-    """In a fraction, a coefficient p/q puts p on top and q below: 2x/(3y), not 2/3 x/y."""
+def move_rational(numerator: list[sp.Expr], denominator: list[sp.Expr],
+                  decimal: Callable[[sp.Expr], str | None] = lambda f: None) -> tuple[list, list]:
+    """In a fraction, a coefficient p/q puts p on top and q below: 2x/(3y), not 2/3 x/y;
+    one written as a decimal (``decimal`` gives its text) stays on top: 0.5x/y."""
     out_top, out_bottom = [], list(denominator)
     for f in numerator:
-        if f.is_Rational and f.q != 1:
+        if f.is_Rational and f.q != 1 and decimal(f) is None:
             out_bottom.insert(0, sp.Integer(f.q))
             f = sp.Integer(f.p)
         if f != 1:

@@ -17,7 +17,7 @@ from .matrices import MATRIX_LETTERS, MatrixPrinting  # noqa: F401 (MATRIX_LETTE
 from .ordering import (factor_rank, flat, in_denominator, layer_vector, move_rational,
                        mul_factors, ordered_matrix_terms, split_sign, term_key)
 from .pieces import Math, Piece, bracket, number_factor
-from .text import num
+from .text import literal_tex, num
 
 
 class Printer(MatrixPrinting, LatexPrinter):
@@ -106,6 +106,19 @@ class Printer(MatrixPrinting, LatexPrinter):
 
     def _print_Float(self, expr: sp.Float) -> str:
         return num(expr)
+
+    def _decimal(self, expr: sp.Expr) -> str | None:
+        """A rational's magnitude as the author's decimal (``0.01``), or None."""
+        if not (expr.is_Rational and expr.q != 1):
+            return None
+        text = notation.current().written.decimal(expr)
+        return None if text is None else literal_tex(text)
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        text = self._decimal(expr)
+        if text is None:
+            return super()._print_Rational(expr)
+        return f"- {text}" if expr.is_negative else text
 
     # activations
 
@@ -244,7 +257,9 @@ class Printer(MatrixPrinting, LatexPrinter):
         """Terms by degree and name (a derivative placed as the expression it
         differentiates, so a written line keeps the order of the line before), then
         positive terms before negative ones: ``yhat - y`` rather than ``-y + yhat``. The
-        terms of a sum with a guide are placed as the guide's terms they derive from."""
+        terms of a sum with a guide are placed as the guide's terms they derive from. A
+        sum the author wrote (``notation.current().written``) keeps the written order, and
+        so does a sum of its terms' derivatives or one guided to it."""
         guide = self.guides.get(expr)
         if guide is not None and len(guide.args) == len(expr.args):
             groups = [self.ordered_terms(a) if isinstance(a, sp.Add) and a not in self.names
@@ -253,6 +268,9 @@ class Printer(MatrixPrinting, LatexPrinter):
         else:
             groups = [[t] for t in flat(expr, sp.Add)]
             stand_ins = [_stand_in(t) for g in groups for t in g]
+        written = notation.current().written.order(stand_ins)
+        if written is not None:  # a sum the author wrote, or one derived term by term from it
+            return [t for i in sorted(range(len(groups)), key=written.__getitem__) for t in groups[i]]
         order = sorted(range(len(groups)), key=lambda i: term_key(stand_ins[i]))
         return ([t for i in order if not split_sign(stand_ins[i])[0] for t in groups[i]]
                 + [t for i in order if split_sign(stand_ins[i])[0] for t in groups[i]])
@@ -268,7 +286,7 @@ class Printer(MatrixPrinting, LatexPrinter):
         numerator = [f for f in factors if not in_denominator(f)]
         denominator = [1 / f for f in factors if in_denominator(f)]
         if denominator:
-            numerator, denominator = move_rational(numerator, denominator)
+            numerator, denominator = move_rational(numerator, denominator, self._decimal)
             top, bottom = self._fraction_part(numerator), self._fraction_part(denominator)
             return negative, Math.atom(rf"\frac{{{top}}}{{{bottom}}}")
         return negative, self._product(numerator)
