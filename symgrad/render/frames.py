@@ -28,14 +28,22 @@ _ENVIRONMENT = re.compile(r"\\(begin|end)\{[^}]*\}")
 _COMMAND = re.compile(r"\\[a-zA-Z]+\*?|[{}$&\\]")
 
 
+LONE = re.compile(r"\\def\\symgradtitle\{[^\n]*\}\n\\begin\{frame\}\[shrink\]\{\\symgradtitle\}\n\s*"
+                  r"(?P<line>[^\\\s][^\n]*)\n\s*\\par\\vspace\{[^}]*\}\n\\end\{frame\}\s*"
+                  r"(?P<next>\\def\\symgradtitle\{[^\n]*\}\n\\begin\{frame\}\[shrink\]\{\\symgradtitle\}\n)")
+"""A frame that holds one paragraph of prose alone (an introduction under a heading
+followed at once by another), and the opening of the frame after it."""
+
+
 def split_frames(tex: str) -> str:
     """``tex`` with each frame too tall for a slide split between its blocks into frames
-    of about equal height, each titled ``\\symgradtitle`` (the frame's own title)."""
+    of about equal height, each titled ``\\symgradtitle`` (the frame's own title); a
+    frame of one paragraph alone goes at the top of the next frame instead."""
     def split(match: re.Match[str]) -> str:
         opening, body, closing = match.groups()
         groups = _groups(_blocks(body))
         return "\n\n".join(opening + "\n" + "\n\n".join(g) + "\n\n" + closing for g in groups)
-    return FRAME.sub(split, tex)
+    return FRAME.sub(split, LONE.sub(lambda m: m["next"] + "\n" + m["line"] + "\n", tex))
 
 
 def _blocks(body: str) -> list[str]:
@@ -109,4 +117,6 @@ def _groups(blocks: list[str]) -> list[list[str]]:
             used = 0.0
         groups[-1].append(block)
         used += height
+    if len(groups) > 1 and len(groups[-1]) == 1 and not groups[-1][0].lstrip().startswith("\\"):
+        groups[-2].extend(groups.pop())  # a sentence alone stays on the frame before
     return groups

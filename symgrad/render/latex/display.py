@@ -129,17 +129,22 @@ class Display:
         chain's left side again (``L = ...``), so that no part loses it."""
         starts = sorted(set(self.starts) | {0}) if self.starts else list(range(len(self.rows)))
         chains = [self.rows[a:b] for a, b in zip(starts, starts[1:] + [len(self.rows)])]
+        total = _height(self.rows)
+        if total > room:
+            # Parts of about equal height, so that the last does not hold a row alone.
+            room = min(room, total / ceil(total / room) + max(map(row_height, self.rows)) / 2)
         parts: list[list[tuple[str, str]]] = [[]]
         for chain in chains:
-            left = room - _height(parts[-1])
+            left = room - _height(parts[-1]) + 1e-9
             if _height(chain) > left and (_height(chain) <= room or left < room / 3):
                 parts.append([])
                 left = room
             each = room
-            if left == room and _height(chain) > room:
+            if not parts[-1] and _height(chain) > room:
                 # A chain on parts of its own: pieces of about equal height, so that
                 # the last does not hold a line or two alone.
-                left = each = min(room, 1.1 * _height(chain) / ceil(_height(chain) / room))
+                tallest = max(row_height(row) for row in chain)
+                left = each = min(room, _height(chain) / ceil(_height(chain) / room) + tallest / 2)
             pieces = _chain_pieces(chain, left, each)
             parts[-1].extend(pieces[0])
             parts.extend(pieces[1:])
@@ -226,7 +231,7 @@ def _chain_pieces(chain: Sequence[tuple[str, str]], first: float,
     for row in chain:
         cut = pieces[-1] and not row[0] and not row[1].lstrip().startswith("\\quad")
         limit = first if len(pieces) == 1 else room
-        if cut and _height(pieces[-1]) + row_height(row) > limit and len(pieces[-1]) > 1 + stacked:
+        if cut and _height(pieces[-1]) + row_height(row) > limit + 1e-9 and len(pieces[-1]) > 1 + stacked:
             pieces.append([head] if stacked else [])
         if not pieces[-1] and not stacked and len(pieces) > 1:
             row = (head[0], row[1])
