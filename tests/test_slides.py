@@ -58,6 +58,8 @@ def test_no_frame_holds_only_a_caption_or_one_line(logistic):
             lines = [line for line in body.splitlines()
                      if line.strip() and not re.fullmatch(r"\s*\\(begin|end)\{[^}]*\}|\s*\\\[|\s*\\\]", line)]
             assert len(lines) >= 2, f"{name}: a frame of one line: {body[:200]}"
+            prose = not re.search(r"\\begin|\\\[|\\item", body) and "\n\n" not in body
+            assert not prose, f"{name}: a frame of one paragraph: {body[:200]}"
             picture = "\\includegraphics" in body or "\\begin{tikzpicture}" in body
             assert not picture or not body.startswith("\\begin{center}"), f"{name}: a picture without its text"
 
@@ -109,9 +111,9 @@ def test_a_display_is_cut_between_chains_and_inside_one_before_an_equals_sign():
 def test_a_frame_too_tall_is_split_between_its_blocks_and_a_colon_keeps_the_next():
     sentence = "A sentence of about sixty-six characters, one line of a 4:3 slide."
     blocks = [sentence] * 12 + ["Then:", "\\[\n  x = 1\n\\]"] + [sentence] * 12
-    frame = ("\\begin{frame}[shrink]{\\symgradtitle}\n\n" + "\n\n".join(blocks)
-             + "\n\n\\par\\vspace{3.5ex}\n\\end{frame}")
-    split = split_frames(frame)
+    tall = ("\\begin{frame}[shrink]{\\symgradtitle}\n\n" + "\n\n".join(blocks)
+            + "\n\n\\par\\vspace{3.5ex}\n\\end{frame}")
+    split = split_frames(tall)
     parts = bodies(split)
     assert len(parts) == 2 and split.count("\\begin{frame}[shrink]{\\symgradtitle}") == 2
     assert all("Then:\n\n\\[" in p or "Then:" not in p for p in parts)
@@ -142,9 +144,20 @@ def test_the_logistic_neuron_deck_compiles_in_a_few_frames(logistic, tmp_path):
     assert 8 <= frame_count(logistic, tmp_path) <= 16
 
 
-def test_a_frame_of_one_sentence_alone_goes_on_top_of_the_next():
-    one = "\\def\\symgradtitle{Intro}\n\\begin{frame}[shrink]{\\symgradtitle}\n\nOnly a sentence.\n\n\\par\\vspace{3.5ex}\n\\end{frame}\n\n"
-    two = "\\def\\symgradtitle{Next}\n\\begin{frame}[shrink]{\\symgradtitle}\n\n\\[\n  x = 1\n\\]\n\n\\par\\vspace{3.5ex}\n\\end{frame}\n"
-    merged = split_frames(one + two)
-    assert merged.count("\\begin{frame}") == 1 and "{Intro}" not in merged
-    assert merged.index("Only a sentence.") < merged.index("x = 1")
+def frame(title: str, level: int, body: str) -> str:
+    return (f"\\def\\symgradtitle{{{title}}}% heading level {level}\n"
+            f"\\begin{{frame}}[shrink]{{\\symgradtitle}}\n\n{body}\n\n\\par\\vspace{{3.5ex}}\n\\end{{frame}}\n\n")
+
+
+def test_a_frame_of_one_sentence_alone_joins_a_neighbour_under_its_heading_in_bold():
+    display = "\\[\n  x = 1\n\\]"
+    # An introduction (the next heading is below it) goes on top of the next frame.
+    merged = split_frames(frame("Intro", 3, "Only a sentence.") + frame("Next", 4, display))
+    assert merged.count("\\begin{frame}") == 1 and "{Intro}%" not in merged
+    assert merged.index("\\textbf{Intro}") < merged.index("Only a sentence.") < merged.index("x = 1")
+    # A closing remark (the next heading is not below it) goes at the foot of the one before.
+    merged = split_frames(frame("Before", 3, display) + frame("Remark", 3, "One sentence.")
+                          + frame("After", 3, display))
+    assert merged.count("\\begin{frame}") == 2
+    before = merged.split("\\end{frame}")[0]
+    assert before.index("x = 1") < before.index("\\textbf{Remark}") < before.index("One sentence.")

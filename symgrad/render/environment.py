@@ -99,7 +99,7 @@ def svg_graph(graph: GraphPicture) -> markupsafe.Markup:
 
 
 BLOCK_SEPARATOR = re.compile(r"\n[ \t]*\n")
-EMPTY_FRAME = re.compile(r"\\def\\symgradtitle\{[^\n]*\}\s*\\begin\{frame\}\[shrink\]\{\\symgradtitle\}"
+EMPTY_FRAME = re.compile(r"\\def\\symgradtitle\{[^\n]*\}% heading level \d+\s*\\begin\{frame\}\[shrink\]\{\\symgradtitle\}"
                          r"\s*\\par\\vspace\{[^}]*\}\s*\\end\{frame\}\s*")
 
 

@@ -28,22 +28,61 @@ _ENVIRONMENT = re.compile(r"\\(begin|end)\{[^}]*\}")
 _COMMAND = re.compile(r"\\[a-zA-Z]+\*?|[{}$&\\]")
 
 
-LONE = re.compile(r"\\def\\symgradtitle\{[^\n]*\}\n\\begin\{frame\}\[shrink\]\{\\symgradtitle\}\n\s*"
-                  r"(?P<line>[^\\\s][^\n]*)\n\s*\\par\\vspace\{[^}]*\}\n\\end\{frame\}\s*"
-                  r"(?P<next>\\def\\symgradtitle\{[^\n]*\}\n\\begin\{frame\}\[shrink\]\{\\symgradtitle\}\n)")
-"""A frame that holds one paragraph of prose alone (an introduction under a heading
-followed at once by another), and the opening of the frame after it."""
+HEADED = re.compile(r"\\def\\symgradtitle\{(?P<title>[^\n]*)\}% heading level (?P<level>\d+)\n"
+                    r"\\begin\{frame\}\[shrink\]\{\\symgradtitle\}\n(?P<body>.*?)"
+                    r"(?P<foot>\\par\\vspace\{[^}]*\}\n\\end\{frame\})", re.S)
+"""A frame that opens with its heading (beamer/markup.j2's h), with the heading's level."""
+LONE = re.compile(r"\s*[^\\\s][^\n]*(\n[^\\\s][^\n]*)*\s*")
+"""The body of a frame that holds one paragraph of prose alone."""
 
 
 def split_frames(tex: str) -> str:
-    """``tex`` with each frame too tall for a slide split between its blocks into frames
-    of about equal height, each titled ``\\symgradtitle`` (the frame's own title); a
-    frame of one paragraph alone goes at the top of the next frame instead."""
+    """``tex`` with each frame of one paragraph alone moved onto a neighbour
+    (``merge_lone_frames``), then each frame too tall for a slide split between its
+    blocks into frames of about equal height, each titled ``\\symgradtitle`` (the
+    frame's own title)."""
     def split(match: re.Match[str]) -> str:
         opening, body, closing = match.groups()
         groups = _groups(_blocks(body))
         return "\n\n".join(opening + "\n" + "\n\n".join(g) + "\n\n" + closing for g in groups)
-    return FRAME.sub(split, LONE.sub(lambda m: m["next"] + "\n" + m["line"] + "\n", tex))
+    return FRAME.sub(split, merge_lone_frames(tex))
+
+
+def merge_lone_frames(tex: str) -> str:
+    """``tex`` without frames that hold one paragraph alone under their heading: the
+    heading (in bold) and the paragraph go at the top of the next frame when that one
+    is a subheading of it (an introduction), else at the foot of the frame before."""
+    frames = list(HEADED.finditer(tex))
+    moved: dict[int, tuple[str, str]] = {}  # frame start -> (text on top, text at the foot)
+    dropped: set[int] = set()
+    for i, frame in enumerate(frames):
+        if not LONE.fullmatch(frame["body"]):
+            continue
+        text = f"\\textbf{{{frame['title']}}}\n\n{frame['body'].strip()}\n\n"
+        after = frames[i + 1] if i + 1 < len(frames) else None
+        before = tex.rfind("\\begin{frame}", 0, frame.start())
+        if after is not None and int(after["level"]) > int(frame["level"]) or before < 0:
+            if after is None or LONE.fullmatch(after["body"]):
+                continue
+            top, foot = moved.get(after.start("body"), ("", ""))
+            moved[after.start("body")] = (top + text, foot)
+        else:
+            end = tex.rfind("\\par\\vspace", 0, frame.start())
+            if any(frames[j].start() <= end < frames[j].end() for j in dropped):
+                continue
+            top, foot = moved.get(end, ("", ""))
+            moved[end] = (top, foot + "\n" + text)
+        dropped.add(i)
+    out, at = [], 0
+    for point in sorted(set(moved) | {frames[i].start() for i in dropped}):
+        out.append(tex[at:point])
+        top, foot = moved.get(point, ("", ""))
+        out.append(foot + top)
+        at = point
+        skipped = [frames[i] for i in dropped if frames[i].start() == point]
+        if skipped:
+            at = skipped[0].end()
+    return "".join(out) + tex[at:]
 
 
 def _blocks(body: str) -> list[str]:

@@ -127,25 +127,27 @@ class Display:
         slides: whole chains packed in order, and a chain taller than ``room`` cut before
         a row that starts with its relation, each part after the first opening with the
         chain's left side again (``L = ...``), so that no part loses it."""
+        if not self.rows:
+            return [self]
         starts = sorted(set(self.starts) | {0}) if self.starts else list(range(len(self.rows)))
         chains = [self.rows[a:b] for a, b in zip(starts, starts[1:] + [len(self.rows)])]
         total = _height(self.rows)
-        if total > room:
-            # Parts of about equal height, so that the last does not hold a row alone.
-            room = min(room, total / ceil(total / room) + max(map(row_height, self.rows)) / 2)
+        # Whole chains are packed into parts of about equal height (so that the last
+        # does not hold a row alone); only a chain taller than ``room`` is cut.
+        target = min(room, total / ceil(total / room) + max(map(row_height, self.rows)) / 2)
         parts: list[list[tuple[str, str]]] = [[]]
         for chain in chains:
-            left = room - _height(parts[-1]) + 1e-9
-            if _height(chain) > left and (_height(chain) <= room or left < room / 3):
+            height, used = _height(chain), _height(parts[-1])
+            if height <= room:
+                if parts[-1] and used + height > target + 1e-9:
+                    parts.append([])
+                parts[-1].extend(chain)
+                continue
+            if parts[-1] and room - used < room / 3:
                 parts.append([])
-                left = room
-            each = room
-            if not parts[-1] and _height(chain) > room:
-                # A chain on parts of its own: pieces of about equal height, so that
-                # the last does not hold a line or two alone.
-                tallest = max(row_height(row) for row in chain)
-                left = each = min(room, _height(chain) / ceil(_height(chain) / room) + tallest / 2)
-            pieces = _chain_pieces(chain, left, each)
+                used = 0.0
+            each = min(room, height / ceil(height / room) + max(map(row_height, chain)) / 2)
+            pieces = _chain_pieces(chain, room - used if parts[-1] else each, each)
             parts[-1].extend(pieces[0])
             parts.extend(pieces[1:])
         return [Display(tuple(rows)) for rows in parts if rows]
