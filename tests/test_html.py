@@ -244,8 +244,8 @@ def pdflatex_log(source: Path) -> str:
 def test_beamer_frames_are_balanced_and_none_is_empty(neuron):
     frames = render(neuron, "beamer", detail="full")
     assert frames.count(r"\begin{frame}") == frames.count(r"\end{frame}") > 5
-    assert not re.search(r"\\begin\{frame\}[^\n]*\n\s*\\end\{frame\}", frames)
-    assert r"\documentclass" not in frames and "\\def\\symgradtitle{The model}\n\\begin{frame}[shrink]" in frames
+    assert not re.search(r"\\begin\{frame\}[^\n]*\n\s*(\\par\\vspace\{[^}]*\}\s*)?\\end\{frame\}", frames)
+    assert r"\documentclass" not in frames and "\\def\\symgradtitle{The model}% heading level 2\n\\begin{frame}[shrink]" in frames
 
 
 @pytest.mark.parametrize("ratio", ["43", "169"])
