@@ -26,6 +26,7 @@ import jinja2
 import markupsafe
 
 from . import drawn, flavours, latex, svg
+from .frames import split_frames
 from .chains import (adjoints_of, chain_numbers, chain_results, chain_symbols, earlier_adjoints,
                      earlier_factors, factors_of, path_tex, terms_numbers, terms_results,
                      simplification_sides, terms_symbols, together_sides)
@@ -38,7 +39,7 @@ from .numbers import (backward_values, forward_chain, forward_values, given_disp
                       worked_factors)
 from .steps import (constant_terms, derivative, explained_steps, factor_chain, factor_symbol,
                     held_fixed, held_names, is_inline, kink, operator, outline, step_equation)
-from ..calculus.backward import tidy
+from ..calculus.backward import Factor, tidy
 from ..pictures.graph import GraphPicture
 from ..calculus.written import term_guides, written
 from ..numeric.kinks import kinks
@@ -99,7 +100,8 @@ def svg_graph(graph: GraphPicture) -> markupsafe.Markup:
 
 
 BLOCK_SEPARATOR = re.compile(r"\n[ \t]*\n")
-EMPTY_FRAME = re.compile(r"\\begin\{frame\}\[allowframebreaks\]\{[^\n]*\}\s*\\end\{frame\}\s*")
+EMPTY_FRAME = re.compile(r"\\def\\symgradtitle\{[^\n]*\}% heading level \d+\s*\\begin\{frame\}\[shrink\]\{\\symgradtitle\}"
+                         r"\s*\\par\\vspace\{[^}]*\}\s*\\end\{frame\}\s*")
 
 
 def paragraphs(html: str) -> markupsafe.Markup:
@@ -107,6 +109,14 @@ def paragraphs(html: str) -> markupsafe.Markup:
     element (a run of text) made a paragraph."""
     blocks = [b.strip() for b in BLOCK_SEPARATOR.split(str(html)) if b.strip()]
     return markupsafe.Markup("\n\n".join(b if b.startswith("<") else f"<p>{b}</p>" for b in blocks))
+
+
+def short_factor(factor: Factor, detail: str) -> bool:
+    """True when a local derivative is derived by one rule at ``detail`` (its rule
+    and one line): on slides, two such share a frame."""
+    if detail == "full":
+        return not outline(factor.step)
+    return len(explained_steps(factor.step)) == 1
 
 
 def drop_empty_frames(tex: str) -> str:
@@ -117,6 +127,7 @@ def drop_empty_frames(tex: str) -> str:
 FILTERS = {
     "paragraphs": paragraphs,
     "drop_empty_frames": drop_empty_frames,
+    "split_frames": split_frames,
     "tex": latex.tex,
     "num": latex.num,
     "function_tex": latex.function_tex,
@@ -159,6 +170,7 @@ GLOBALS = {
     "earlier_adjoints": earlier_adjoints,
     "explained_steps": explained_steps,
     "outline": outline,
+    "short_factor": short_factor,
     "step_equation": step_equation,
     "is_inline": is_inline,
     "kink": kink,
@@ -193,5 +205,6 @@ GLOBALS = {
     "PATHS_WRITTEN_MAX": PATHS_WRITTEN_MAX,
     "PROSE_WIDTH": None,
     "HEADING_SHIFT": 0,
+    "slides": False,
     "NUMBERED_HEADINGS": False,
 }

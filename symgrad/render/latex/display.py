@@ -4,6 +4,7 @@ shown with its sides' expressions (``recording``, ``Shown``)."""
 
 from __future__ import annotations
 
+from math import ceil
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -113,11 +114,43 @@ class Display:
     """Display math as aligned rows ``(left, right)``: ``left & right``."""
 
     rows: tuple[tuple[str, str], ...]
+    starts: tuple[int, ...] = ()
+    """The row each equation chain begins at (none given: every row is a chain)."""
 
     @property
     def single(self) -> bool:
         """True when the display is one line (no alignment needed)."""
         return len(self.rows) == 1
+
+    def parts(self, room: float) -> list[Display]:
+        """The display cut into parts of at most ``room`` lines (``row_height``), for
+        slides: whole chains packed in order, and a chain taller than ``room`` cut before
+        a row that starts with its relation, each part after the first opening with the
+        chain's left side again (``L = ...``), so that no part loses it."""
+        if not self.rows:
+            return [self]
+        starts = sorted(set(self.starts) | {0}) if self.starts else list(range(len(self.rows)))
+        chains = [self.rows[a:b] for a, b in zip(starts, starts[1:] + [len(self.rows)])]
+        total = _height(self.rows)
+        # Whole chains are packed into parts of about equal height (so that the last
+        # does not hold a row alone); only a chain taller than ``room`` is cut.
+        target = min(room, total / ceil(total / room) + max(map(row_height, self.rows)) / 2)
+        parts: list[list[tuple[str, str]]] = [[]]
+        for chain in chains:
+            height, used = _height(chain), _height(parts[-1])
+            if height <= room:
+                if parts[-1] and used + height > target + 1e-9:
+                    parts.append([])
+                parts[-1].extend(chain)
+                continue
+            if parts[-1] and room - used < room / 3:
+                parts.append([])
+                used = 0.0
+            each = min(room, height / ceil(height / room) + max(map(row_height, chain)) / 2)
+            pieces = _chain_pieces(chain, room - used if parts[-1] else each, each)
+            parts[-1].extend(pieces[0])
+            parts.extend(pieces[1:])
+        return [Display(tuple(rows)) for rows in parts if rows]
 
     def lines(self) -> list[str]:
         """The rows joined at their alignment point, ``\\\\`` after all but the last."""
@@ -166,11 +199,46 @@ def equations(chains: Iterable[Sequence[Any]], rel: str = "=", limit: float = WI
               stack: bool = False) -> Display:
     """Several equation chains in one aligned display."""
     rows: list[tuple[str, str]] = []
+    starts: list[int] = []
     for chain in chains:
         maths = [as_math(side) for side in chain]
         _record(rel, maths)
+        starts.append(len(rows))
         rows.extend(_chain_rows(maths, rel, limit, stack))
-    return Display(tuple(rows))
+    return Display(tuple(rows), tuple(starts))
+
+
+def row_height(row: tuple[str, str]) -> float:
+    """About how many lines of text a display row takes: one, two with a fraction
+    (display style), a matrix's rows with a matrix."""
+    text = "".join(row)
+    matrix = max((m.split(r"\end{")[0].count(r"\\") + 1 for m in text.split(r"\begin{")[1:]),
+                 default=0)
+    return max(2.0 if r"\frac" in text else 1.2, 1.2 * matrix)
+
+
+def _height(rows: Sequence[tuple[str, str]]) -> float:
+    return sum(row_height(row) for row in rows)
+
+
+def _chain_pieces(chain: Sequence[tuple[str, str]], first: float,
+                  room: float) -> list[list[tuple[str, str]]]:
+    """One chain's rows in pieces of at most ``first`` lines (the first) and ``room``
+    (the others), cut only before a row that starts with a relation; a piece after the
+    first repeats the chain's left side: in the first row's left column, or (a stacked
+    chain, its left side on a row of its own) as a row of its own."""
+    head = chain[0]
+    stacked = not head[0]
+    pieces: list[list[tuple[str, str]]] = [[]]
+    for row in chain:
+        cut = pieces[-1] and not row[0] and not row[1].lstrip().startswith("\\quad")
+        limit = first if len(pieces) == 1 else room
+        if cut and _height(pieces[-1]) + row_height(row) > limit + 1e-9 and len(pieces[-1]) > 1 + stacked:
+            pieces.append([head] if stacked else [])
+        if not pieces[-1] and not stacked and len(pieces) > 1:
+            row = (head[0], row[1])
+        pieces[-1].append(row)
+    return pieces
 
 
 def _chain_rows(sides: list[Math], rel: str, limit: float, stack: bool) -> list[tuple[str, str]]:
