@@ -32,6 +32,7 @@ from ..model.symbols import Var
 from .chapter_matrix import ChapterMatrix
 from .chapter_pieces import UNITS_WRITTEN, Kind, LayerInfo, Values
 from .chapter_steps import ChapterSteps
+from .chapter_tables import ChapterTables
 
 VIEWS = ("index", "matrix", "both")
 """The views of a network's derivation: per unit with the sums written out, in matrices
@@ -60,7 +61,7 @@ def resolve_view(derivation: Derivation, view: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class Chapter(ChapterSteps, ChapterMatrix):
+class Chapter(ChapterSteps, ChapterMatrix, ChapterTables):
     """What a network document shows, selected from ``derivation`` for ``view``."""
 
     derivation: Derivation
@@ -252,40 +253,10 @@ class Chapter(ChapterSteps, ChapterMatrix):
         return chains
 
     def loss_chain(self) -> list[latex.Math]:
-        """The loss, in numbers, and its value."""
+        """The loss in numbers (its formula is the model's), and its value."""
         d = self.graph.definitions[-1]
-        return [latex.tex(d.symbol), latex.tex(d.expr), self.forward_values.subs(d.expr),
+        return [latex.tex(d.symbol), self.forward_values.subs(d.expr),
                 latex.number(self.derivation.worked.loss)]
-
-    def forward_rows(self) -> list[list[str]]:
-        """The forward pass as table rows: layer, unit, (sample,) z and a."""
-        worked = self.derivation.worked
-        rows = []
-        for d in self.graph.definitions:
-            if d.role is not Role.WEIGHTED_SUM:
-                continue
-            activation = next(a for a in self.graph.definitions
-                              if a.role is Role.ACTIVATION and a.expr.has(d.symbol)
-                              and _same_unit(a.symbol, d.symbol))
-            sample = [str(d.symbol.sample)] if self.batch else []
-            rows.append([str(self.layer_of(d.symbol).number), str(d.symbol.index[0]), *sample,
-                         f"{latex.tex(d.symbol)} = {latex.num(worked.forward[d.symbol])}",
-                         f"{latex.tex(activation.symbol)} = {latex.num(worked.forward[activation.symbol])}"])
-        return rows
-
-    def parameter_rows(self) -> list[list[str]]:
-        """Every differentiated parameter as a table row: name, value, gradient, updated."""
-        worked = self.derivation.worked
-        rows = []
-        for group in self.graph.parameters:
-            for p in group.symbols:
-                if p in worked.gradients:
-                    row = [str(latex.tex(p)), latex.literal_tex(worked.literals[p]),
-                           latex.num(worked.gradients[p])]
-                    if worked.learning_rate is not None:
-                        row.append(latex.num(worked.updated[p]))
-                    rows.append(row)
-        return rows
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -306,7 +277,3 @@ def _representative(factor: Factor) -> tuple:
     of, wrt = factor.of, factor.wrt
     return (-_layer(of) - _layer(wrt), getattr(of, "index", ()), getattr(wrt, "index", ()),
             getattr(of, "sample", None) or 0)
-
-
-def _same_unit(a: Var, z: Var) -> bool:
-    return a.index == z.index and getattr(a, "sample", None) == getattr(z, "sample", None)

@@ -138,11 +138,14 @@ class ChapterSteps:
         return terms_symbols(self.derivation, terms)
 
     def terms_results(self, terms: Sequence[Term], forward: bool = False,
-                      values: Values | None = None) -> latex.Math:
+                      values: Values | None = None, rename=None) -> latex.Math:
         """Sum over consumers c of (dL/dc) * (dc/dv as derived): dL/dc by name; with
         ``forward``, local derivatives of the loss by their value and activations by the
-        quantity they define (sigma(z) as a); with ``values``, in numbers."""
+        quantity they define (sigma(z) as a); with ``values``, in numbers; with ``rename``
+        (a function of an expression), each part renamed first (for any unit j)."""
         show = values.subs if values is not None else latex.tex
+        if rename is not None:
+            show = lambda e, show=show: show(rename(e))  # noqa: E731
         parts = []
         for t in terms:
             adjoint = self.derivation.backward.adjoints.get(t.consumer)
