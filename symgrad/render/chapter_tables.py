@@ -54,8 +54,9 @@ class ChapterTables:
     def in_table(self, symbol: Var) -> bool:
         """True when the tables show the unit of ``symbol`` (a weighted sum, delta, weight or bias)."""
         layer = self.layer_of(symbol) if symbol.base not in ("W", "b") else self.layers[symbol.layer - 1]
-        unit = symbol.index[0]
-        return layer.units <= TABLE_UNITS or unit <= TABLE_HEAD or unit == layer.units
+        if not _kept(symbol.index[0], layer.units):
+            return False
+        return symbol.base != "W" or _kept(symbol.index[1], layer.inputs)
 
     def _cut(self, items: Iterable[tuple[Var, list[str]]], width: int) -> list[list[str]]:
         """The rows of the units shown; one row of dots where a wide layer's are left out."""
@@ -148,6 +149,7 @@ class ChapterTables:
                     continue
                 row = [str(latex.tex(p)), latex.literal_tex(worked.literals[p]), self.gradient_cell(gradients[p])]
                 if worked.learning_rate is not None:
+                    latex.equations([self.update_chain(p)], rel=r"\leftarrow")  # recorded, to be checked
                     row.append(latex.num(worked.updated[p]))
                 items.append((p, row))
         return self._cut(items, 4 if worked.learning_rate is not None else 3)
@@ -187,6 +189,11 @@ class ChapterTables:
             sum_ = (rf"\sum_{{i}} {self.q('W', after, 'ij')} {self.q('delta', after, 'i' + n)}")
             rows.append(("BP2", *self._row(a.name, rf"\left({sum_}\right) {slope}")))
         mean = r"\sum_{n} " if self.batch else ""
+        if any(s.kind == "input" for s in self.data_steps):  # a saliency
+            rows.append(("", rf"\frac{{\partial {loss}}}{{\partial {self.q('x', None, 'k' + n)}}}",
+                         rf"= \sum_{{j}} {self.q('W', 1, 'jk')} {self.q('delta', 1, 'j' + n)}"))
+        if not self.gradient_steps:
+            return rows
         rows.append(("BP3", rf"\frac{{\partial {loss}}}{{\partial {self.q('b', 'l', 'j')}}}",
                      rf"= {mean}{self.q('delta', 'l', 'j' + n)}"))
         rows.append(("BP4", rf"\frac{{\partial {loss}}}{{\partial {self.q('W', 'l', 'jk')}}}",
@@ -222,6 +229,11 @@ class ChapterTables:
         rows = [("", *forward), ("BP1", str(output[0]), f"= {output[-1]}")]
         rows += [("BP2", str(chain[0]), f"= {chain[2] if len(chain) > 3 else chain[-1]}")
                  for _, chain in self.matrix_backward(numbers=False)]
+        saliency = self.matrix_input_gradient(numbers=False)
+        if saliency is not None:
+            rows.append(("", str(saliency[0]), f"= {saliency[1]}"))
+        if not self.gradient_steps:
+            return rows
         return rows + [(label, left, right)
                        for (left, right), label in zip(self.matrix_gradient_rules(), ("BP3", "BP4"))]
 
@@ -240,18 +252,19 @@ class ChapterTables:
         worked = d.worked
         r = read(d)
         loss = self.notation_letter("L")
-        if worked.learning_rate is None:
+        trained = [p for p in d.trained if p in worked.gradients]
+        if worked.learning_rate is None or not trained:
             rows = [[r"\text{the loss at the given values}", f"{loss} = {latex.num(worked.loss)}"]]
         else:
             after = r"\text{not a finite number}" if r.after_step is None else latex.num(r.after_step)
             rows = [[r"\text{the loss, before and after the step}",
                      rf"{loss} = {latex.num(worked.loss)} \to {after}"]]
-        trained = [p for p in d.trained if p in worked.gradients]
         for layer in reversed(self.layers):
             grads = [(p, worked.gradients[p]) for p in trained if p.layer == layer.number]
             if grads and len(self.layers) > 1:
                 p, g = max(grads, key=lambda item: abs(item[1]))
-                rows.append([rf"\text{{largest gradient in layer {layer_number(layer.number)}}}",
+                what = "largest gradient" if len(grads) > 1 else "gradient"
+                rows.append([rf"\text{{{what} in layer {layer_number(layer.number)}}}",
                              f"{latex.tex(sp.Derivative(d.loss, p))} = {latex.num(g)}"])
         if worked.learning_rate is not None and trained:
             down = sum(1 for p in trained if worked.updated[p] < worked.given[p])
@@ -311,6 +324,11 @@ class ChapterTables:
 def cell(sides: list[Any]) -> str:
     """``sides`` joined by ``=`` for a table's cell (recorded, so it is checked)."""
     return latex.inline_equation(*sides)
+
+
+def _kept(index: int, count: int) -> bool:
+    """Whether a table shows entry ``index`` (from 1) of ``count``."""
+    return count <= TABLE_UNITS or index <= TABLE_HEAD or index == count
 
 
 def _label(label: str) -> str:
