@@ -29,6 +29,9 @@ TABLE_HEAD = 4
 
 DOTS = r"\vdots"
 
+WRITTEN_SUM = 8
+"""A weighted sum of more inputs than this shows its value alone in the table."""
+
 
 class Columns(str):
     """A table's column alignment: as a string, one letter a column (``r`` right, ``l``
@@ -44,6 +47,36 @@ class Columns(str):
 
     def __str__(self) -> str:
         return self.spec
+
+
+TABLE_WIDTH = {False: 88.0, True: 66.0}
+"""How wide a table may be, in ``latex.width`` units (measured: a page's line in the 11pt
+article holds about 88 of them in a table's cells, a 4:3 slide's small table about 66)."""
+PADDING = 3.0
+HEADER_LETTER = 1.1
+"""How wide a letter of a header's text is, in those units."""
+"""The room between two columns of a table, in the same units."""
+
+
+def fitted(letters: str, header: list[str], rows: list[list[str]], slides: bool = False) -> Columns:
+    """Columns for ``rows``: as ``letters`` where the table fits the line; otherwise its
+    widest columns, as few as will do, wrap as paragraphs sharing the room the others leave."""
+    budget = TABLE_WIDTH[slides]
+    widths = [max([latex.width(row[i]) for row in rows] + [HEADER_LETTER * len(header[i])])
+              for i in range(len(letters))]
+    room = budget - PADDING * len(letters)
+    wrapped: list[int] = []
+    order = sorted(range(len(letters)), key=lambda i: -widths[i])
+    while sum(w for i, w in enumerate(widths) if i not in wrapped) > room and len(wrapped) < len(order):
+        wrapped.append(order[len(wrapped)])
+        left = room - sum(w for i, w in enumerate(widths) if i not in wrapped)
+        if left >= 12 * len(wrapped):
+            break
+    if not wrapped:
+        return Columns(letters)
+    left = max(room - sum(w for i, w in enumerate(widths) if i not in wrapped), 12.0 * len(wrapped))
+    share = sum(widths[i] for i in wrapped)
+    return Columns(letters, {i: left * widths[i] / share / budget for i in wrapped})
 
 
 class ChapterTables:
@@ -99,10 +132,9 @@ class ChapterTables:
                               if a.role is Role.ACTIVATION and a.expr.has(d.symbol)
                               and _same_unit(a.symbol, d.symbol))
             layer = self.layer_of(d.symbol)
-            z = [latex.tex(d.symbol)]
-            if layer.inputs <= UNITS_WRITTEN:  # a longer sum would not fit a table's cell
-                z.append(self.forward_values.subs(d.expr))
-            z.append(latex.number(worked.forward[d.symbol]))
+            z = [latex.tex(d.symbol), self.forward_values.subs(d.expr), latex.number(worked.forward[d.symbol])]
+            cell(z)  # recorded, to be checked; the row's layer and unit name it
+            z = z[1:] if layer.inputs <= WRITTEN_SUM else z[2:]
             # a softmax of numbers would repeat the layer's weighted sums: by name instead
             shown = latex.tex(activation.expr) if layer.activation == "softmax" \
                 else self.forward_values.subs(activation.expr)
@@ -112,10 +144,9 @@ class ChapterTables:
                                      cell(z), cell(a)]))
         return self._cut(items, 5 if self.batch else 4)
 
-    def forward_columns(self) -> Columns:
-        """layer, unit, (sample,) the weighted sum (wrapping) and the activation."""
-        first = 3 if self.batch else 2
-        return Columns("r" * first + "ll", {first: 0.5})
+    def forward_columns(self, header: list[str], rows: list[list[str]], slides: bool = False) -> Columns:
+        """layer, unit, (sample,) the weighted sum and the activation."""
+        return fitted("r" * (3 if self.batch else 2) + "ll", header, rows, slides)
 
     # the errors
 
@@ -131,11 +162,15 @@ class ChapterTables:
         return self._cut(items, 3)
 
     @staticmethod
-    def delta_columns() -> Columns:
-        """The error, its formula in numbers (wrapping) and its value."""
-        return Columns("llr", {1: 0.6})
+    def delta_columns(header: list[str], rows: list[list[str]], slides: bool = False) -> Columns:
+        """The error, its formula in numbers and its value."""
+        return fitted("llr", header, rows, slides)
 
     # the gradients and the step
+
+    def gradient_columns(self, header: list[str], rows: list[list[str]], slides: bool = False) -> Columns:
+        """parameter, value, the gradient and, with a step, the value after it."""
+        return fitted("lrl" + ("r" if len(header) > 3 else ""), header, rows, slides)
 
     def gradient_rows(self) -> list[list[str]]:
         """Every differentiated parameter: its value, its gradient from the errors (in
