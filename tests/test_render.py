@@ -746,7 +746,7 @@ VIEW_CASES = [
      ["### The equations in matrix form", r"\odot"]),
     ("matrix", ["### The equations in matrix form", "(BP2) are",
                 r"\delta^{(1)} = \frac{\partial L}{\partial z^{(1)}} = ((W^{(2)})^{T} \delta^{(2)}) \odot \sigma'(z^{(1)})",
-                "## The numbers", "## Summary"],
+                "## The numbers: the forward pass", "## Summary"],
      ["### The output layer's error (BP1)", "### The hidden layers' errors (BP2)"]),
     ("both", ["### The output layer's error (BP1)", "and on the right the same in matrices, a layer at a time",
               r"\qquad \delta^{(2)} = (\hat{y} - y) \odot \hat{y} \odot (1 - \hat{y})"],
