@@ -30,7 +30,7 @@ from ..model.losses import LOSSES
 from ..model.graph import Graph, Role
 from ..model.symbols import Var
 from .chapter_matrix import ChapterMatrix
-from .chapter_pieces import UNITS_WRITTEN, Kind, LayerInfo, Values
+from .chapter_pieces import Kind, LayerInfo, Values
 from .chapter_steps import ChapterSteps
 from .chapter_tables import ChapterTables
 
@@ -110,32 +110,9 @@ class Chapter(ChapterSteps, ChapterMatrix, ChapterTables):
 
     # the model
 
-    def shown_definitions(self) -> list[list[Any]]:
-        """[symbol, definition] for each forward step shown: the first sample's, each unit of
-        a narrow layer and the first and last of a wide one; then the loss."""
-        chains = [[d.symbol, d.expr] for d in self.graph.definitions[:-1] if self._shown(d.symbol)]
-        return chains + [[self.derivation.loss, self.graph.definitions[-1].expr]]
-
-    def _shown(self, symbol: sp.Symbol) -> bool:
-        if getattr(symbol, "sample", None) not in (None, 1):
-            return False
-        layer = self.layer_of(symbol)
-        unit = symbol.index[0]
-        return layer.units <= UNITS_WRITTEN or unit in (1, layer.units)
-
     def layer_of(self, symbol: sp.Symbol) -> LayerInfo:
         """The layer a weighted sum, activation or delta belongs to."""
         return self.layers[(symbol.layer or len(self.layers)) - 1]
-
-    @property
-    def wide(self) -> bool:
-        """True when some layer has more than ``UNITS_WRITTEN`` units."""
-        return any(layer.units > UNITS_WRITTEN for layer in self.layers)
-
-    @property
-    def definitions_cut(self) -> bool:
-        """True when ``shown_definitions`` leaves some out."""
-        return len(self.shown_definitions()) < len(self.graph.definitions)
 
     def loss_formula(self) -> sp.Expr | None:
         """The loss's general definition; for a batch, the mean over the samples n of each
@@ -240,17 +217,6 @@ class Chapter(ChapterSteps, ChapterMatrix, ChapterTables):
         worked = self.derivation.worked
         keys = list(worked.literals) + list(worked.forward)
         return Values({k: self.values.text[k] for k in keys}, {k: self.values.exact[k] for k in keys})
-
-    def forward_chains(self, layer: LayerInfo) -> list[list[latex.Math]]:
-        """Each weighted sum and activation of ``layer`` (every unit and sample) with its
-        definition, in numbers, and its value."""
-        chains = []
-        for role in (Role.WEIGHTED_SUM, Role.ACTIVATION):
-            for d in self.graph.definitions:
-                if d.role is role and self.layer_of(d.symbol) == layer:
-                    chains.append([latex.tex(d.symbol), latex.tex(d.expr), self.forward_values.subs(d.expr),
-                                   latex.number(self.derivation.worked.forward[d.symbol])])
-        return chains
 
     def loss_chain(self) -> list[latex.Math]:
         """The loss in numbers (its formula is the model's), and its value."""

@@ -86,18 +86,6 @@ class ChapterMatrix:
             chain += [values.subs(rule), values.number(gradient)]
         return chain
 
-    def matrix_updates(self, numbers: bool = True) -> list[list[latex.Math]]:
-        """W <- W - eta dL/dW for each weight matrix and bias vector, with ``numbers`` in numbers."""
-        chains = []
-        for layer in self.form.layers:
-            for of in (layer.W, layer.b):
-                rule = of - ETA * self.gradient_matrix(of)
-                chain = [latex.tex(of), latex.tex(rule)]
-                if numbers:
-                    chain += [self.matrix_values.subs(rule), self.matrix_values.number(_updated(of))]
-                chains.append(chain)
-        return chains
-
     @staticmethod
     def slope_matrix(layer: Layer) -> sp.MatrixExpr | None:
         """f'(Z^(l)): the activation's derivative f'(z) applied to every entry of Z^(l)

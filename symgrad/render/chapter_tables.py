@@ -16,7 +16,6 @@ import sympy as sp
 
 from . import latex
 from .describe import layer_number, matrix_quantity as quantity_matrix, quantity
-from .chapter_pieces import UNITS_WRITTEN
 from .steps import factor_sides
 from ..model.graph import Role
 from ..model.symbols import Var
