@@ -291,6 +291,8 @@ class ChapterTables:
             rows = [[r"\text{the loss at the given values}", f"{loss} = {latex.num(worked.loss)}"]]
         else:
             after = r"\text{not a finite number}" if r.after_step is None else latex.num(r.after_step)
+            if r.after_step is not None and r.after_step > worked.loss:
+                after += r"\text{, higher: the step overshoots}"
             rows = [[r"\text{the loss, before and after the step}",
                      rf"{loss} = {latex.num(worked.loss)} \to {after}"]]
         for layer in reversed(self.layers):
