@@ -224,9 +224,9 @@ def test_gallery_can_skip_verification(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("view, present, absent", [
-    ("index", ["## Backpropagation, step by step"], ["## The same in matrix form"]),
-    ("matrix", ["## The same in matrix form"], ["## Backpropagation, step by step"]),
-    ("both", ["## Backpropagation, step by step", "## The same in matrix form"], []),
+    ("index", ["### The hidden layers' errors (BP2)"], ["### The equations in matrix form", r"\odot"]),
+    ("matrix", ["### The equations in matrix form"], ["### The hidden layers' errors (BP2)"]),
+    ("both", ["### The hidden layers' errors (BP2)", "and on the right the same in matrices", r"\odot"], []),
 ])
 def test_view_option(capsys, view, present, absent):
     code, out, err = run(capsys, "derive", str(NETWORK), "--view", view, "--no-verify")
@@ -238,8 +238,8 @@ def test_spec_view_is_used_and_overridden(capsys, tmp_path):
     spec = write(tmp_path, NETWORK.read_text().replace("view: both", "view: matrix"))
     _, matrix, _ = run(capsys, "derive", spec, "--no-verify")
     _, index, _ = run(capsys, "derive", spec, "--no-verify", "--view", "index")
-    assert "## The same in matrix form" in matrix and "### Step 1:" not in matrix
-    assert "### Step 1:" in index and "## The same in matrix form" not in index
+    assert "### The equations in matrix form" in matrix and "(BP2)\n" not in matrix
+    assert "### The hidden layers' errors (BP2)" in index and "### The equations in matrix form" not in index
 
 
 def test_batch_spec(capsys, tmp_path):

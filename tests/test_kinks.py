@@ -215,8 +215,7 @@ def kink_network():
 def test_a_networks_forward_pass_names_its_kinks():
     d = kink_network()
     text = " ".join(render(d, "markdown").split())
-    forward = text[text.index("The forward pass at the given values"):
-                   text.index("Backpropagation, step by step")]
+    forward = text[text.index("The numbers: the forward pass"):text.index("### The errors")]
     assert ("At these values $z^{(1)}_{1} = 0$ and $z^{(1)}_{2} = 0$ exactly: each is ReLU's "
             "kink") in forward
     # dL/dW1[0][0] = W2[0][0] (yhat - y) ReLU'(z1) x1, with yhat = 3 relu(0.3) + 0.5 = 1.4

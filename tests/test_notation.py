@@ -83,17 +83,18 @@ def test_renaming_checks_the_quantity_and_clashes():
 # --- what each preset writes ----------------------------------------------------------------
 
 EXPECTED = {  # (preset, derivation): LaTeX that must appear in its Markdown
-    ("nielsen", "network"): [r"z^{2}_{1} &= w^{2}_{11} x_{1}", r"a^{3}_{1} &= \sigma(z^{3}_{1})",
-                             r"\delta^{3}_{1}", r"\frac{\partial C}{\partial w^{2}_{11}}",
-                             "where $a^{1} = x$ are the inputs", "layer $1$ being the inputs",
+    ("nielsen", "network"): [r"z^{l}_{j} &= \sum_{k} w^{l}_{jk} a^{l-1}_{k} + b^{l}_{j}", r"a^{3}_{j} &= \sigma(z^{3}_{j})",
+                             r"\delta^{3}_{1}", r"\frac{\partial C}{\partial w^{l}_{jk}}",
+                             "(with $a^{1} = x$", "layer $1$ being the inputs",
                              r"\delta^{3} = ", r"w^{3}"],
     ("nielsen", "neuron"): [r"C &= \frac{1}{2} (a - y)^{2}", r"\frac{\partial C}{\partial w}"],
-    ("goodfellow", "network"): [r"a^{(1)}_{1} &= W^{(1)}_{11} x_{1}", r"h^{(1)}_{1} &= \sigma(a^{(1)}_{1})",
-                                r"g^{(2)}_{1}", r"\frac{\partial J}{\partial W^{(1)}_{11}}",
-                                "where $h^{(0)} = x$ are the inputs", r"\hat{y}_{1}"],
-    ("goodfellow", "batch"): [r"H^{(1)}", r"G^{(2)}", r"A^{(1)} &= W^{(1)} X"],
-    ("ng", "network"): [r"z^{[1]}_{1} &= W^{[1]}_{11} x_{1}", r"a^{[2]}_{1} &= \sigma(z^{[2]}_{1})",
-                        r"\mathrm{d}z^{[2]}_{1}", r"\frac{\partial J}{\partial W^{[1]}_{11}}"],
+    ("goodfellow", "network"): [r"a^{(l)}_{j} &= \sum_{k} W^{(l)}_{jk} h^{(l-1)}_{k} + b^{(l)}_{j}",
+                                r"h^{(1)}_{j} &= \sigma(a^{(1)}_{j})", r"g^{(2)}_{1}",
+                                r"\frac{\partial J}{\partial W^{(l)}_{jk}}", "(with $h^{(0)} = x$", r"\hat{y}_{1}"],
+    ("goodfellow", "batch"): [r"H^{(l-1)}", r"G^{(2)}", r"A^{(l)} = W^{(l)} H^{(l-1)} + b^{(l)} \mathbf{1}^{T}"],
+    ("ng", "network"): [r"z^{[l]}_{j} &= \sum_{k} W^{[l]}_{jk} a^{[l-1]}_{k} + b^{[l]}_{j}",
+                        r"a^{[2]}_{j} &= \sigma(z^{[2]}_{j})", r"\mathrm{d}z^{[2]}_{1}",
+                        r"\frac{\partial J}{\partial W^{[l]}_{jk}}"],
     ("ng", "batch"): [r"\mathrm{d}Z^{[2]}", r"A^{[2]}"],
 }
 
@@ -285,8 +286,8 @@ def test_outputs_named_like_the_activations_are_the_last_layers(derived):
     neuron_text = render(derived["neuron"], "markdown", notation=notation)
     assert r"a &= \sigma(z)" in neuron_text and r"\hat{y}" not in neuron_text
     network_text = render(derived["network"], "markdown", notation=notation)
-    assert r"a^{(2)}_{1} &= \sigma(z^{(2)}_{1})" in network_text and r"\hat{y}" not in network_text
-    assert r"a^{(1)}_{1} &= \sigma(z^{(1)}_{1})" in network_text
+    assert r"a^{(2)}_{j} &= \sigma(z^{(2)}_{j})" in network_text and r"\hat{y}" not in network_text
+    assert r"a^{(1)}_{j} &= \sigma(z^{(1)}_{j})" in network_text
     chains = displayed_equations(derived["network"], "markdown", notation=notation)
     assert [c.exprs for c in chains] == [c.exprs for c in displayed_equations(derived["network"], "markdown")]
 

@@ -200,7 +200,7 @@ def test_the_loss_after_the_step_is_a_forward_pass_at_the_updated_values():
     text = symgrad.render(d, "markdown")
     before = float(d.worked.loss)
     assert after < before
-    assert f"After the step the loss is ${after:.6g}$, down from ${before:.6g}$." in text
+    assert f"| $L = {before:.6g} \\to {after:.6g}$ |" in text  # the summary's row
 
 
 def test_equal_gradients_are_not_ranked():

@@ -30,8 +30,9 @@ from ..model.losses import LOSSES
 from ..model.graph import Graph, Role
 from ..model.symbols import Var
 from .chapter_matrix import ChapterMatrix
-from .chapter_pieces import UNITS_WRITTEN, Kind, LayerInfo, Values
+from .chapter_pieces import Kind, LayerInfo, Values
 from .chapter_steps import ChapterSteps
+from .chapter_tables import ChapterTables
 
 VIEWS = ("index", "matrix", "both")
 """The views of a network's derivation: per unit with the sums written out, in matrices
@@ -60,7 +61,7 @@ def resolve_view(derivation: Derivation, view: str | None) -> str:
 
 
 @dataclass(frozen=True)
-class Chapter(ChapterSteps, ChapterMatrix):
+class Chapter(ChapterSteps, ChapterMatrix, ChapterTables):
     """What a network document shows, selected from ``derivation`` for ``view``."""
 
     derivation: Derivation
@@ -109,32 +110,9 @@ class Chapter(ChapterSteps, ChapterMatrix):
 
     # the model
 
-    def shown_definitions(self) -> list[list[Any]]:
-        """[symbol, definition] for each forward step shown: the first sample's, each unit of
-        a narrow layer and the first and last of a wide one; then the loss."""
-        chains = [[d.symbol, d.expr] for d in self.graph.definitions[:-1] if self._shown(d.symbol)]
-        return chains + [[self.derivation.loss, self.graph.definitions[-1].expr]]
-
-    def _shown(self, symbol: sp.Symbol) -> bool:
-        if getattr(symbol, "sample", None) not in (None, 1):
-            return False
-        layer = self.layer_of(symbol)
-        unit = symbol.index[0]
-        return layer.units <= UNITS_WRITTEN or unit in (1, layer.units)
-
     def layer_of(self, symbol: sp.Symbol) -> LayerInfo:
         """The layer a weighted sum, activation or delta belongs to."""
         return self.layers[(symbol.layer or len(self.layers)) - 1]
-
-    @property
-    def wide(self) -> bool:
-        """True when some layer has more than ``UNITS_WRITTEN`` units."""
-        return any(layer.units > UNITS_WRITTEN for layer in self.layers)
-
-    @property
-    def definitions_cut(self) -> bool:
-        """True when ``shown_definitions`` leaves some out."""
-        return len(self.shown_definitions()) < len(self.graph.definitions)
 
     def loss_formula(self) -> sp.Expr | None:
         """The loss's general definition; for a batch, the mean over the samples n of each
@@ -240,52 +218,11 @@ class Chapter(ChapterSteps, ChapterMatrix):
         keys = list(worked.literals) + list(worked.forward)
         return Values({k: self.values.text[k] for k in keys}, {k: self.values.exact[k] for k in keys})
 
-    def forward_chains(self, layer: LayerInfo) -> list[list[latex.Math]]:
-        """Each weighted sum and activation of ``layer`` (every unit and sample) with its
-        definition, in numbers, and its value."""
-        chains = []
-        for role in (Role.WEIGHTED_SUM, Role.ACTIVATION):
-            for d in self.graph.definitions:
-                if d.role is role and self.layer_of(d.symbol) == layer:
-                    chains.append([latex.tex(d.symbol), latex.tex(d.expr), self.forward_values.subs(d.expr),
-                                   latex.number(self.derivation.worked.forward[d.symbol])])
-        return chains
-
     def loss_chain(self) -> list[latex.Math]:
-        """The loss, in numbers, and its value."""
+        """The loss in numbers (its formula is the model's), and its value."""
         d = self.graph.definitions[-1]
-        return [latex.tex(d.symbol), latex.tex(d.expr), self.forward_values.subs(d.expr),
+        return [latex.tex(d.symbol), self.forward_values.subs(d.expr),
                 latex.number(self.derivation.worked.loss)]
-
-    def forward_rows(self) -> list[list[str]]:
-        """The forward pass as table rows: layer, unit, (sample,) z and a."""
-        worked = self.derivation.worked
-        rows = []
-        for d in self.graph.definitions:
-            if d.role is not Role.WEIGHTED_SUM:
-                continue
-            activation = next(a for a in self.graph.definitions
-                              if a.role is Role.ACTIVATION and a.expr.has(d.symbol)
-                              and _same_unit(a.symbol, d.symbol))
-            sample = [str(d.symbol.sample)] if self.batch else []
-            rows.append([str(self.layer_of(d.symbol).number), str(d.symbol.index[0]), *sample,
-                         f"{latex.tex(d.symbol)} = {latex.num(worked.forward[d.symbol])}",
-                         f"{latex.tex(activation.symbol)} = {latex.num(worked.forward[activation.symbol])}"])
-        return rows
-
-    def parameter_rows(self) -> list[list[str]]:
-        """Every differentiated parameter as a table row: name, value, gradient, updated."""
-        worked = self.derivation.worked
-        rows = []
-        for group in self.graph.parameters:
-            for p in group.symbols:
-                if p in worked.gradients:
-                    row = [str(latex.tex(p)), latex.literal_tex(worked.literals[p]),
-                           latex.num(worked.gradients[p])]
-                    if worked.learning_rate is not None:
-                        row.append(latex.num(worked.updated[p]))
-                    rows.append(row)
-        return rows
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -306,7 +243,3 @@ def _representative(factor: Factor) -> tuple:
     of, wrt = factor.of, factor.wrt
     return (-_layer(of) - _layer(wrt), getattr(of, "index", ()), getattr(wrt, "index", ()),
             getattr(of, "sample", None) or 0)
-
-
-def _same_unit(a: Var, z: Var) -> bool:
-    return a.index == z.index and getattr(a, "sample", None) == getattr(z, "sample", None)

@@ -22,27 +22,28 @@ class ColumnSoftmax(sp.Function):
 class ChapterMatrix:
     """The matrix view's equations of a ``Chapter``, and with values their numbers."""
 
-    def matrix_forward(self, layer: Layer) -> list[list[latex.Math]]:
-        """Z = W A + b 1^T and A = f(Z) for one layer, and with values their numbers."""
+    def matrix_forward(self, layer: Layer, numbers: bool = True) -> list[list[latex.Math]]:
+        """Z = W A + b 1^T and A = f(Z) for one layer, and with values (and ``numbers``)
+        their numbers."""
         activated = layer.activated if layer.activated is not None else ColumnSoftmax(layer.Z)
         chains = [[latex.tex(layer.Z), latex.tex(layer.weighted_sum)], [latex.tex(layer.A), latex.tex(activated)]]
-        numbers = self.matrix_values
+        numbers = self.matrix_values if numbers else None
         if numbers is not None:
             chains[0] += [numbers.subs(layer.weighted_sum), numbers.number(layer.Z)]
             chains[1] += [numbers.subs(activated), numbers.number(layer.A)]
         return chains
 
-    def matrix_output(self) -> list[latex.Math]:
+    def matrix_output(self, numbers: bool = True) -> list[latex.Math]:
         """The output layer's delta, entry by entry, and with values its numbers."""
         last = self.form.layers[-1]
         chain = [latex.tex(last.delta), latex.tex(self.gradient_matrix(last.Z)),
                  latex.tex(self.form.output.matrix)]
-        numbers = self.matrix_values
+        numbers = self.matrix_values if numbers else None
         if numbers is not None:
             chain += [numbers.subs(self.form.output.matrix), numbers.number(last.delta)]
         return chain
 
-    def matrix_backward(self) -> list[tuple[Layer, list[latex.Math]]]:
+    def matrix_backward(self, numbers: bool = True) -> list[tuple[Layer, list[latex.Math]]]:
         """Each hidden layer's delta from the next one's, and with values its numbers."""
         out = []
         for delta, recursion in self.form.backward:
@@ -53,26 +54,26 @@ class ChapterMatrix:
                 propagated, = (f for f in recursion.args if f != layer.derivative)
                 chain.append(latex.tex(sp.HadamardProduct(propagated, slope), names=self.slope_names))
             chain.append(latex.tex(recursion))
-            numbers = self.matrix_values
-            if numbers is not None:
+            values = self.matrix_values if numbers else None
+            if values is not None:
                 products = self.matrix_products
-                chain += [numbers.subs(recursion), numbers.subs(recursion, products=products),
-                          numbers.number(delta)]
+                chain += [values.subs(recursion), values.subs(recursion, products=products),
+                          values.number(delta)]
             out.append((layer, chain))
         return out
 
-    def matrix_gradients(self, layer: Layer) -> list[list[latex.Math]]:
+    def matrix_gradients(self, layer: Layer, numbers: bool = True) -> list[list[latex.Math]]:
         """dL/dW = Delta A^T and dL/db = Delta 1 for one layer, and with values their numbers."""
         chains = []
         for of, rule in ((layer.W, layer.weight_gradient), (layer.b, layer.bias_gradient)):
             gradient = self.gradient_matrix(of)
             chain = [latex.tex(gradient), latex.tex(rule)]
-            if self.matrix_values is not None:
+            if numbers and self.matrix_values is not None:
                 chain += [self.matrix_values.subs(rule), self.matrix_values.number(gradient)]
             chains.append(chain)
         return chains
 
-    def matrix_input_gradient(self) -> list[latex.Math] | None:
+    def matrix_input_gradient(self, numbers: bool = True) -> list[latex.Math] | None:
         """dL/dX = (W^(1))^T Delta^(1) when the inputs' gradient is asked for (a saliency),
         and with values (of every parameter) its numbers; None otherwise."""
         if not any(self.graph.role_of(p) == "input" for p in self.derivation.parameters):
@@ -80,20 +81,10 @@ class ChapterMatrix:
         first = self.form.layers[0]
         gradient, rule = self.gradient_matrix(self.form.X), sp.MatMul(first.W.T, first.delta)
         chain = [latex.tex(gradient), latex.tex(rule)]
-        numbers = self.matrix_values
-        if numbers is not None and gradient in numbers.exact:
-            chain += [numbers.subs(rule), numbers.number(gradient)]
+        values = self.matrix_values if numbers else None
+        if values is not None and gradient in values.exact:
+            chain += [values.subs(rule), values.number(gradient)]
         return chain
-
-    def matrix_updates(self) -> list[list[latex.Math]]:
-        """W <- W - eta dL/dW for each weight matrix and bias vector, in numbers."""
-        chains = []
-        for layer in self.form.layers:
-            for of in (layer.W, layer.b):
-                rule = of - ETA * self.gradient_matrix(of)
-                chains.append([latex.tex(of), latex.tex(rule), self.matrix_values.subs(rule),
-                               self.matrix_values.number(_updated(of))])
-        return chains
 
     @staticmethod
     def slope_matrix(layer: Layer) -> sp.MatrixExpr | None:

@@ -74,13 +74,6 @@ class ChapterSteps:
                 by_step.setdefault(derived[name], []).append(name)
         return tuple(Reuse(tuple(names_), step) for step, names_ in sorted(by_step.items()))
 
-    def step_of(self, name: sp.Expr) -> int | None:
-        """The number of the step that derives the named adjoint ``name``."""
-        for step in self.steps:
-            if isinstance(step, AdjointStep) and any(a.name == name for a in step.adjoints):
-                return step.number
-        return None
-
     @property
     def adjoint_steps(self) -> list[AdjointStep]:
         return [s for s in self.steps if isinstance(s, AdjointStep)]
@@ -138,11 +131,14 @@ class ChapterSteps:
         return terms_symbols(self.derivation, terms)
 
     def terms_results(self, terms: Sequence[Term], forward: bool = False,
-                      values: Values | None = None) -> latex.Math:
+                      values: Values | None = None, rename=None) -> latex.Math:
         """Sum over consumers c of (dL/dc) * (dc/dv as derived): dL/dc by name; with
         ``forward``, local derivatives of the loss by their value and activations by the
-        quantity they define (sigma(z) as a); with ``values``, in numbers."""
+        quantity they define (sigma(z) as a); with ``values``, in numbers; with ``rename``
+        (a function of an expression), each part renamed first (for any unit j)."""
         show = values.subs if values is not None else latex.tex
+        if rename is not None:
+            show = lambda e, show=show: show(rename(e))  # noqa: E731
         parts = []
         for t in terms:
             adjoint = self.derivation.backward.adjoints.get(t.consumer)
@@ -160,10 +156,6 @@ class ChapterSteps:
         return {d.expr: d.symbol for d in self.graph.definitions
                 if d.role is Role.ACTIVATION and isinstance(d.expr, sp.Function)}
 
-    def others(self, step: AdjointStep) -> list[Adjoint]:
-        """The adjoints of a step after the first, derived the same way."""
-        return list(step.adjoints[1:])
-
     def model_step(self, step: AdjointStep) -> AdjointStep | None:
         """The earlier step that derives the same kind of adjoint in the same layer, which
         ``step`` repeats for another unit (None for the first of its kind)."""
@@ -171,14 +163,6 @@ class ChapterSteps:
             if other.number < step.number and other.layer == step.layer and other.kind == step.kind:
                 return other
         return None
-
-    def short_chain(self, adjoint: Adjoint) -> list[latex.Math]:
-        """For an adjoint derived like one shown in full: its name, its simplest form and
-        (with values) that form in numbers and the value."""
-        name = adjoint.name if adjoint.named else sp.Derivative(self.derivation.loss, adjoint.node)
-        last = latex.tex(adjoint.value) if adjoint.simplification is not None \
-            else self.terms_results(adjoint.terms, forward=True)
-        return [latex.tex(name), last] + self.numbers_of(adjoint)
 
     # gradients
 

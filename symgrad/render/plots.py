@@ -131,7 +131,7 @@ def _draw_contour(ax, shown: Contour) -> None:  # type: ignore[no-untyped-def]
 
 def training_figure(shown: Training, extension: str) -> bytes:
     """The training curve as ``extension`` bytes."""
-    return _figure(1, lambda axes: _draw_training(axes[0], shown), extension, (4.6, 3.0))
+    return _figure(1, lambda axes: _draw_training(axes[0], shown), extension, (4.6, 2.4))
 
 
 def _draw_training(ax, shown: Training) -> None:  # type: ignore[no-untyped-def]
