@@ -66,11 +66,11 @@ def fitted(letters: str, header: list[str], rows: list[list[str]], slides: bool 
     room = budget - PADDING * len(letters)
     wrapped: list[int] = []
     order = sorted(range(len(letters)), key=lambda i: -widths[i])
-    while sum(w for i, w in enumerate(widths) if i not in wrapped) > room and len(wrapped) < len(order):
-        wrapped.append(order[len(wrapped)])
+    while len(wrapped) < len(order):  # wrap the widest until the others leave them room
         left = room - sum(w for i, w in enumerate(widths) if i not in wrapped)
-        if left >= 12 * len(wrapped):
+        if left >= 12 * len(wrapped) and (wrapped or left >= 0):
             break
+        wrapped.append(order[len(wrapped)])
     if not wrapped:
         return Columns(letters)
     left = max(room - sum(w for i, w in enumerate(widths) if i not in wrapped), 12.0 * len(wrapped))
@@ -214,6 +214,7 @@ class ChapterTables:
         rows.append(("", *self.forward_rules()[0]))
         output = next(s for s in self.adjoint_steps if s.output).adjoints[0]
         rows.append(("BP1", *self._row(output.name, str(self.generic_error(output)))))
+        hidden = []
         for step in self.adjoint_steps:
             if step.output or step.kind != "delta" or self.model_step(step) is not None:
                 continue
@@ -221,7 +222,14 @@ class ChapterTables:
             after = layer_number(step.layer + 1)
             slope = self.generic_slope(a)
             sum_ = (rf"\sum_{{i}} {self.q('W', after, 'ij')} {self.q('delta', after, 'i' + n)}")
-            rows.append(("BP2", *self._row(a.name, rf"\left({sum_}\right) {slope}")))
+            hidden.append((("BP2", *self._row(a.name, rf"\left({sum_}\right) {slope}")),
+                           self.generic_slope(a, layer=step.layer)))
+        slopes = {slope for _, slope in hidden}
+        if len(hidden) > 1 and len(slopes) == 1:  # hidden layers alike: BP2 once, for any l
+            sum_ = rf"\sum_{{i}} {self.q('W', 'l+1', 'ij')} {self.q('delta', 'l+1', 'i' + n)}"
+            rows.append(("BP2", self.q("delta", "l", "j" + n), rf"= \left({sum_}\right) {slopes.pop()}"))
+        else:
+            rows += [row for row, _ in hidden]
         mean = r"\sum_{n} " if self.batch else ""
         if any(s.kind == "input" for s in self.data_steps):  # a saliency
             rows.append(("", rf"\frac{{\partial {loss}}}{{\partial {self.q('x', None, 'k' + n)}}}",
@@ -244,11 +252,15 @@ class ChapterTables:
             return latex.tex(_generic_index(adjoint.value))
         return self.terms_results(adjoint.terms, forward=True, rename=_generic_index)
 
-    def generic_slope(self, adjoint) -> str:
-        """The activation's slope of a hidden unit's error, for any unit j."""
+    def generic_slope(self, adjoint, layer: int | None = None) -> str:
+        """The activation's slope of a hidden unit's error, for any unit j (and with
+        ``layer``, symgrad's number of the unit's layer, for any layer l)."""
         for t in adjoint.terms:
             if self.graph.definition(t.consumer).role is Role.ACTIVATION:
-                return str(latex.tex(_generic_index(t.factor.result.xreplace(self.outputs))))
+                slope = _generic_index(t.factor.result.xreplace(self.outputs))
+                if layer is not None:
+                    slope = _generic_layer(slope, layer)
+                return str(latex.tex(slope))
         return ""
 
     def matrix_used(self) -> list[tuple[str, str, str]]:
@@ -375,6 +387,14 @@ def _generic_index(expr: sp.Basic) -> sp.Basic:
     """``expr`` for any unit j (and sample n): each quantity of one unit renamed."""
     renamed = {v: Var(f"{v.name}~j", v.base, v.layer, ("j",), "n" if v.sample else None)
                for v in sp.sympify(expr).atoms(Var) if len(v.index) == 1}
+    with sp.evaluate(False):
+        return expr.xreplace(renamed)
+
+
+def _generic_layer(expr: sp.Basic, layer: int) -> sp.Basic:
+    """``expr`` of symgrad's layer ``layer`` for any layer l: its quantities renamed."""
+    renamed = {v: Var(f"{v.name}~l", v.base, "l", v.index, v.sample)
+               for v in sp.sympify(expr).atoms(Var) if v.layer == layer}
     with sp.evaluate(False):
         return expr.xreplace(renamed)
 

@@ -119,6 +119,16 @@ def short_factor(factor: Factor, detail: str) -> bool:
     return len(explained_steps(factor.step)) == 1
 
 
+COLUMN = re.compile(r"[lrc]|p\{[^}]*\}")
+
+
+def column_kinds(align: str) -> list[str]:
+    """The letter of each column of a LaTeX tabular's ``align`` (``lrp{0.3\\textwidth}r``
+    gives l, r, p, r): a table sets the text of a p column ragged right, as a narrow
+    column of equations reads best."""
+    return [column[0] for column in COLUMN.findall(str(align))]
+
+
 def drop_empty_frames(tex: str) -> str:
     """Beamer frames without the frames that hold nothing but a title."""
     return EMPTY_FRAME.sub("", str(tex))
@@ -127,6 +137,7 @@ def drop_empty_frames(tex: str) -> str:
 FILTERS = {
     "paragraphs": paragraphs,
     "drop_empty_frames": drop_empty_frames,
+    "column_kinds": column_kinds,
     "split_frames": split_frames,
     "tex": latex.tex,
     "num": latex.num,

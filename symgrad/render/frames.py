@@ -10,6 +10,7 @@ import math
 import re
 
 from .latex.display import row_height
+from .latex.width import width
 
 FRAME_LINES = 18.0
 """About how many lines of body text a 4:3 slide holds below its title (at the
@@ -19,6 +20,11 @@ SHRINK = 1.25
 little; a taller one is split."""
 LINE_CHARS = 66
 """About how many characters of prose fill a line of a 4:3 slide."""
+TABLE_CHARS = 66.0
+"""How wide a slide's small table may be, in ``latex.width`` units (chapter_tables'
+TABLE_WIDTH for slides)."""
+TABULAR = re.compile(r"\\begin\{tabular\}\{((?:[^{}]|\{[^{}]*\})*)\}")
+COLUMN = re.compile(r"[lrc]|p\{[^}]*\}")
 PICTURE_LINES = 10.0
 """A picture's height in lines (beamer/figures.j2 fits it to 0.56\\textheight)."""
 
@@ -116,12 +122,26 @@ def block_height(block: str) -> float:
             rows = [line for line in part.split("\n")[1:-1] if line.strip()]
             height += 0.8 + sum(row_height((line, "")) for line in rows)
         elif part.startswith(r"\begin{tabular}"):
-            height += 0.5 + 0.9 * part.count(r"\\")
+            height += 0.5 + 0.9 * _table_lines(part)
         elif part.startswith(r"\item"):
             height += _prose(part) + 0.2
         else:
             height += _prose(part)
     return height + 0.3
+
+
+def _table_lines(tabular: str) -> float:
+    """How many lines the rows of ``tabular`` take: a row one line, or as many as the
+    longest of its paragraph columns (``p{0.2\\textwidth}``) wraps to."""
+    spec = TABULAR.match(tabular)
+    columns = COLUMN.findall(spec.group(1)) if spec else []
+    lines = 1.0  # the header
+    for row in tabular.split("\\\\")[1:-1]:
+        cells = row.replace(r"\hline", "").split("&")
+        wrapped = [math.ceil(width(cell) / (float(c[2:].split("\\")[0]) * TABLE_CHARS))
+                   for c, cell in zip(columns, cells) if c.startswith("p{") and cell.strip()]
+        lines += max(wrapped + [1])
+    return lines
 
 
 def _picture(block: str) -> bool:
@@ -156,6 +176,6 @@ def _groups(blocks: list[str]) -> list[list[str]]:
             used = 0.0
         groups[-1].append(block)
         used += height
-    if len(groups) > 1 and len(groups[-1]) == 1 and not groups[-1][0].lstrip().startswith("\\"):
+    if len(groups) > 1 and len(groups[-1]) == 1 and LONE.fullmatch(groups[-1][0]):
         groups[-2].extend(groups.pop())  # a sentence alone stays on the frame before
     return groups
