@@ -72,3 +72,24 @@ def test_printed_pages_have_no_orphans_and_plots_stay_with_their_text(name, plot
         # the sentence is two lines at most; a page it opens must go on with the next section
         assert before.strip() or len(lines(pages[i])) >= 5, \
             f"{name}: the verification sentence is alone on page {i + 1}: {after[:200]}"
+
+
+def test_a_printed_exercise_sheet_keeps_each_problem_on_one_page(tmp_path):
+    """A problem's statement is never split across pages: its heading, its values and what it
+    asks are on one page (the gallery's sheet split problem 2 before the minipage)."""
+    require("pdflatex", pdflatex_available() and shutil.which("pdftotext") is not None,
+            "pdflatex and pdftotext are not installed")
+    spec = EXAMPLES / "exercises" / "15_neuron_exercises.yaml"
+    assert main(["exercises", str(spec), "-o", str(tmp_path / "sheet.tex")]) == 0
+    for _ in range(2):
+        run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "sheet.tex"],
+                             cwd=tmp_path, capture_output=True, text=True,
+                             stdin=subprocess.DEVNULL, timeout=300)
+        assert run.returncode == 0, run.stdout[-2000:]
+    text = subprocess.run(["pdftotext", "-layout", "sheet.pdf", "-"], cwd=tmp_path,
+                          capture_output=True, text=True, check=True).stdout
+    pages = [" ".join(page.split()) for page in text.split("\f")]
+    problems = [piece for page in pages for piece in page.split("Problem ")[1:]]
+    assert len(problems) == 4
+    for piece in problems:  # from each heading to the next, on the heading's page
+        assert "The values are" in piece and "give the updated values" in piece, piece[:300]

@@ -70,7 +70,7 @@ def test_a_rising_loss_is_called_an_overshoot_not_downhill():
     d = symgrad.derive("(w*x - y)**2", "w", at={"w": 1, "x": 3, "y": 1}, learning_rate=1)
     text = symgrad.render(d, "markdown", pictures=pictures(d, "d"))
     assert "downhill" not in text
-    assert "where the loss along this line is $1156$, higher than $4$" in text
+    assert "where the loss on the curve is $1156$, higher than $4$" in text
     assert "After the step the loss is $1156$, up from $4$" in text
     assert "the loss rises at every step" in text
     small = symgrad.derive("(w*x - y)**2", "w", at={"w": 1, "x": 3, "y": 1}, learning_rate=0.01)
@@ -104,7 +104,7 @@ def test_a_zero_gradient_does_not_move():
     for rate in (None, 0.1):
         d = symgrad.derive("(w*x - y)**2", "w", at={"w": 0.5, "x": 2, "y": 1}, learning_rate=rate)
         text = symgrad.render(d, "markdown", pictures=pictures(d, "d"))
-        assert "is at a stationary point of the loss along this line, so gradient descent does " \
+        assert "is at a stationary point of the curve, so gradient descent does " \
                "not move it" in text
         assert "downhill" not in text and "moves $w$ to" not in text
     assert "After the step the loss is still $0$" in text

@@ -404,12 +404,12 @@ def test_kinks_are_stated_with_their_values():
 
 
 ACTIVATION_DEFINITIONS = [
-    ("sigmoid(z)", r"From the definition $\sigma(z) = \frac{1}{e^{- z} + 1}$",
-     r"\frac{e^{- z}}{(e^{- z} + 1)^{2}} = \frac{1}{e^{- z} + 1} \cdot \frac{e^{- z}}{e^{- z} + 1} = \sigma(z) (1 - \sigma(z))"),
-    ("tanh(z)", r"From the definition $\tanh(z) = \frac{e^{z} - e^{- z}}{e^{- z} + e^{z}}$",
+    ("sigmoid(z)", r"From the definition $\sigma(z) = \frac{1}{1 + e^{- z}}$",
+     r"\frac{e^{- z}}{(1 + e^{- z})^{2}} = \frac{1}{1 + e^{- z}} \cdot \frac{e^{- z}}{1 + e^{- z}} = \sigma(z) (1 - \sigma(z))"),
+    ("tanh(z)", r"From the definition $\tanh(z) = \frac{e^{z} - e^{- z}}{e^{z} + e^{- z}}$",
      r"= 1 - \tanh^{2}(z)"),
-    ("softplus(z)", r"From the definition $\operatorname{softplus}(z) = \log(e^{z} + 1)$",
-     r"\frac{e^{z}}{e^{z} + 1} = \sigma(z)"),
+    ("softplus(z)", r"From the definition $\operatorname{softplus}(z) = \log(1 + e^{z})$",
+     r"\frac{e^{z}}{1 + e^{z}} = \sigma(z)"),
     ("relu(z)", r"From the definition $\operatorname{ReLU}(z) = \max(0, z)$", "(piecewise rule)"),
     ("leaky_relu(z)", r"From the definition $\operatorname{LeakyReLU}(z) = \begin{cases}",
      "(piecewise rule)"),
@@ -1314,3 +1314,39 @@ def test_softmax_with_cross_entropy_collects_the_targets_before_their_sum_goes_i
     assert step != 0 and sp.expand(step.subs(y3, 1 - y1 - y2)) == 0  # holds where the targets sum to 1
     assert "the targets sum to one, $y_{1} + y_{2} + y_{3} = 1$" in render(d, "markdown", view="index")
     assert equation_failures(d, shown) == []
+
+
+def _quotients_in_quotients(text: str) -> list[str]:
+    """Each ``\\frac`` whose numerator or denominator holds a quotient of values (derivative
+    operators such as ``\\frac{\\partial}{\\partial w}`` do not count)."""
+    operator = re.compile(r"\\frac\{\\partial[^{}]*\}\{\\partial [^{}]*\}|\\frac\{d[^{}]*\}\{d [^{}]*\}")
+    text = operator.sub("D", text)
+    found = []
+    for start in (m.start() for m in re.finditer(r"\\frac\{", text)):
+        i, parts = start + len(r"\frac"), []
+        for _ in range(2):
+            depth, j = 0, i
+            while True:
+                depth += {"{": 1, "}": -1}.get(text[j], 0)
+                j += 1
+                if depth == 0:
+                    break
+            parts.append(text[i + 1:j - 1])
+            i = j
+        if any(r"\frac" in part for part in parts):
+            found.append(text[start:i])
+    return found
+
+
+def test_a_quotient_rule_result_is_no_fraction_inside_a_fraction():
+    """The quotient rule with a logarithm on top gives (2w(1 + wx)/(1 + w^2) - x log(1 + w^2))
+    / (1 + wx)^2: written as one fraction, its inner fraction prints at script size, so it is
+    written 1/(1 + wx)^2 times the bracket."""
+    w, x = sp.symbols("w x")
+    d = derive(sp.log(1 + w**2) / (1 + w * x), wrt=[w], at={"w": 0.5, "x": 2.0})
+    text = render(d, "latex", detail="full")
+    assert not _quotients_in_quotients(text), _quotients_in_quotients(text)[:3]
+    assert r"\frac{1}{(w x + 1)^{2}} \left(\frac{2 w (w x + 1)}{w^{2} + 1} - x \log(w^{2} + 1)\right)" in text
+    # The sigmoid's own derivation (a quotient of derivative operators) is left as it was.
+    assert _quotients_in_quotients(r"\frac{\frac{a}{b}}{c} + \frac{\frac{\partial}{\partial z} u}{u}") \
+        == [r"\frac{\frac{a}{b}}{c}"]

@@ -33,9 +33,14 @@ def _degree(term: sp.Expr) -> int:
 
 
 def term_key(term: sp.Expr) -> tuple:
-    """Higher degree first, then by name with numbers in numeric order (x_2 before x_10)."""
-    parts = re.split(r"(\d+)", str(split_sign(term)[1]))
-    return -_degree(term), [(1, int(p)) if p.isdigit() else (0, p) for p in parts]
+    """Higher degree first, then by name with numbers in numeric order (x_2 before x_10);
+    an exponential before its reciprocal (``e^{z} + e^{-z}``)."""
+    magnitude, reciprocal = split_sign(term)[1], False
+    if isinstance(magnitude, sp.exp):
+        reciprocal, exponent = split_sign(magnitude.exp)
+        magnitude = sp.exp(exponent, evaluate=False)
+    parts = re.split(r"(\d+)", str(magnitude))
+    return -_degree(term), [(1, int(p)) if p.isdigit() else (0, p) for p in parts], reciprocal
 
 
 def split_sign(term: sp.Expr) -> tuple[bool, sp.Expr]:

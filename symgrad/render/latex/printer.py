@@ -272,6 +272,8 @@ class Printer(MatrixPrinting, LatexPrinter):
         if written is not None:  # a sum the author wrote, or one derived term by term from it
             return [t for i in sorted(range(len(groups)), key=written.__getitem__) for t in groups[i]]
         order = sorted(range(len(groups)), key=lambda i: term_key(stand_ins[i]))
+        if _one_plus_exponentials(stand_ins):  # 1 + e^{-z}, as the sigmoid is defined
+            order.sort(key=lambda i: not stand_ins[i].is_Number)
         return ([t for i in order if not split_sign(stand_ins[i])[0] for t in groups[i]]
                 + [t for i in order if split_sign(stand_ins[i])[0] for t in groups[i]])
 
@@ -288,6 +290,9 @@ class Printer(MatrixPrinting, LatexPrinter):
         if denominator:
             numerator, denominator = move_rational(numerator, denominator, self._decimal)
             top, bottom = self._fraction_part(numerator), self._fraction_part(denominator)
+            if _sum_of_quotients(numerator):  # 1/(1 + wx)^2 (a/b - c): no fraction in a fraction
+                return negative, Math((Piece("", Math.atom(rf"\frac{{1}}{{{bottom}}}")),
+                                       Piece(" ", top, paren=True)))
             return negative, Math.atom(rf"\frac{{{top}}}{{{bottom}}}")
         return negative, self._product(numerator)
 
@@ -354,6 +359,22 @@ def _fractions_as_written(expr: sp.Expr) -> bool:
     fractions = [a for a in expr.args if isinstance(a, (sp.Mul, sp.Pow))
                  and any(in_denominator(f) for f in sp.Mul.make_args(a))]
     return len(fractions) > 1 and any(isinstance(a, sp.Mul) for a in fractions)
+
+
+def _sum_of_quotients(numerator: list[sp.Expr]) -> bool:
+    """A numerator that is one sum with a quotient among its terms (the quotient rule's
+    result once a logarithm is differentiated): as a fraction it would print in a fraction."""
+    return (len(numerator) == 1 and isinstance(numerator[0], sp.Add)
+            and any(in_denominator(f) and not f.base.is_Number
+                    for t in numerator[0].args for f in (flat(t, sp.Mul) if isinstance(t, sp.Mul) else [t])))
+
+
+def _one_plus_exponentials(terms: list[sp.Expr]) -> bool:
+    """A positive number plus exponentials (the sigmoid's ``1 + e^{-z}``, softplus's
+    ``1 + e^{z}``): textbooks write the number first."""
+    numbers = [t for t in terms if t.is_Number]
+    return (len(numbers) == 1 and numbers[0].is_positive and len(terms) > 1
+            and all(isinstance(split_sign(t)[1], sp.exp) for t in terms if not t.is_Number))
 
 
 def _stand_in(term: sp.Expr) -> sp.Expr:
