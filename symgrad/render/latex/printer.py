@@ -290,9 +290,6 @@ class Printer(MatrixPrinting, LatexPrinter):
         if denominator:
             numerator, denominator = move_rational(numerator, denominator, self._decimal)
             top, bottom = self._fraction_part(numerator), self._fraction_part(denominator)
-            if _sum_of_quotients(numerator):  # 1/(1 + wx)^2 (a/b - c): no fraction in a fraction
-                return negative, Math((Piece("", Math.atom(rf"\frac{{1}}{{{bottom}}}")),
-                                       Piece(" ", top, paren=True)))
             return negative, Math.atom(rf"\frac{{{top}}}{{{bottom}}}")
         return negative, self._product(numerator)
 
@@ -359,14 +356,6 @@ def _fractions_as_written(expr: sp.Expr) -> bool:
     fractions = [a for a in expr.args if isinstance(a, (sp.Mul, sp.Pow))
                  and any(in_denominator(f) for f in sp.Mul.make_args(a))]
     return len(fractions) > 1 and any(isinstance(a, sp.Mul) for a in fractions)
-
-
-def _sum_of_quotients(numerator: list[sp.Expr]) -> bool:
-    """A numerator that is one sum with a quotient among its terms (the quotient rule's
-    result once a logarithm is differentiated): as a fraction it would print in a fraction."""
-    return (len(numerator) == 1 and isinstance(numerator[0], sp.Add)
-            and any(in_denominator(f) and not f.base.is_Number
-                    for t in numerator[0].args for f in (flat(t, sp.Mul) if isinstance(t, sp.Mul) else [t])))
 
 
 def _one_plus_exponentials(terms: list[sp.Expr]) -> bool:
