@@ -15,6 +15,7 @@ from typing import Any, Iterable
 import sympy as sp
 
 from . import latex
+from .frames import TABLE_CHARS
 from .describe import layer_number, matrix_quantity as quantity_matrix, quantity
 from .steps import factor_sides
 from ..model.graph import Role
@@ -48,7 +49,7 @@ class Columns(str):
         return self.spec
 
 
-TABLE_WIDTH = {False: 88.0, True: 66.0}
+TABLE_WIDTH = {False: 88.0, True: TABLE_CHARS}
 """How wide a table may be, in ``latex.width`` units (measured: a page's line in the 11pt
 article holds about 88 of them in a table's cells, a 4:3 slide's small table about 66)."""
 PADDING = 3.0
@@ -68,7 +69,7 @@ def fitted(letters: str, header: list[str], rows: list[list[str]], slides: bool 
     order = sorted(range(len(letters)), key=lambda i: -widths[i])
     while len(wrapped) < len(order):  # wrap the widest until the others leave them room
         left = room - sum(w for i, w in enumerate(widths) if i not in wrapped)
-        if left >= 12 * len(wrapped) and (wrapped or left >= 0):
+        if left >= 12 * len(wrapped):
             break
         wrapped.append(order[len(wrapped)])
     if not wrapped:

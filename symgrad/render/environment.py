@@ -26,7 +26,7 @@ import jinja2
 import markupsafe
 
 from . import drawn, flavours, latex, svg
-from .frames import split_frames
+from .frames import COLUMN, split_frames
 from .chains import (adjoints_of, chain_numbers, chain_results, chain_symbols, earlier_adjoints,
                      earlier_factors, factors_of, path_tex, terms_numbers, terms_results,
                      simplification_sides, terms_symbols, together_sides)
@@ -117,9 +117,6 @@ def short_factor(factor: Factor, detail: str) -> bool:
     if detail == "full":
         return not outline(factor.step)
     return len(explained_steps(factor.step)) == 1
-
-
-COLUMN = re.compile(r"[lrc]|p\{[^}]*\}")
 
 
 def column_kinds(align: str) -> list[str]:

@@ -21,10 +21,11 @@ little; a taller one is split."""
 LINE_CHARS = 66
 """About how many characters of prose fill a line of a 4:3 slide."""
 TABLE_CHARS = 66.0
-"""How wide a slide's small table may be, in ``latex.width`` units (chapter_tables'
-TABLE_WIDTH for slides)."""
+"""How wide a slide's small table may be, in ``latex.width`` units (chapter_tables fits
+its tables to it)."""
 TABULAR = re.compile(r"\\begin\{tabular\}\{((?:[^{}]|\{[^{}]*\})*)\}")
 COLUMN = re.compile(r"[lrc]|p\{[^}]*\}")
+"""One column of a tabular's alignment: l, r, c or a paragraph column p{...}."""
 PICTURE_LINES = 10.0
 """A picture's height in lines (beamer/figures.j2 fits it to 0.56\\textheight)."""
 
