@@ -116,6 +116,12 @@ class Gradient:
         return tuple(self.backward.paths(self.parameter))
 
     @property
+    def path_count(self) -> int:
+        """How many routes lead from L to the parameter, counted without listing them (a
+        first-layer weight of a deep network has exponentially many)."""
+        return self.backward.path_count(self.parameter)
+
+    @property
     def product(self) -> sp.Expr:
         """The sum over paths of the chain-rule products, as written."""
         products = [p.product for p in self.paths]
@@ -160,6 +166,20 @@ class Backward:
             factor = self.factors[(consumer, start)]
             for rest in self.paths(consumer):
                 yield Path(rest.nodes + (start,), rest.factors + (factor,))
+
+    def path_count(self, start: sp.Symbol) -> int:
+        """The number of routes ``paths(start)`` yields, by one pass over the consumers."""
+        return self._path_counts.get(start, 0)
+
+    @cached_property
+    def _path_counts(self) -> dict[sp.Symbol, int]:
+        counts = {self.graph.loss: 1}
+        for d in reversed(self.graph.definitions[:-1]):
+            counts[d.symbol] = sum(counts.get(c, 0) for c in self.consumers.get(d.symbol, ()))
+        for v, users in self.consumers.items():
+            if v not in counts:
+                counts[v] = sum(counts.get(c, 0) for c in users)
+        return counts
 
     def graph_expand(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with every intermediate quantity replaced by its definition."""

@@ -107,12 +107,22 @@ class Graph:
     def is_parameter(self, symbol: sp.Symbol) -> bool:
         """True when ``symbol`` is a parameter, which gradient descent updates; an input
         or target may be differentiated (a saliency) but is never updated."""
-        return any(symbol in g.symbols for g in self.parameters)
+        return self._roles.get(symbol) in PARAMETER_ROLES
 
     def role_of(self, symbol: sp.Symbol) -> str | None:
         """The role of the group a leaf symbol belongs to ("input", "target", "parameter",
         "variable"); None for a defined quantity."""
-        return next((g.role for g in self.groups if symbol in g.symbols), None)
+        return self._roles.get(symbol)
+
+    @cached_property
+    def _roles(self) -> dict[sp.Symbol, str]:
+        """Each leaf symbol's role, the first group's where two hold it (a look-up that
+        stays constant-time for the thousands of weights of a wide network)."""
+        roles: dict[sp.Symbol, str] = {}
+        for g in self.groups:
+            for s in g.symbols:
+                roles.setdefault(s, g.role)
+        return roles
 
     def group(self, name: str) -> Group | None:
         """The leaf group called ``name``, if any."""
@@ -153,7 +163,15 @@ class Graph:
 
     def element(self, name: str) -> sp.Symbol | None:
         """The leaf symbol called ``name`` (``w``, ``W1[0][1]``), if any."""
-        return next((s for g in self.groups for s in g.symbols if s.name == name), None)
+        return self._elements.get(name)
+
+    @cached_property
+    def _elements(self) -> dict[str, sp.Symbol]:
+        elements: dict[str, sp.Symbol] = {}
+        for g in self.groups:
+            for s in g.symbols:
+                elements.setdefault(s.name, s)
+        return elements
 
     def composed(self) -> sp.Expr:
         """The loss with every intermediate substituted: the naive composed expression."""
