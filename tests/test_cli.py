@@ -192,10 +192,11 @@ def test_verified_by_default(capsys):
     assert "Every step of this derivation was checked numerically" in checked
     assert "checked numerically" not in unchecked
     _, data, _ = run(capsys, *QUICK, "--format", "json")
-    v = derive("(w*x + 1)**2", "w", verify=True).verification
+    v = derive("(w*x + 1)**2", "w", at={"w": 0.5, "x": 2}, verify=True).verification
+    assert v.numbers == 2  # L again in float64, and one directional derivative
     assert json.loads(data)["verification"] == {"equations": v.equations, "references": 1,
                                                 "points": v.points, "undefined": v.undefined,
-                                                "passed": True}
+                                                "kinds": 1, "numbers": 2, "passed": True}
     _, data, _ = run(capsys, *QUICK, "--format", "json", "--no-verify")
     assert json.loads(data)["verification"] is None
 

@@ -586,7 +586,11 @@ def test_json_shapes_and_values():
     assert isinstance(data["gradients"]["W1[0][0]"], float)
     assert [len(row) for row in data["updated"]["W2"]] == [2, 2]
     assert set(data["symbolic"]) == {p.name for p in d.parameters}
-    assert all(set(step) == {"rule", "equation", "explanation", "substeps"} for step in data["steps"])
+    assert all(set(step) == {"rule", "equation", "explanation", "substeps", "factors"}
+               for step in data["steps"])
+    covered = [tuple(f) for step in data["steps"] for f in step["factors"]]
+    assert sorted(covered) == sorted((f.of.name, f.wrt.name) for f in d.factors)
+    assert set(data["deltas"]) == {str(tex(a.name)) for a in d.adjoints if a.named} != set()
     assert data["verification"] is None
     assert render(d, "json") == json.dumps(data, indent=2)
 
@@ -603,7 +607,8 @@ def test_json_step_trees_and_verification():
     assert inner["substeps"][-1]["equation"] == "x + 0 = x"
     v = d.verification
     assert data["verification"] == {"equations": v.equations, "references": 1, "points": v.points,
-                                    "undefined": v.undefined, "passed": True}
+                                    "undefined": v.undefined, "kinds": 1, "numbers": 0,
+                                    "passed": True}
     assert v.equations > 0 and v.points > 0
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Sequence
 
 import sympy as sp
 
@@ -166,6 +166,39 @@ class Backward:
             factor = self.factors[(consumer, start)]
             for rest in self.paths(consumer):
                 yield Path(rest.nodes + (start,), rest.factors + (factor,))
+
+    def factors_met(self, starts: Sequence[sp.Symbol]) -> list[Factor]:
+        """The distinct factors on the paths from L to each of ``starts``, in the order that
+        listing those paths (``paths``) first meets them, found without listing them: each
+        quantity is visited once, and a consumer's first path walked up on the way.
+
+        The paths to v through a consumer c are c's paths each followed by d(c)/d(v), so
+        they meet c's first path, then d(c)/d(v), then whatever c's other paths add.
+        """
+        seen: dict[Factor, None] = {}
+        done: set[sp.Symbol] = set()
+
+        def visit(v: sp.Symbol) -> None:
+            for c in self.consumers.get(v, ()):
+                if c not in done:
+                    seen.update(dict.fromkeys(self._first_path(c)))
+                seen.setdefault(self.factors[(c, v)])
+                if c not in done:
+                    visit(c)
+            done.add(v)
+
+        for start in starts:
+            visit(start)
+        return list(seen)
+
+    def _first_path(self, v: sp.Symbol) -> list[Factor]:
+        """The factors of the first path from L to ``v``, L's end first."""
+        chain = []
+        while v in self.consumers and self.consumers[v]:
+            c = self.consumers[v][0]
+            chain.append(self.factors[(c, v)])
+            v = c
+        return chain[::-1]
 
     def path_count(self, start: sp.Symbol) -> int:
         """The number of routes ``paths(start)`` yields, by one pass over the consumers."""

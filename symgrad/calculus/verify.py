@@ -25,8 +25,10 @@ from typing import Iterable, Sequence
 import numpy as np
 import sympy as sp
 
-from ..model.functions import NUMPY_FUNCTIONS, Activation, Unspecified
+from ..model.functions import NUMPY_FUNCTIONS, Activation, Unspecified, leaky_relu, relu
+from ..model.graph import Graph
 from .derivation import Derivation, Verification
+from .kinds import Kind, factor_kinds
 from .rules import Rule, Step
 
 POINTS = 6
@@ -55,9 +57,13 @@ class _Claim:
 def verify_step(step: Step, seed: int = 0) -> Verification:
     """Check every equation in ``step``'s tree (with activation expansions) and its result
     against ``sympy.diff``."""
+    return _check(_step_claims(step), seed)
+
+
+def _step_claims(step: Step) -> list[_Claim]:
     claims = [c for s in step.walk(expansions=True) for c in _claims(s)]
     claims.append(_Claim(step, _reference(step), step.result, reference=True))
-    return _check(claims, seed)
+    return claims
 
 
 def _claims(step: Step) -> list[_Claim]:
@@ -210,8 +216,120 @@ def _shape(step: Step) -> str:
 
 
 def verify(derivation: Derivation, seed: int = 0) -> Verification:
-    """Check every local derivative of a derivation step by step (each unspecified
-    function through its witness, kept in ``Verification.witnesses``)."""
-    checked = verify_steps((f.step for f in derivation.factors), seed)
+    """Check every local derivative of a derivation step by step, one factor of each kind
+    (``kinds.factor_kinds``) standing for the factors its kind renames, and with values
+    the worked numbers (``verify_numbers``); each unspecified function is checked through
+    its witness, kept in ``Verification.witnesses``."""
+    checked = verify_kinds(factor_kinds(derivation.factors), derivation.graph, seed)
+    if derivation.worked is not None:
+        checked = checked + verify_numbers(derivation, seed)
     names = derivation.graph.unspecified
     return replace(checked, witnesses=tuple((n, witness(n)) for n in names)) if names else checked
+
+
+def verify_kinds(kinds: Sequence[Kind], graph: Graph, seed: int = 0) -> Verification:
+    """Check each kind's representative: every equation of its steps, its result against
+    ``sympy.diff``, and the factor's result (written with the forward pass's names, such as
+    a (1 - a), each name put back as the call it names) against its steps' result. The counts are those of checking every factor
+    (a kind's counts once per factor it stands for); ``kinds`` is how many were checked."""
+    calls = {symbol: call for call, symbol in graph.activation_names.items()}
+    total = Verification()
+    for kind in kinds:
+        factor = kind.representative
+        claims = _step_claims(factor.step)
+        inside = {s: c for s, c in calls.items() if c.free_symbols <= factor.expr.free_symbols}
+        named = factor.result.xreplace(inside)
+        if named != factor.step.result:
+            claims.append(_Claim(factor.step, factor.step.result, named))
+        one = _check(claims, seed)
+        total = total + replace(one, equations=one.equations * len(kind.factors),
+                                references=one.references * len(kind.factors),
+                                undefined=one.undefined * len(kind.factors), kinds=1)
+    return total
+
+
+STEP = 1e-5
+"""The central differences' step along a unit direction."""
+
+FD_RTOL, FD_ATOL = 1e-5, 1e-7
+"""A directional derivative's tolerance, relative to its gradient's length and the loss."""
+
+
+def verify_numbers(derivation: Derivation, seed: int = 0) -> Verification:
+    """The worked numbers against float64 arithmetic that shares none of their code: every
+    forward quantity computed again by numpy from the definitions, and each group's
+    gradient (W1, b1, ...) along a random unit direction u against central differences of
+    that loss, (L(p + h u) - L(p - h u)) / 2h. ``numbers`` counts the values compared; a
+    difference across a kink (ReLU at 0), or a loss undefined a step away, is ``undefined``."""
+    graph, worked = derivation.graph, derivation.worked
+    wanted = set(derivation.parameters)
+    groups = [[s for s in g.symbols if s in wanted] for g in graph.groups]
+    groups = [g for g in groups if g]
+    rng = np.random.default_rng(seed)
+    directions = [dict(zip(g, _unit(rng, len(g)))) for g in groups]
+    leaves = [s for g in graph.groups for s in g.symbols]
+    lanes = {s: np.full(1 + 2 * len(groups), float(worked.given[s])) for s in dict.fromkeys(leaves)}
+    for i, direction in enumerate(directions):
+        for s, u in direction.items():
+            lanes[s][1 + 2 * i] += STEP * u
+            lanes[s][2 + 2 * i] -= STEP * u
+    forward = _float_forward(graph, lanes)
+    failures = [f"{s} = {float(worked.forward[s])!r} but float64 gives {v[0]!r}"
+                for s, v in forward.items() if not np.isclose(v[0], float(worked.forward[s]),
+                                                              rtol=RTOL, atol=ATOL)]
+    loss, undefined, smooth = forward[graph.loss], 0, _smooth(graph)
+    for i, direction in enumerate(directions):
+        outcome = _directional(worked, direction, loss[1 + 2 * i], loss[2 + 2 * i], loss[0])
+        if outcome and not smooth:  # perhaps across a kink
+            outcome = None
+        undefined += outcome is None
+        if outcome:
+            failures.append(outcome)
+    return Verification(undefined=undefined, failures=tuple(failures),
+                        numbers=len(forward) + len(directions))
+
+
+def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    u = rng.standard_normal(n)
+    return u / np.linalg.norm(u)
+
+
+def _directional(worked, direction: dict[sp.Symbol, float], ahead: float, behind: float,
+                 loss: float) -> str | None | bool:
+    """A failure line, None when the loss a step away is not a number, False when the
+    gradient along ``direction`` matches the central difference."""
+    if not (np.isfinite(ahead) and np.isfinite(behind)):
+        return None
+    gradient = np.array([float(worked.gradients[s]) for s in direction])
+    exact = float(gradient @ np.array(list(direction.values())))
+    difference = (ahead - behind) / (2 * STEP)
+    if abs(difference - exact) <= FD_RTOL * np.linalg.norm(gradient) + FD_ATOL * (1 + abs(loss)):
+        return False
+    first = next(iter(direction))
+    return (f"the gradient along a random direction of {first}'s group is {exact!r}, but "
+            f"central differences of the loss give {difference!r}")
+
+
+NONSMOOTH = (relu, leaky_relu, sp.Abs, sp.Piecewise, sp.Heaviside, sp.Max, sp.Min, sp.sign)
+"""The functions with kinks, across which a central difference is no derivative."""
+
+
+def _smooth(graph: Graph) -> bool:
+    return not any(d.expr.has(*NONSMOOTH) for d in graph.definitions)
+
+
+def _float_forward(graph: Graph, lanes: dict[sp.Symbol, np.ndarray]) -> dict[sp.Symbol, np.ndarray]:
+    """Every defined quantity in float64 at each lane of the leaves' values: the definitions
+    as one generated numpy function, assigned in forward order."""
+    leaves = list(lanes)
+    order = leaves + [d.symbol for d in graph.definitions]
+    plain = {s: sp.Symbol(f"v{i}") for i, s in enumerate(order)}
+    with sp.evaluate(False):  # renaming only
+        program = [(plain[d.symbol], d.expr.xreplace(plain)) for d in graph.definitions]
+    outputs = [plain[d.symbol] for d in graph.definitions]
+    function = sp.lambdify([plain[s] for s in leaves], outputs, modules=MODULES,
+                           cse=lambda exprs: (program, exprs), docstring_limit=0)
+    with np.errstate(all="ignore"):
+        values = function(*lanes.values())
+    return {d.symbol: np.broadcast_to(np.asarray(v, dtype=float), (len(lanes[leaves[0]]),))
+            for d, v in zip(graph.definitions, values)}

@@ -1,20 +1,19 @@
 """A ``Derivation`` as plain JSON data: title, loss, gradients, the symbolic gradients,
-one step per local derivative and the verification."""
+one step per kind of local derivative and the verification."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, Callable
 
 import sympy as sp
 
 from . import latex
-from .chains import document_factors
 from .environment import environment
 from .steps import explained_steps, factor_sides, step_children, step_maths
-from ..calculus.backward import Factor
-from ..calculus.derivation import Derivation
+from ..calculus.derivation import Derivation, Verification
+from ..calculus.kinds import Kind, factor_kinds
 from ..calculus.rules import Step
-from ..calculus.derivation import Verification
 from ..calculus.written import term_guides
 from ..model.values import arrange
 from ..numeric.kinks import Kinks, kinks
@@ -23,11 +22,14 @@ from ..numeric.kinks import Kinks, kinks
 def to_json(derivation: Derivation) -> dict[str, Any]:
     """The derivation as plain data: title, loss, gradients (shaped like the parameters;
     numbers when worked, else LaTeX), ``updated`` (with a learning rate), the symbolic
-    gradients as LaTeX, and one step per local derivative; with an unspecified function,
-    ``unspecified`` lists them (f, whose derivative the LaTeX writes f')."""
-    d, worked = derivation, derivation.worked
+    gradients as LaTeX (for a network in its deltas, whose own expressions ``deltas``
+    gives once each), and one step per kind of local derivative, which lists the factors
+    it stands for; with an unspecified function, ``unspecified`` lists them (f, whose
+    derivative the LaTeX writes f'). Its size grows like the network's parameters."""
+    d, worked, tex = derivation, derivation.worked, _printer()
+    symbolic, deltas = _symbolic(d, tex)
     if worked is None:
-        grads = {g.parameter: str(latex.tex(g.intermediate)) for g in d.gradients}
+        grads = {g.parameter: symbolic[g.parameter.name] for g in d.gradients}
     else:
         grads = {p: float(v) for p, v in worked.gradients.items()}
     out: dict[str, Any] = {
@@ -42,10 +44,31 @@ def to_json(derivation: Derivation) -> dict[str, Any]:
         out["kinks"] = _json_kinks(d, hit)
     if d.graph.unspecified:
         out["unspecified"] = d.graph.unspecified
-    out["symbolic"] = {g.parameter.name: str(latex.tex(g.intermediate)) for g in d.gradients}
-    out["steps"] = [_json_factor(d, f) for f in document_factors(d)]
+    out["symbolic"] = symbolic
+    if deltas is not None:
+        out["deltas"] = deltas
+    kinds = factor_kinds(d.backward.factors_met(d.parameters))
+    out["steps"] = [_json_kind(d, k) for k in kinds]
     out["verification"] = _json_verification(d.verification)
     return out
+
+
+def _printer() -> Callable[[sp.Expr], str]:
+    """``latex.tex`` as a string, each expression printed once (a delta's name recurs in
+    every gradient that uses it)."""
+    return functools.lru_cache(maxsize=None)(lambda expr: str(latex.tex(expr)))
+
+
+def _symbolic(derivation: Derivation, tex: Callable[[sp.Expr], str]
+              ) -> tuple[dict[str, str], dict[str, str] | None]:
+    """Each gradient as LaTeX; for a network, written with the deltas (delta^(1)_j x_k),
+    and each delta's own expression once (a first-layer weight of a deep network has
+    exponentially many paths, so its gradient in forward quantities is no answer), else
+    simplified in forward quantities (``Gradient.intermediate``)."""
+    if derivation.graph.kind != "network":
+        return {g.parameter.name: tex(g.intermediate) for g in derivation.gradients}, None
+    deltas = {tex(a.name): tex(a.value) for a in derivation.adjoints if a.named}
+    return {g.parameter.name: tex(g.result) for g in derivation.gradients}, deltas
 
 
 def _json_kinks(derivation: Derivation, hit: Kinks) -> dict[str, Any]:
@@ -62,16 +85,26 @@ def _json_kinks(derivation: Derivation, hit: Kinks) -> dict[str, Any]:
     }
 
 
-def _json_factor(derivation: Derivation, factor: Factor) -> dict[str, Any]:
-    rules = environment(()).get_template("common/rules.j2").module
-    explanation = " ".join(str(rules.explain(s)) for s in explained_steps(factor.step))
+def _json_kind(derivation: Derivation, kind: Kind) -> dict[str, Any]:
+    """A kind of local derivative: its first factor derived step by step, and every
+    factor it stands for (``factors``, as [quantity, variable] names), the same
+    derivative up to the names of their symbols."""
+    factor = kind.representative
+    explanation = " ".join(str(_rules().explain(s)) for s in explained_steps(factor.step))
     return {
         "rule": factor.step.rule.label,
         "equation": latex.inline_equation(*factor_sides(derivation, factor)),
         "explanation": " ".join(explanation.split()),
         "substeps": [_json_step(s, term_guides(factor.step))
                      for s, _ in step_children(factor.step, expansions=False)],
+        "factors": [[f.of.name, f.wrt.name] for f in kind.factors],
     }
+
+
+@functools.lru_cache(maxsize=1)
+def _rules() -> Any:
+    """The rules' explanations (``common/rules.j2``), loaded once."""
+    return environment(()).get_template("common/rules.j2").module
 
 
 def _json_step(step: Step, guides: dict[sp.Basic, sp.Basic] | None = None) -> dict[str, Any]:
@@ -90,4 +123,5 @@ def _json_verification(v: Verification | None) -> dict[str, Any] | None:
     if v is None:
         return None
     return {"equations": v.equations, "references": v.references, "points": v.points,
-            "undefined": v.undefined, "passed": v.passed}
+            "undefined": v.undefined, "kinds": v.kinds, "numbers": v.numbers,
+            "passed": v.passed}
