@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import zlib
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import sympy as sp
@@ -319,17 +319,40 @@ def _smooth(graph: Graph) -> bool:
 
 
 def _float_forward(graph: Graph, lanes: dict[sp.Symbol, np.ndarray]) -> dict[sp.Symbol, np.ndarray]:
-    """Every defined quantity in float64 at each lane of the leaves' values: the definitions
-    as one generated numpy function, assigned in forward order."""
-    leaves = list(lanes)
-    order = leaves + [d.symbol for d in graph.definitions]
-    plain = {s: sp.Symbol(f"v{i}") for i, s in enumerate(order)}
-    with sp.evaluate(False):  # renaming only
-        program = [(plain[d.symbol], d.expr.xreplace(plain)) for d in graph.definitions]
-    outputs = [plain[d.symbol] for d in graph.definitions]
-    function = sp.lambdify([plain[s] for s in leaves], outputs, modules=MODULES,
-                           cse=lambda exprs: (program, exprs), docstring_limit=0)
+    """Every defined quantity in float64 at each lane of the leaves' values, the definitions
+    evaluated in forward order by numpy."""
+    env: dict[sp.Expr, np.ndarray] = dict(lanes)
     with np.errstate(all="ignore"):
-        values = function(*lanes.values())
-    return {d.symbol: np.broadcast_to(np.asarray(v, dtype=float), (len(lanes[leaves[0]]),))
-            for d, v in zip(graph.definitions, values)}
+        for d in graph.definitions:
+            env[d.symbol] = np.broadcast_to(_float(d.expr, env), next(iter(lanes.values())).shape)
+    return {d.symbol: env[d.symbol] for d in graph.definitions}
+
+
+def _float(expr: sp.Expr, env: dict[sp.Expr, np.ndarray]) -> np.ndarray:
+    """Sums, products and powers by numpy; a function by its numpy form (``lambdify``'s,
+    made once per function and number of arguments), anything else by ``lambdify`` of it."""
+    if expr in env:
+        return env[expr]
+    if expr.is_Number:
+        return np.asarray(complex(expr) if not expr.is_real else float(expr))
+    if isinstance(expr, (sp.Add, sp.Mul)):
+        values = [_float(a, env) for a in expr.args]
+        return functools.reduce(np.add if isinstance(expr, sp.Add) else np.multiply, values)
+    if isinstance(expr, sp.Pow):
+        return np.power(_float(expr.base, env), _float(expr.exp, env))
+    function = _numpy_function(expr.func, len(expr.args)) if isinstance(expr, sp.Function) else None
+    if function is not None:
+        return function(*(_float(a, env) for a in expr.args))
+    symbols = sorted(expr.free_symbols, key=sp.default_sort_key)
+    return sp.lambdify(symbols, expr, modules=MODULES)(*(env[s] for s in symbols))
+
+
+@functools.lru_cache(maxsize=256)
+def _numpy_function(func: type, count: int) -> Callable | None:
+    """``func`` of ``count`` numpy arguments; None where it takes no symbols for them (the
+    softmax's unit number, a Piecewise's conditions)."""
+    arguments = sp.symbols(f"u0:{count}", real=True)
+    try:
+        return sp.lambdify(arguments, func(*arguments), modules=MODULES)
+    except (TypeError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,116 @@
+"""The JSON of a network and its verification: right against PyTorch autograd, and of a
+size that grows like the parameters, not like the paths from the loss.
+
+Bigger than the gallery's examples (3-4-3-2 with values); the growth is counted, not
+timed: step entries, printed LaTeX strings and checked kinds at two depths.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgrad
+from symgrad import network, with_loss
+from symgrad.calculus import verify as verification
+from symgrad.calculus.kinds import factor_kinds
+from test_torch import require_reference
+
+RTOL, ATOL = 1e-10, 1e-12
+
+
+def values(inputs: int, widths: list[int], seed: int = 0) -> dict:
+    rng = random.Random(seed)
+    at = {"x": [rng.uniform(-1, 1) for _ in range(inputs)],
+          "y": [rng.uniform(0, 1) for _ in range(widths[-1])]}
+    previous = inputs
+    for l, units in enumerate(widths, start=1):
+        at[f"W{l}"] = [[rng.uniform(-0.5, 0.5) for _ in range(previous)] for _ in range(units)]
+        at[f"b{l}"] = [rng.uniform(-0.1, 0.1) for _ in range(units)]
+        previous = units
+    return at
+
+
+def derived(inputs: int, widths: list[int], verify: bool = True):
+    graph = with_loss(network(inputs, [(w, "sigmoid") for w in widths]), "half_squared_error")
+    return symgrad.derive(graph, "all", at=values(inputs, widths), learning_rate=0.1, verify=verify)
+
+
+def test_json_of_a_3_4_3_2_network_agrees_with_torch_autograd():
+    reference = require_reference()
+    widths = [4, 3, 2]
+    d = derived(3, widths)
+    data = json.loads(symgrad.render(d, "json"))
+    at = {k: np.asarray(v, dtype=float) for k, v in values(3, widths).items()}
+    loss, grads = reference.loss_and_gradients(at, ["sigmoid"] * 3, "half_squared_error")
+    assert data["loss"] == pytest.approx(loss, rel=RTOL, abs=ATOL)
+    for name, gradient in grads.items():
+        np.testing.assert_allclose(data["gradients"][name], gradient, rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(data["updated"][name], at[name] - 0.1 * gradient,
+                                   rtol=RTOL, atol=ATOL)
+    assert data["verification"]["passed"] and data["verification"]["kinds"] == len(data["steps"])
+
+
+def _printed(data: dict) -> int:
+    """How many LaTeX strings the JSON prints besides the numbers."""
+    steps = data["steps"]
+
+    def count(step: dict) -> int:
+        return 1 + sum(count(s) for s in step["substeps"])
+    return len(data["symbolic"]) + len(data["deltas"]) + sum(count(s) for s in steps)
+
+
+def test_json_and_verification_grow_like_the_parameters_not_the_paths():
+    """From 3 to 6 hidden layers of 3 units the paths to a first-layer weight go from 3^2 to
+    3^5; the JSON's LaTeX strings, its step entries and the kinds checked grow at most like
+    the parameters, and every factor is listed once under its kind."""
+    small, large = (derived(2, [3] * depth + [2], verify=True) for depth in (3, 6))
+    ratio = len(large.parameters) / len(small.parameters)
+    first = large.gradient("W1[0][0]")
+    assert first.path_count == 2 * 3 ** 5  # what listing paths would cost
+    texts = [_printed(json.loads(symgrad.render(d, "json"))) for d in (small, large)]
+    assert texts[1] <= ratio * texts[0]
+    steps = [len(json.loads(symgrad.render(d, "json"))["steps"]) for d in (small, large)]
+    assert steps[1] <= steps[0]  # the same kinds at any depth
+    assert large.verification.kinds <= small.verification.kinds
+    data = json.loads(symgrad.render(large, "json"))
+    listed = [tuple(f) for s in data["steps"] for f in s["factors"]]
+    assert sorted(listed) == sorted((f.of.name, f.wrt.name) for f in large.factors)
+
+
+def test_kinds_rename_and_nothing_else():
+    """Factors share a kind only when a renaming takes one to the other: the weights of
+    layers with the same fan-in do, a bias and a weight do not, and a sum whose terms
+    share a symbol is compared whole."""
+    d = derived(2, [2, 2], verify=False)
+    calls = {s: c for c, s in d.graph.activation_names.items()}
+    kinds = factor_kinds(d.factors)
+    for kind in kinds:  # every member is its own derivative (by sympy.diff), not just alike
+        for f in kind.factors:
+            named = f.result.xreplace({f.of: calls[f.of]} if f.of in calls else {})
+            assert sp.simplify(sp.diff(f.expr, f.wrt) - named) == 0, (f.of, f.wrt)
+    kind_of = {(f.of.name, f.wrt.name): i for i, k in enumerate(kinds) for f in k.factors}
+    assert kind_of[("z1[0]", "W1[0][0]")] == kind_of[("z2[1]", "W2[1][1]")]  # fan-in 2 both
+    assert kind_of[("z1[0]", "W1[0][0]")] != kind_of[("z1[0]", "b1[0]")]
+    shared = symgrad.derive("(w*x + w*v)**2 + (x*v)**2", "all")
+    kinds = factor_kinds(shared.factors)
+    assert len(kinds) == len(shared.factors)
+
+
+def test_verification_catches_a_wrong_gradient_in_the_numbers(monkeypatch):
+    """One weight's worked gradient off by a tenth of the layer's gradient: the float64
+    directional check, which shares none of symgrad's derivation, reports it."""
+    d = derived(2, [3, 2], verify=False)
+    grads = dict(d.worked.gradients)
+    p = d.graph.element("W1[1][0]")
+    size = max(abs(float(v)) for v in grads.values())
+    grads[p] = grads[p] + sp.Float(size / 10)
+    wrong = replace(d, worked=replace(d.worked, gradients=grads))
+    outcome = verification.verify_numbers(wrong)
+    assert not outcome.passed and "central differences" in outcome.failures[0]
+    assert verification.verify_numbers(d).passed
