@@ -8,6 +8,7 @@ timed: step entries, printed LaTeX strings and checked kinds at two depths.
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import replace
 
@@ -114,3 +115,44 @@ def test_verification_catches_a_wrong_gradient_in_the_numbers(monkeypatch):
     outcome = verification.verify_numbers(wrong)
     assert not outcome.passed and "central differences" in outcome.failures[0]
     assert verification.verify_numbers(d).passed
+
+
+def nested(depth: int) -> str:
+    """Six terms, each w x_i through ``depth`` alternating sigmoids and tanhs."""
+    terms = []
+    for i in range(1, 7):
+        term = f"w*x{i}"
+        for k in range(depth):
+            term = f"{'sigmoid' if k % 2 == 0 else 'tanh'}({term})"
+        terms.append(term)
+    return " + ".join(terms)
+
+
+def test_nested_free_expressions_do_not_multiply_out_their_chains(monkeypatch):
+    """The textbook-form search cancels only deltas that divide by something: a nested
+    chain's delta, a product of local derivatives, is never expanded (2^depth terms),
+    while sigmoid with binary cross-entropy still becomes yhat - y."""
+    calls = []
+    cancel = sp.cancel
+    monkeypatch.setattr(sp, "cancel", lambda e, *a, **k: calls.append(e) or cancel(e, *a, **k))
+    d = symgrad.derive(nested(6), "w", verify=True)
+    assert calls == [] and d.verification.passed
+    at = {f"x{i}": 0.1 * i for i in range(1, 7)}
+
+    def loss(w_: float) -> float:
+        total = 0.0
+        for i in range(1, 7):
+            u = w_ * at[f"x{i}"]
+            for k in range(6):
+                u = 1 / (1 + math.exp(-u)) if k % 2 == 0 else math.tanh(u)
+            total += u
+        return total
+
+    worked = symgrad.derive(nested(6), "w", at={"w": 0.3, **at})
+    h = 1e-6
+    difference = (loss(0.3 + h) - loss(0.3 - h)) / (2 * h)
+    assert float(worked.worked.gradients[worked.parameters[0]]) == pytest.approx(difference, rel=1e-7)
+    graph = with_loss(symgrad.neuron("sigmoid"), "binary_cross_entropy")
+    (delta,) = [a for a in symgrad.derive(graph, "w").adjoints if a.simplification is not None]
+    yhat, y = (next(s for s in delta.value.free_symbols if s.name == n) for n in ("yhat", "y"))
+    assert delta.value == yhat - y

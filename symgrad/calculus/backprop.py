@@ -142,7 +142,9 @@ def _textbook(graph: Graph, adjoint: Adjoint, adjoints: Mapping[sp.Symbol, Adjoi
     The chain-rule sum is written in forward quantities (dL/dyhat inlined, sigma(z) as
     yhat), each term cancelled (term by term: cancelling the whole sum over a wide layer
     costs minutes), and for categorical cross-entropy collected over the targets, whose
-    sum is 1. Deltas that still refer to later deltas are left as they are.
+    sum is 1. Deltas that still refer to later deltas, or that neither divide by
+    anything nor have targets summing to 1 (a product of local derivatives, which
+    cancelling would only multiply out), are left as they are.
     """
     names = {a.name for a in adjoints.values() if isinstance(a.name, Var)}
     if names & adjoint.value.free_symbols:
@@ -154,6 +156,8 @@ def _textbook(graph: Graph, adjoint: Adjoint, adjoints: Mapping[sp.Symbol, Adjoi
     written = written.xreplace(graph.activation_names)
     given = next((e for e in _target_sums(graph) if e.lhs.free_symbols & written.free_symbols),
                  None)
+    if given is None and not _has_fraction(written):  # nothing cancels; expanding costs 2^depth
+        return adjoint
     cancelled = sp.Add(*(sp.cancel(term) for term in sp.Add.make_args(written)))
     candidate = sp.factor_terms(_collected(cancelled, written.free_symbols, given))
     if sp.count_ops(candidate) >= sp.count_ops(written):
@@ -161,6 +165,12 @@ def _textbook(graph: Graph, adjoint: Adjoint, adjoints: Mapping[sp.Symbol, Adjoi
     step = Step(Rule.SIMPLIFY, written, adjoint.node, candidate, via=_lines(written, cancelled, given))
     return replace(adjoint, value=candidate, simplification=step,
                    given=given if candidate != _collected(written, set(), None) else None)
+
+
+def _has_fraction(expr: sp.Expr) -> bool:
+    """True when ``expr`` divides by something (1/yhat from a cross-entropy's logarithm):
+    only then can the terms cancel to a shorter form."""
+    return any(p.exp.is_negative for p in expr.atoms(sp.Pow))
 
 
 def _lines(written: sp.Expr, cancelled: sp.Expr, given: sp.Eq | None) -> tuple[sp.Expr, ...]:
