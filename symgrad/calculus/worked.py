@@ -75,9 +75,12 @@ def _arithmetic(op: Callable[[Value, Value], Value], values: list[Value]) -> Val
 
 
 def _inexact(value: Value) -> mpmath.mpf:
-    if isinstance(value, Fraction):
-        return mpmath.mpf(value.numerator) / value.denominator
-    return value
+    return _rational(value) if isinstance(value, Fraction) else value
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a given weight is met forward and backward
+def _rational(value: Fraction) -> mpmath.mpf:
+    return mpmath.mpf(value.numerator) / value.denominator
 
 
 def _exact(value: Value) -> sp.Number:
@@ -88,7 +91,7 @@ def _exact(value: Value) -> sp.Number:
 
 def _kept(value: Value) -> sp.Float:
     """A worked value as the derivation keeps it: a Float of PRECISION digits."""
-    return sp.Float(_exact(value), PRECISION)
+    return sp.Float(_exact(value) if isinstance(value, Fraction) else value, PRECISION)
 
 
 def evaluate(backward: Backward, gradients: Sequence[Gradient], values: tuple[dict, dict],
