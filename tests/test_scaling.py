@@ -20,6 +20,8 @@ import symgrad
 from symgrad import network, with_loss
 from symgrad.calculus import verify as verification
 from symgrad.calculus.kinds import factor_kinds
+from symgrad.render.json_output import _chain
+from symgrad.render.latex import tex
 from test_torch import require_reference
 
 RTOL, ATOL = 1e-10, 1e-12
@@ -156,3 +158,15 @@ def test_nested_free_expressions_do_not_multiply_out_their_chains(monkeypatch):
     (delta,) = [a for a in symgrad.derive(graph, "w").adjoints if a.simplification is not None]
     yhat, y = (next(s for s in delta.value.free_symbols if s.name == n) for n in ("yhat", "y"))
     assert delta.value == yhat - y
+
+
+def test_each_delta_is_printed_as_the_chain_sum_it_is():
+    """The JSON writes each delta as its chain-rule sum in the consumers' order; what it
+    prints is the delta's own value (SymPy expressions compared, not strings)."""
+    d = derived(2, [3, 2], verify=False)
+    data = json.loads(symgrad.render(d, "json"))
+    for a in d.adjoints:
+        if a.named:
+            printed = _chain(d, a)
+            assert data["deltas"][str(tex(a.name))] == str(printed)
+            assert sp.expand(printed.expr.doit() - a.value) == 0

@@ -11,6 +11,7 @@ import sympy as sp
 from . import latex
 from .environment import environment
 from .steps import explained_steps, factor_sides, step_children, step_maths
+from ..calculus.backward import Adjoint
 from ..calculus.derivation import Derivation, Verification
 from ..calculus.kinds import Kind, factor_kinds
 from ..calculus.rules import Step
@@ -67,8 +68,33 @@ def _symbolic(derivation: Derivation, tex: Callable[[sp.Expr], str]
     simplified in forward quantities (``Gradient.intermediate``)."""
     if derivation.graph.kind != "network":
         return {g.parameter.name: tex(g.intermediate) for g in derivation.gradients}, None
-    deltas = {tex(a.name): tex(a.value) for a in derivation.adjoints if a.named}
+    deltas = {tex(a.name): str(_chain(derivation, a)) for a in derivation.adjoints if a.named}
     return {g.parameter.name: tex(g.result) for g in derivation.gradients}, deltas
+
+
+def _chain(derivation: Derivation, adjoint: Adjoint) -> latex.Math:
+    """An adjoint's value as its chain-rule sum over the consumers in their order, each
+    dL/dc by its name or, inlined, written the same way (a wide layer's sum of W delta
+    terms printed as it stands, not sorted term by term); a textbook form as it is."""
+    if adjoint.simplification is not None:
+        return latex.tex(adjoint.value)
+    parts = []
+    for t in adjoint.terms:
+        outer = derivation.backward.adjoints.get(t.consumer)
+        if outer is None:
+            parts.append(latex.tex(t.factor.result))
+        else:
+            reference = latex.tex(outer.name) if outer.named else _chain(derivation, outer)
+            parts.append(latex.join_math([_first_factor(reference), t.factor.result], r"\cdot"))
+    return latex.join_math(parts, "+")
+
+
+def _first_factor(math: latex.Math) -> latex.Math:
+    """``math`` as a product's first factor: a sum in brackets (``join_math`` brackets the
+    sums after the first only)."""
+    if isinstance(math.expr, sp.Add) or any(p.op in ("+", "-") for p in math.pieces[1:]):
+        return latex.Math((latex.Piece("", math, paren=True),), math.expr)
+    return math
 
 
 def _json_kinks(derivation: Derivation, hit: Kinks) -> dict[str, Any]:
