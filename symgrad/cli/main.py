@@ -7,12 +7,14 @@ nothing is written unless the whole document rendered.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Any, Iterator, Sequence
 
 import yaml
 
@@ -29,6 +31,7 @@ from ..render.document import DETAILS, EXTENSIONS, FORMATS, render, written_in
 from ..render.pictures import picture_files
 from ..spec import Spec, function_options, load_spec, specified
 from ..teaching.exercises import exercises, load_exercises
+from ..batch import job_count, run_all
 from .files import read_back, stale_katex, write_atomically, write_katex
 from .progress import Bar, track
 from ..teaching.sheets import EXTENSIONS as SHEET_EXTENSIONS, FORMATS as SHEET_FORMATS, render_sheet
@@ -111,6 +114,7 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--examples", default="examples", help="folder of spec files (default: examples)")
     g.add_argument("--output", default="output", help="folder for the documents (default: output)")
     g.add_argument("--check", action="store_true", help="only report stale documents; exit 1 if any")
+    _jobs_option(g, "specs")
     g.set_defaults(run=_gallery)
     e = _exercises_parser(commands)
     for command in (d, g, e):
@@ -271,22 +275,38 @@ def parse_assignments(text: str, option: str = "--at") -> dict[str, Any]:
     return values
 
 
-def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str | bytes]:
+def gallery_documents(examples: Path, verify: bool = True,
+                      executor: Executor | None = None) -> dict[str, str | bytes]:
     """Every gallery document, by file name, rendered in memory from the specs in
     ``examples`` (and the pictures beside those in ``GALLERY_PICTURES``, as bytes): each
     spec derived once, in each format at the spec's level of detail
-    and in its view (and as a notebook for those in ``GALLERY_NOTEBOOKS``)."""
+    and in its view (and as a notebook for those in ``GALLERY_NOTEBOOKS``), and the exercise
+    sheets of ``examples/exercises``. Each spec is a job of its own, run on ``executor``
+    (any ``concurrent.futures.Executor``; None: one after another, here); the documents
+    are the same, byte for byte, in the same order, either way."""
     specs = sorted(examples.glob("*.yaml"))
     if not specs:
         raise SpecError(f"no spec files (*.yaml) in {examples}")
-    documents: dict[str, str] = {}
-    for path in track(specs, "gallery"):
-        spec = load_spec(path)
-        derivation = derive_spec(spec, source=str(path), verify=verify)
-        with using(written_in(derivation.graph, spec.notation)):
-            documents.update(_example_documents(path, spec, derivation))
-    documents.update(exercise_documents(examples / EXERCISES, verify))
+    jobs = [(_spec_documents, path, verify) for path in specs] + \
+           [(_sheet_documents, path, verify) for path in sorted((examples / EXERCISES).glob("*.yaml"))]
+    documents: dict[str, str | bytes] = {}
+    for done in track(run_all(_gallery_job, jobs, executor), "gallery", total=len(jobs)):
+        documents.update(done)
     return documents
+
+
+def _gallery_job(make: Any, path: Path, verify: bool) -> dict[str, str | bytes]:
+    """One gallery job: the documents ``make`` (``_spec_documents`` or
+    ``_sheet_documents``) renders from the spec at ``path``."""
+    return make(path, verify)
+
+
+def _spec_documents(path: Path, verify: bool) -> dict[str, str | bytes]:
+    """The gallery's documents of the example spec at ``path`` (see ``gallery_documents``)."""
+    spec = load_spec(path)
+    derivation = derive_spec(spec, source=str(path), verify=verify)
+    with using(written_in(derivation.graph, spec.notation)):
+        return _example_documents(path, spec, derivation)
 
 
 def _example_documents(path: Path, spec: Spec, derivation: Derivation) -> dict[str, str | bytes]:
@@ -304,9 +324,26 @@ def _example_documents(path: Path, spec: Spec, derivation: Derivation) -> dict[s
     return documents
 
 
+def _jobs_option(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument("--jobs", type=job_count, default=1, metavar="N",
+                         help=f"derive {what} in N processes at once; 0 or auto: one per CPU "
+                              "(default: 1, one after another); the output is the same")
+
+
+@contextlib.contextmanager
+def _executor(jobs: int) -> Iterator[Executor | None]:
+    """A pool of ``jobs`` processes for the command's jobs, or None (run here) for one."""
+    if jobs == 1:
+        yield None
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield pool
+
+
 def _gallery(args: argparse.Namespace) -> int:
     output = Path(args.output)
-    documents = gallery_documents(Path(args.examples), verify=args.verify)
+    with _executor(args.jobs) as executor:
+        documents = gallery_documents(Path(args.examples), verify=args.verify, executor=executor)
     stale = [name for name, text in documents.items() if read_back(output / name, type(text)) != text]
     pages = any(name.startswith("html/") for name in documents)
     if args.check:
@@ -398,16 +435,23 @@ def exercise_documents(folder: Path, verify: bool = True) -> dict[str, str]:
     for each spec in ``folder``, drawn with its ``exercises:`` block, in every format."""
     documents: dict[str, str] = {}
     for path in sorted(folder.glob("*.yaml")):
-        spec, settings = load_exercises(path)
-        try:
-            sheet = exercises(spec, settings.count, settings.seed, settings.activations,
-                              settings.losses, verify=verify)
-        except SymgradError as error:
-            raise error.located(source=str(path)) from None
-        for fmt in SHEET_FORMATS:
-            for key in (False, True):
-                name = path.stem + (".key" if key else "") + SHEET_EXTENSIONS[fmt]
-                documents[f"{EXERCISES}/{name}"] = render_sheet(sheet, fmt, key=key)
+        documents.update(_sheet_documents(path, verify))
+    return documents
+
+
+def _sheet_documents(path: Path, verify: bool) -> dict[str, str]:
+    """The sheet and key of the exercise spec at ``path``, in every format, by file name."""
+    spec, settings = load_exercises(path)
+    try:
+        sheet = exercises(spec, settings.count, settings.seed, settings.activations,
+                          settings.losses, verify=verify)
+    except SymgradError as error:
+        raise error.located(source=str(path)) from None
+    documents = {}
+    for fmt in SHEET_FORMATS:
+        for key in (False, True):
+            name = path.stem + (".key" if key else "") + SHEET_EXTENSIONS[fmt]
+            documents[f"{EXERCISES}/{name}"] = render_sheet(sheet, fmt, key=key)
     return documents
 
 
