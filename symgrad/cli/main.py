@@ -382,6 +382,7 @@ def _exercises_parser(commands: Any) -> argparse.ArgumentParser:
     e.add_argument("--key", help="the answer key (default: the sheet's name with .key before "
                                  "its suffix, e.g. sheet.key.md)")
     _notation_options(e)
+    _jobs_option(e, "the variants")
     e.set_defaults(run=_exercises)
     return e
 
@@ -395,12 +396,12 @@ def _exercises(args: argparse.Namespace) -> int:
     if key_path.resolve() == sheet_path.resolve():
         raise SpecError(f"--key: the answer key would overwrite the sheet {sheet_path}")
     try:
-        with Bar("exercises") as bar:
+        with Bar("exercises") as bar, _executor(args.jobs) as executor:
             sheet = exercises(spec, settings.count if args.count is None else args.count,
                               settings.seed if args.seed is None else args.seed,
                               _split_names(args.activations, settings.activations),
                               _split_names(args.losses, settings.losses),
-                              verify=args.verify, progress=bar.update)
+                              verify=args.verify, progress=bar.update, executor=executor)
     except SymgradError as error:
         option = {"exercises.activations": "--activations", "exercises.losses": "--losses"}
         cli = error.key in option and getattr(args, error.key.split(".")[1]) is not None

@@ -4,8 +4,10 @@
 with its own values (and, optionally, an activation and a loss drawn from given lists),
 and derives each one. A variant is kept only when its numbers make a good exercise: few
 decimals, no saturated sigmoid or tanh, no ReLU at its kink, no vanishing or huge
-gradients, and no repeat of an earlier variant. All randomness comes from one
-``random.Random(seed)``, so the same seed always gives the same sheet.
+gradients, and no repeat of an earlier variant. All randomness comes from
+``random.Random(seed)`` (the order of the activations and losses) and one stream for each
+variant seeded from it (``variant_seed``), so the same seed always gives the same sheet, and
+the variants can be drawn at once on any executor.
 
 This module makes the data; ``symgrad.sheets`` renders it.
 """
@@ -13,12 +15,14 @@ This module makes the data; ``symgrad.sheets`` renders it.
 from __future__ import annotations
 
 import random
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
+from ..batch import run_all
 from ..calculus.derivation import Derivation
 from ..calculus.engine import checked, derive
 from ..errors import DerivationError, SpecError, SymgradError
@@ -321,47 +325,73 @@ def flaw(derivation: Derivation) -> str | None:
 
 def exercises(spec: Spec, count: int = COUNT, seed: int = SEED,
               activations: Sequence[str] | None = None, losses: Sequence[str] | None = None,
-              *, verify: bool = False, progress: Progress | None = None) -> Sheet:
+              *, verify: bool = False, progress: Progress | None = None,
+              executor: Executor | None = None) -> Sheet:
     """``count`` distinct, well-conditioned variants of what ``spec`` asks for (its
     ``wrt`` and learning rate; its own values are not used), drawn with ``seed``.
 
     Each variant uses an activation from ``activations`` and a loss from ``losses``
     (default: the spec's), drawn among the pairs that go together: the pairs in a random
-    order, each used once before any is used again, so a sheet covers them all. With ``verify``
-    every step is checked as ``derive(..., verify=True)`` does. ``progress`` is called
-    after each variant kept. Raises SpecError for a bad count or a name that cannot be
-    drawn, and DerivationError when no such variants turn up in a bounded number of draws.
+    order, each used once before any is used again, so a sheet covers them all. Each
+    variant draws its values from a random stream of its own (``variant_seed``), so the
+    variants are independent jobs: they run on ``executor`` (any
+    ``concurrent.futures.Executor``; None: one after another, here) and the sheet is the
+    same either way. With ``verify`` every step is checked as ``derive(..., verify=True)``
+    does. ``progress`` is called after each variant kept. Raises SpecError for a bad count
+    or a name that cannot be drawn, and DerivationError when a variant finds no distinct,
+    well-conditioned values in ``ATTEMPTS_PER_VARIANT`` draws.
     """
     check_count(count)
     if spec.learning_rate is not None:
         read_rate(spec.learning_rate)
     pairs = choices(spec.graph, tuple(activations or ()), tuple(losses or ()))
     models = {pair: _model(spec, pair, verify) for pair in pairs}
-    rng = random.Random(seed)
-    order = rng.sample(pairs, len(pairs))  # every pair once before any comes again
+    order = random.Random(seed).sample(pairs, len(pairs))  # every pair once before any comes again
+    wanted = [order[i % len(order)] for i in range(count)]
+    streams = [variant_seed(seed, number) for number in range(1, count + 1)]
+    jobs = [(models[pair][0], spec, stream, frozenset()) for pair, stream in zip(wanted, streams)]
+    drawn = run_all(draw_variant, jobs, executor)
     problems: list[Problem] = []
-    seen: set[str] = set()
-    reason = "none drawn"
-    for _ in range(count * ATTEMPTS_PER_VARIANT):
-        pair = order[len(problems) % len(order)]
+    seen: dict[tuple[str | None, str | None], set[str]] = {pair: set() for pair in pairs}
+    for pair, stream, (values, reason) in zip(wanted, streams, drawn):
         graph, verification = models[pair]
-        values = draw_values(rng, graph)
-        signature = repr((pair, values))
-        derivation, reason = (None, "a repeat") if signature in seen else \
-            _attempt(graph, spec, values)
-        if derivation is None:
-            continue
-        seen.add(signature)
-        derivation = _with(derivation, verification)
+        if values is not None and repr(values) in seen[pair]:  # rare: draw again, here
+            values, reason = draw_variant(graph, spec, stream, frozenset(seen[pair]))
+        if values is None:
+            raise DerivationError(
+                f"found only {len(problems)} of {count} distinct well-conditioned variants: "
+                f"problem {len(problems) + 1} had none in {ATTEMPTS_PER_VARIANT} draws (the "
+                f"last rejected: {reason}); ask for fewer, or allow more activations or losses")
+        seen[pair].add(repr(values))
+        derivation = _with(_attempt(graph, spec, values)[0], verification)
         problems.append(Problem(len(problems) + 1, *pair, values, derivation))
         if progress is not None:
             progress(len(problems), count)
-        if len(problems) == count:
-            return Sheet(spec.title or "Exercises on the chain rule", seed, tuple(problems),
-                         spec.notation)
-    raise DerivationError(f"found only {len(problems)} of {count} distinct well-conditioned "
-                          f"variants in {count * ATTEMPTS_PER_VARIANT} draws (the last "
-                          f"rejected: {reason}); ask for fewer, or allow more activations or losses")
+    return Sheet(spec.title or "Exercises on the chain rule", seed, tuple(problems), spec.notation)
+
+
+def variant_seed(seed: int, number: int) -> str:
+    """The seed of problem ``number``'s own random stream on a sheet drawn with ``seed``."""
+    return f"{seed}:{number}"
+
+
+def draw_variant(graph: Graph, spec: Spec, stream: str, skip: frozenset[str]
+                 ) -> tuple[dict[str, Any] | None, str]:
+    """The first values drawn from ``random.Random(stream)`` that make ``graph`` a good
+    exercise and are not in ``skip`` (the ``repr`` of values already kept), and why the last
+    draw before them was rejected; None if ``ATTEMPTS_PER_VARIANT`` draws find none. Plain
+    numbers, not the derivation: SymPy expressions do not survive pickling unchanged."""
+    rng = random.Random(stream)
+    reason = "none drawn"
+    for _ in range(ATTEMPTS_PER_VARIANT):
+        values = draw_values(rng, graph)
+        if repr(values) in skip:
+            reason = "a repeat"
+            continue
+        derivation, reason = _attempt(graph, spec, values)
+        if derivation is not None:
+            return values, reason or ""
+    return None, reason
 
 
 def _model(spec: Spec, pair: tuple[str | None, str | None], verify: bool) -> tuple[Graph, Any]:
