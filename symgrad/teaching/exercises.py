@@ -353,18 +353,18 @@ def exercises(spec: Spec, count: int = COUNT, seed: int = SEED,
     drawn = run_all(draw_variant, jobs, executor)
     problems: list[Problem] = []
     seen: dict[tuple[str | None, str | None], set[str]] = {pair: set() for pair in pairs}
-    for pair, stream, (values, reason) in zip(wanted, streams, drawn):
+    for pair, stream, draw in zip(wanted, streams, drawn):
         graph, verification = models[pair]
-        if values is not None and repr(values) in seen[pair]:  # rare: draw again, here
-            values, reason = draw_variant(graph, spec, stream, frozenset(seen[pair]))
-        if values is None:
+        if draw.values is not None and repr(draw.values) in seen[pair]:  # rare: draw again, here
+            draw = draw_variant(graph, spec, stream, frozenset(seen[pair]))
+        if draw.values is None:
             raise DerivationError(
                 f"found only {len(problems)} of {count} distinct well-conditioned variants: "
                 f"problem {len(problems) + 1} had none in {ATTEMPTS_PER_VARIANT} draws (the "
-                f"last rejected: {reason}); ask for fewer, or allow more activations or losses")
-        seen[pair].add(repr(values))
-        derivation = _with(_attempt(graph, spec, values)[0], verification)
-        problems.append(Problem(len(problems) + 1, *pair, values, derivation))
+                f"last rejected: {draw.reason}); ask for fewer, or allow more activations or losses")
+        seen[pair].add(repr(draw.values))
+        derivation = draw.derivation or _attempt(graph, spec, draw.values)[0]
+        problems.append(Problem(len(problems) + 1, *pair, draw.values, _with(derivation, verification)))
         if progress is not None:
             progress(len(problems), count)
     return Sheet(spec.title or "Exercises on the chain rule", seed, tuple(problems), spec.notation)
@@ -375,12 +375,25 @@ def variant_seed(seed: int, number: int) -> str:
     return f"{seed}:{number}"
 
 
-def draw_variant(graph: Graph, spec: Spec, stream: str, skip: frozenset[str]
-                 ) -> tuple[dict[str, Any] | None, str]:
+@dataclass(frozen=True)
+class Draw:
+    """What one variant's draws found: its values (None: none in ``ATTEMPTS_PER_VARIANT``
+    draws), why the last draw before them was rejected, and their derivation. Pickled (to
+    leave a worker process) it keeps only the plain numbers: SymPy expressions do not survive
+    pickling unchanged (``2*(yhat - y)`` comes back ``2*yhat - 2*y``), so the receiver
+    derives the kept values again."""
+
+    values: dict[str, Any] | None
+    reason: str
+    derivation: Derivation | None = None
+
+    def __reduce__(self) -> tuple:
+        return Draw, (self.values, self.reason)
+
+
+def draw_variant(graph: Graph, spec: Spec, stream: str, skip: frozenset[str]) -> Draw:
     """The first values drawn from ``random.Random(stream)`` that make ``graph`` a good
-    exercise and are not in ``skip`` (the ``repr`` of values already kept), and why the last
-    draw before them was rejected; None if ``ATTEMPTS_PER_VARIANT`` draws find none. Plain
-    numbers, not the derivation: SymPy expressions do not survive pickling unchanged."""
+    exercise and are not in ``skip`` (the ``repr`` of values already kept)."""
     rng = random.Random(stream)
     reason = "none drawn"
     for _ in range(ATTEMPTS_PER_VARIANT):
@@ -390,8 +403,8 @@ def draw_variant(graph: Graph, spec: Spec, stream: str, skip: frozenset[str]
             continue
         derivation, reason = _attempt(graph, spec, values)
         if derivation is not None:
-            return values, reason or ""
-    return None, reason
+            return Draw(values, "", derivation)
+    return Draw(None, reason)
 
 
 def _model(spec: Spec, pair: tuple[str | None, str | None], verify: bool) -> tuple[Graph, Any]:
