@@ -3,6 +3,7 @@ and warnings; and a quick derive does not load what it does not use."""
 
 from __future__ import annotations
 
+import pickle
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 
 from symgrad.cli.main import gallery_documents, main
 from symgrad.spec import parse_spec
-from symgrad.teaching.exercises import exercises, load_exercises
+from symgrad.teaching.exercises import draw_variant, exercises, load_exercises, variant_seed
 from symgrad.teaching.sheets import render_sheet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +88,14 @@ def test_any_executor_draws_the_same_sheet():
     assert [p.values for p in pooled.problems] == [p.values for p in serial.problems]
     for key in (False, True):
         assert render_sheet(pooled, "markdown", key=key) == render_sheet(serial, "markdown", key=key)
+
+
+def test_a_draw_leaves_its_derivation_behind_when_it_leaves_the_process():
+    """SymPy expressions do not pickle unchanged, so a worker sends back only the numbers."""
+    draw = draw_variant(NEURON.graph, NEURON, variant_seed(0, 1), frozenset())
+    back = pickle.loads(pickle.dumps(draw))
+    assert draw.derivation is not None and draw.derivation.worked.given
+    assert back.values == draw.values and back.derivation is None
 
 
 def test_the_variants_do_not_depend_on_how_many_are_asked_for():
