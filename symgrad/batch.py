@@ -34,14 +34,15 @@ def run_all(function: Callable[..., Any], jobs: Sequence[tuple],
     """Yield ``function(*job)`` for each of ``jobs``, in order: on ``executor`` (all
     submitted at once), or here, one after another, when it is None. The first job to
     fail, in order, raises its error here and the jobs not yet started are cancelled."""
+    registry: dict = {}  # a warning shown once per place, as the jobs' own code would show it
     if executor is None:
         for job in jobs:
-            yield _reissued(_recorded(function, job))
+            yield _reissued(_recorded(function, job), registry)
         return
     futures = [executor.submit(_recorded, function, job) for job in jobs]
     try:
         for future in futures:
-            yield _reissued(future.result())
+            yield _reissued(future.result(), registry)
     finally:
         _cancel(futures)
 
@@ -70,10 +71,10 @@ def _recorded(function: Callable[..., Any], job: tuple) -> tuple[Any, list[tuple
     return result, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
 
 
-def _reissued(recorded: tuple[Any, list[tuple]]) -> Any:
+def _reissued(recorded: tuple[Any, list[tuple]], registry: dict) -> Any:
     result, issued = recorded
     for message, category, filename, lineno in issued:
-        warnings.warn_explicit(message, category, filename, lineno)
+        warnings.warn_explicit(message, category, filename, lineno, registry=registry)
     return result
 
 
