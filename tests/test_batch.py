@@ -14,7 +14,7 @@ import pytest
 
 from symgrad.cli.main import gallery_documents, main
 from symgrad.spec import parse_spec
-from symgrad.teaching.exercises import draw_variant, exercises, load_exercises, variant_seed
+from symgrad.teaching.exercises import draw_variant, exercises, load_exercises
 from symgrad.teaching.sheets import render_sheet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +92,7 @@ def test_any_executor_draws_the_same_sheet():
 
 def test_a_draw_leaves_its_derivation_behind_when_it_leaves_the_process():
     """SymPy expressions do not pickle unchanged, so a worker sends back only the numbers."""
-    draw = draw_variant(NEURON.graph, NEURON, variant_seed(0, 1), frozenset())
+    draw = draw_variant(NEURON.graph, NEURON, "0:1", frozenset())
     back = pickle.loads(pickle.dumps(draw))
     assert draw.derivation is not None and draw.derivation.worked.given
     assert back.values == draw.values and back.derivation is None

@@ -4,10 +4,8 @@
 with its own values (and, optionally, an activation and a loss drawn from given lists),
 and derives each one. A variant is kept only when its numbers make a good exercise: few
 decimals, no saturated sigmoid or tanh, no ReLU at its kink, no vanishing or huge
-gradients, and no repeat of an earlier variant. All randomness comes from
-``random.Random(seed)`` (the order of the activations and losses) and one stream for each
-variant seeded from it (``variant_seed``), so the same seed always gives the same sheet, and
-the variants can be drawn at once on any executor.
+gradients, and no repeat of an earlier variant. Randomness comes from the seed alone (and a
+stream per variant seeded ``"seed:number"``): the same seed, the same sheet, on any executor.
 
 This module makes the data; ``symgrad.sheets`` renders it.
 """
@@ -22,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
-from ..batch import run_all
+from .batch import run_all
 from ..calculus.derivation import Derivation
 from ..calculus.engine import checked, derive
 from ..errors import DerivationError, SpecError, SymgradError
@@ -332,14 +330,12 @@ def exercises(spec: Spec, count: int = COUNT, seed: int = SEED,
 
     Each variant uses an activation from ``activations`` and a loss from ``losses``
     (default: the spec's), drawn among the pairs that go together: the pairs in a random
-    order, each used once before any is used again, so a sheet covers them all. Each
-    variant draws its values from a random stream of its own (``variant_seed``), so the
-    variants are independent jobs: they run on ``executor`` (any
-    ``concurrent.futures.Executor``; None: one after another, here) and the sheet is the
-    same either way. With ``verify`` every step is checked as ``derive(..., verify=True)``
-    does. ``progress`` is called after each variant kept. Raises SpecError for a bad count
-    or a name that cannot be drawn, and DerivationError when a variant finds no distinct,
-    well-conditioned values in ``ATTEMPTS_PER_VARIANT`` draws.
+    order, each used once before any is used again, so a sheet covers them all. Each variant
+    draws from its own random stream, a job for ``executor`` (any ``concurrent.futures``
+    executor; None: here), the sheet the same either way. ``verify`` checks every step as
+    ``derive`` does; ``progress`` is called after each variant kept. Raises SpecError for a
+    bad count or a name that cannot be drawn, DerivationError when a variant finds no
+    distinct, well-conditioned values in ``ATTEMPTS_PER_VARIANT`` draws.
     """
     check_count(count)
     if spec.learning_rate is not None:
@@ -348,11 +344,11 @@ def exercises(spec: Spec, count: int = COUNT, seed: int = SEED,
     models = {pair: _model(spec, pair, verify) for pair in pairs}
     order = random.Random(seed).sample(pairs, len(pairs))  # every pair once before any comes again
     wanted = [order[i % len(order)] for i in range(count)]
-    streams = [variant_seed(seed, number) for number in range(1, count + 1)]
+    streams = [f"{seed}:{number}" for number in range(1, count + 1)]  # each variant's own seed
     jobs = [(models[pair][0], spec, stream, frozenset()) for pair, stream in zip(wanted, streams)]
     drawn = run_all(draw_variant, jobs, executor)
     problems: list[Problem] = []
-    seen: dict[tuple[str | None, str | None], set[str]] = {pair: set() for pair in pairs}
+    seen: dict[Any, set[str]] = {pair: set() for pair in pairs}  # the values kept, by pair
     for pair, stream, draw in zip(wanted, streams, drawn):
         graph, verification = models[pair]
         if draw.values is not None and repr(draw.values) in seen[pair]:  # rare: draw again, here
@@ -370,18 +366,11 @@ def exercises(spec: Spec, count: int = COUNT, seed: int = SEED,
     return Sheet(spec.title or "Exercises on the chain rule", seed, tuple(problems), spec.notation)
 
 
-def variant_seed(seed: int, number: int) -> str:
-    """The seed of problem ``number``'s own random stream on a sheet drawn with ``seed``."""
-    return f"{seed}:{number}"
-
-
 @dataclass(frozen=True)
 class Draw:
-    """What one variant's draws found: its values (None: none in ``ATTEMPTS_PER_VARIANT``
-    draws), why the last draw before them was rejected, and their derivation. Pickled (to
-    leave a worker process) it keeps only the plain numbers: SymPy expressions do not survive
-    pickling unchanged (``2*(yhat - y)`` comes back ``2*yhat - 2*y``), so the receiver
-    derives the kept values again."""
+    """A variant's values (None: none found), why the last draw was rejected, and their
+    derivation, which pickling (out of a worker process) leaves behind: SymPy expressions do
+    not survive it (``2*(yhat - y)`` comes back ``2*yhat - 2*y``); the receiver derives again."""
 
     values: dict[str, Any] | None
     reason: str
@@ -398,10 +387,8 @@ def draw_variant(graph: Graph, spec: Spec, stream: str, skip: frozenset[str]) ->
     reason = "none drawn"
     for _ in range(ATTEMPTS_PER_VARIANT):
         values = draw_values(rng, graph)
-        if repr(values) in skip:
-            reason = "a repeat"
-            continue
-        derivation, reason = _attempt(graph, spec, values)
+        derivation, reason = (None, "a repeat") if repr(values) in skip else \
+            _attempt(graph, spec, values)
         if derivation is not None:
             return Draw(values, "", derivation)
     return Draw(None, reason)

@@ -16,7 +16,7 @@ import warnings
 from concurrent.futures import Executor, Future
 from typing import Any, Callable, Iterator, Sequence
 
-from .errors import SpecError
+from ..errors import SpecError
 
 JOBS_PER_CPU = 4
 """``--jobs`` beyond this many processes per CPU is refused as a typo: SymPy's work is
