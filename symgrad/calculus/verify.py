@@ -38,9 +38,11 @@ RTOL, ATOL = 1e-7, 1e-9
 """Tolerances of the float64 comparison."""
 
 MODULES = [{**NUMPY_FUNCTIONS, "DiracDelta": lambda x, *k: np.zeros_like(x),
-            "Heaviside": lambda x, h0=0.5: np.heaviside(x, h0)}, "numpy"]
+            "Heaviside": lambda x, h0=0.5: np.heaviside(x, h0)}, np]
 """numpy's own Heaviside is a select that gives 1 for nan: np.heaviside keeps nan, so a
-derivative such as Heaviside(log(x))/x stays undefined where log(x) is."""
+derivative such as Heaviside(log(x))/x stays undefined where log(x) is. numpy as the module,
+not the name "numpy": for the name, lambdify runs ``from numpy import *``, which loads
+numpy.testing and more (an eighth of a second, once a process)."""
 
 
 @dataclass(frozen=True)

@@ -7,41 +7,34 @@ nothing is written unless the whole document rendered.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Any, Iterator, Sequence
 
 import yaml
 
 from .. import __version__
-from ..calculus.derivation import Derivation
-from ..calculus.engine import derive
 from ..errors import SpecError, SymgradError, SymgradWarning
 from ..model.graph import from_expression
 from ..render.notation import DEFAULT, PRESETS, Notation, get_notation, using
 from ..render.flavours import FLAVOURS
-from ..pictures import Pictures, pictures
+from ..pictures import pictures
 from ..render.chapter import VIEWS
-from ..render.document import DETAILS, EXTENSIONS, FORMATS, render, written_in
+from ..render.document import DETAILS, FORMATS, written_in
 from ..render.pictures import picture_files
 from ..spec import Spec, function_options, load_spec, specified
 from ..teaching.exercises import exercises, load_exercises
-from .files import read_back, stale_katex, write_atomically, write_katex
-from .progress import Bar, track
+from ..teaching.batch import job_count
 from ..teaching.sheets import EXTENSIONS as SHEET_EXTENSIONS, FORMATS as SHEET_FORMATS, render_sheet
-
-GALLERY_FORMATS = ("markdown", "latex")
-GALLERY_PAGES = ("02_seed_neuron", "03_two_layer_network")
-"""The examples whose gallery also has an HTML page (in html/, with KaTeX in html/katex/)
-and beamer frames (in beamer/)."""
-GALLERY_NOTEBOOKS = ("02_seed_neuron",)
-"""The examples whose gallery also has a Jupyter notebook."""
-GALLERY_PICTURES = ("02_seed_neuron", "03_two_layer_network", "14_neuron_weight_and_bias")
-"""The examples whose documents (and HTML pages and beamer frames) show their pictures (the
-computational graph and the plots of the loss), with the picture files beside them."""
+from .documents import (derive_spec, exercise_documents, gallery_documents,  # noqa: F401
+                        render_derivation)  # (exercise_documents: the gallery's API, here too)
+from .files import read_back, stale_katex, write_atomically, write_katex
+from .progress import Bar
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,6 +104,7 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--examples", default="examples", help="folder of spec files (default: examples)")
     g.add_argument("--output", default="output", help="folder for the documents (default: output)")
     g.add_argument("--check", action="store_true", help="only report stale documents; exit 1 if any")
+    _jobs_option(g, "specs")
     g.set_defaults(run=_gallery)
     e = _exercises_parser(commands)
     for command in (d, g, e):
@@ -208,29 +202,6 @@ def _notation(args: argparse.Namespace, notation: Notation) -> Notation:
     return notation
 
 
-def derive_spec(spec: Spec, *, source: str | None = None, verify: bool = True) -> Derivation:
-    """Derive (and by default verify) what ``spec`` asks for; errors name ``source``."""
-    try:
-        return derive(spec.graph, spec.wrt, at=spec.at, learning_rate=spec.learning_rate,
-                      title=spec.title, verify=verify)
-    except SymgradError as error:
-        raise error.located(source=source) from None
-
-
-def render_derivation(derivation: Derivation, fmt: str, detail: str, *,
-                      source: str | None = None, view: str | None = None,
-                      template_dirs: tuple[str, ...] = (), pictures: Pictures | None = None,
-                      flavour: str = "github", notation: Notation = DEFAULT,
-                      **headings: Any) -> str:
-    """Render a derivation at a level of detail, in a view, a notation and (Markdown) a
-    flavour, with ``render``'s ``heading_level`` and ``numbered``; errors name ``source``."""
-    try:
-        return render(derivation, fmt, detail=detail, view=view, template_dirs=template_dirs, pictures=pictures,
-                      flavour=flavour, notation=notation, **headings)
-    except SymgradError as error:
-        raise error.located(source=source) from None
-
-
 def _format_for(output: str | None) -> str:
     suffix = Path(output).suffix if output else ""
     by_suffix = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".json": "json",
@@ -271,42 +242,26 @@ def parse_assignments(text: str, option: str = "--at") -> dict[str, Any]:
     return values
 
 
-def gallery_documents(examples: Path, verify: bool = True) -> dict[str, str | bytes]:
-    """Every gallery document, by file name, rendered in memory from the specs in
-    ``examples`` (and the pictures beside those in ``GALLERY_PICTURES``, as bytes): each
-    spec derived once, in each format at the spec's level of detail
-    and in its view (and as a notebook for those in ``GALLERY_NOTEBOOKS``)."""
-    specs = sorted(examples.glob("*.yaml"))
-    if not specs:
-        raise SpecError(f"no spec files (*.yaml) in {examples}")
-    documents: dict[str, str] = {}
-    for path in track(specs, "gallery"):
-        spec = load_spec(path)
-        derivation = derive_spec(spec, source=str(path), verify=verify)
-        with using(written_in(derivation.graph, spec.notation)):
-            documents.update(_example_documents(path, spec, derivation))
-    documents.update(exercise_documents(examples / EXERCISES, verify))
-    return documents
+def _jobs_option(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument("--jobs", type=job_count, default=1, metavar="N",
+                         help=f"derive {what} in N processes at once; 0 or auto: one per CPU "
+                              "(default: 1, one after another); the output is the same")
 
 
-def _example_documents(path: Path, spec: Spec, derivation: Derivation) -> dict[str, str | bytes]:
-    """The gallery's documents of one example, by file name (see ``gallery_documents``)."""
-    documents: dict[str, str | bytes] = {}
-    shown = pictures(derivation, path.stem) if path.stem in GALLERY_PICTURES else None
-    formats = GALLERY_FORMATS + (("notebook",) if path.stem in GALLERY_NOTEBOOKS else ())
-    pages = ("html", "beamer") if path.stem in GALLERY_PAGES else ()
-    for fmt, folder in [(fmt, "") for fmt in formats] + [(fmt, f"{fmt}/") for fmt in pages]:
-        documents[f"{folder}{path.stem}{EXTENSIONS[fmt]}"] = render_derivation(
-            derivation, fmt, spec.detail, source=str(path), view=spec.view, pictures=shown,
-            notation=spec.notation)
-        if shown is not None:
-            documents.update({folder + name: data for name, data in picture_files(shown, fmt).items()})
-    return documents
+@contextlib.contextmanager
+def _executor(jobs: int) -> Iterator[Executor | None]:
+    """A pool of ``jobs`` processes for the command's jobs, or None (run here) for one."""
+    if jobs == 1:
+        yield None
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield pool
 
 
 def _gallery(args: argparse.Namespace) -> int:
     output = Path(args.output)
-    documents = gallery_documents(Path(args.examples), verify=args.verify)
+    with _executor(args.jobs) as executor:
+        documents = gallery_documents(Path(args.examples), verify=args.verify, executor=executor)
     stale = [name for name, text in documents.items() if read_back(output / name, type(text)) != text]
     pages = any(name.startswith("html/") for name in documents)
     if args.check:
@@ -327,10 +282,6 @@ def _gallery(args: argparse.Namespace) -> int:
 # --- exercise sheets --------------------------------------------------------------------
 
 
-EXERCISES = "exercises"
-"""The folder of ``examples`` with exercise specs, and of ``output`` with their sheets."""
-
-
 def _exercises_parser(commands: Any) -> argparse.ArgumentParser:
     e = commands.add_parser("exercises", help="a problem sheet and its answer key: variants "
                                               "of a spec with random, well-conditioned values")
@@ -345,6 +296,7 @@ def _exercises_parser(commands: Any) -> argparse.ArgumentParser:
     e.add_argument("--key", help="the answer key (default: the sheet's name with .key before "
                                  "its suffix, e.g. sheet.key.md)")
     _notation_options(e)
+    _jobs_option(e, "the variants")
     e.set_defaults(run=_exercises)
     return e
 
@@ -358,12 +310,12 @@ def _exercises(args: argparse.Namespace) -> int:
     if key_path.resolve() == sheet_path.resolve():
         raise SpecError(f"--key: the answer key would overwrite the sheet {sheet_path}")
     try:
-        with Bar("exercises") as bar:
+        with Bar("exercises") as bar, _executor(args.jobs) as executor:
             sheet = exercises(spec, settings.count if args.count is None else args.count,
                               settings.seed if args.seed is None else args.seed,
                               _split_names(args.activations, settings.activations),
                               _split_names(args.losses, settings.losses),
-                              verify=args.verify, progress=bar.update)
+                              verify=args.verify, progress=bar.update, executor=executor)
     except SymgradError as error:
         option = {"exercises.activations": "--activations", "exercises.losses": "--losses"}
         cli = error.key in option and getattr(args, error.key.split(".")[1]) is not None
@@ -391,24 +343,6 @@ def _split_names(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
 def key_path_for(sheet: Path) -> Path:
     """Where the answer key of ``sheet`` goes: ``sheet.md`` -> ``sheet.key.md``."""
     return sheet.with_name(f"{sheet.stem}.key{sheet.suffix}")
-
-
-def exercise_documents(folder: Path, verify: bool = True) -> dict[str, str]:
-    """The gallery's exercise sheets and answer keys, by file name under ``exercises/``:
-    for each spec in ``folder``, drawn with its ``exercises:`` block, in every format."""
-    documents: dict[str, str] = {}
-    for path in sorted(folder.glob("*.yaml")):
-        spec, settings = load_exercises(path)
-        try:
-            sheet = exercises(spec, settings.count, settings.seed, settings.activations,
-                              settings.losses, verify=verify)
-        except SymgradError as error:
-            raise error.located(source=str(path)) from None
-        for fmt in SHEET_FORMATS:
-            for key in (False, True):
-                name = path.stem + (".key" if key else "") + SHEET_EXTENSIONS[fmt]
-                documents[f"{EXERCISES}/{name}"] = render_sheet(sheet, fmt, key=key)
-    return documents
 
 
 if __name__ == "__main__":

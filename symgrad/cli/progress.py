@@ -46,14 +46,19 @@ class Bar:
         self.drawn = True
 
 
-def track(items: Iterable[T], label: str, stream: IO[str] | None = None) -> Iterator[T]:
-    """Yield ``items``, with a ``Bar`` counting them as each one is finished."""
-    items = list(items)
+def track(items: Iterable[T], label: str, stream: IO[str] | None = None, *,
+          total: int | None = None) -> Iterator[T]:
+    """Yield ``items``, with a ``Bar`` counting them as each one is finished: ``total`` of
+    them (default: all of ``items``, read first), so a generator of results still running
+    elsewhere moves the bar as each arrives."""
+    if total is None:
+        items = list(items)
+        total = len(items)
     with Bar(label, stream) as bar:
-        bar.update(0, len(items))
+        bar.update(0, total)
         for done, item in enumerate(items, start=1):
             yield item
-            bar.update(done, len(items))
+            bar.update(done, total)
 
 
 def _is_terminal(stream: IO[str]) -> bool:

@@ -17,16 +17,19 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sympy as sp
-from matplotlib.font_manager import FontProperties
-from matplotlib.textpath import TextToPath
 
 from . import plain
 from ..pictures import layout
 from ..pictures.boxes import Polygon, bounds, upright
 from ..pictures.graph import Edge, GraphPicture, Node
 from ..pictures.layout import Label
+
+if TYPE_CHECKING:  # imported when first measuring (``_measurer``)
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
 
 TEXT_PT = 8.0
 """The size of the labels and of the texts under the nodes (``\\scriptsize`` at 11 pt)."""
@@ -214,9 +217,17 @@ def text_width(text: str, size: float = TEXT_PT) -> float:
     """How wide ``text`` is in DejaVu Sans at ``size`` points."""
     if not text:
         return 0.0
-    width, _, _ = _MEASURE.get_text_width_height_descent(text, _FONT, ismath=False)
-    return width * size / _FONT.get_size_in_points()
+    measure, font = _measurer()
+    width, _, _ = measure.get_text_width_height_descent(text, font, ismath=False)
+    return width * size / font.get_size_in_points()
 
 
-_MEASURE = TextToPath()
-_FONT = FontProperties(family="DejaVu Sans", size=100)
+@functools.cache
+def _measurer() -> tuple[TextToPath, FontProperties]:
+    """matplotlib's text measurer and DejaVu Sans at 100 pt, made at the first width asked
+    for: importing matplotlib takes a fifth of a second that a document without a drawn
+    graph should not pay."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    return TextToPath(), FontProperties(family="DejaVu Sans", size=100)

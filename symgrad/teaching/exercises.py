@@ -4,8 +4,8 @@
 with its own values (and, optionally, an activation and a loss drawn from given lists),
 and derives each one. A variant is kept only when its numbers make a good exercise: few
 decimals, no saturated sigmoid or tanh, no ReLU at its kink, no vanishing or huge
-gradients, and no repeat of an earlier variant. All randomness comes from one
-``random.Random(seed)``, so the same seed always gives the same sheet.
+gradients, and no repeat of an earlier variant. Randomness comes from the seed alone (and a
+stream per variant seeded ``"seed:number"``): the same seed, the same sheet, on any executor.
 
 This module makes the data; ``symgrad.sheets`` renders it.
 """
@@ -13,12 +13,14 @@ This module makes the data; ``symgrad.sheets`` renders it.
 from __future__ import annotations
 
 import random
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
+from .batch import run_all
 from ..calculus.derivation import Derivation
 from ..calculus.engine import checked, derive
 from ..errors import DerivationError, SpecError, SymgradError
@@ -321,47 +323,75 @@ def flaw(derivation: Derivation) -> str | None:
 
 def exercises(spec: Spec, count: int = COUNT, seed: int = SEED,
               activations: Sequence[str] | None = None, losses: Sequence[str] | None = None,
-              *, verify: bool = False, progress: Progress | None = None) -> Sheet:
+              *, verify: bool = False, progress: Progress | None = None,
+              executor: Executor | None = None) -> Sheet:
     """``count`` distinct, well-conditioned variants of what ``spec`` asks for (its
     ``wrt`` and learning rate; its own values are not used), drawn with ``seed``.
 
     Each variant uses an activation from ``activations`` and a loss from ``losses``
     (default: the spec's), drawn among the pairs that go together: the pairs in a random
-    order, each used once before any is used again, so a sheet covers them all. With ``verify``
-    every step is checked as ``derive(..., verify=True)`` does. ``progress`` is called
-    after each variant kept. Raises SpecError for a bad count or a name that cannot be
-    drawn, and DerivationError when no such variants turn up in a bounded number of draws.
+    order, each used once before any is used again, so a sheet covers them all. Each variant
+    draws from its own random stream, a job for ``executor`` (any ``concurrent.futures``
+    executor; None: here), the sheet the same either way. ``verify`` checks every step as
+    ``derive`` does; ``progress`` is called after each variant kept. Raises SpecError for a
+    bad count or a name that cannot be drawn, DerivationError when a variant finds no
+    distinct, well-conditioned values in ``ATTEMPTS_PER_VARIANT`` draws.
     """
     check_count(count)
     if spec.learning_rate is not None:
         read_rate(spec.learning_rate)
     pairs = choices(spec.graph, tuple(activations or ()), tuple(losses or ()))
     models = {pair: _model(spec, pair, verify) for pair in pairs}
-    rng = random.Random(seed)
-    order = rng.sample(pairs, len(pairs))  # every pair once before any comes again
+    order = random.Random(seed).sample(pairs, len(pairs))  # every pair once before any comes again
+    wanted = [order[i % len(order)] for i in range(count)]
+    streams = [f"{seed}:{number}" for number in range(1, count + 1)]  # each variant's own seed
+    jobs = [(models[pair][0], spec, stream, frozenset()) for pair, stream in zip(wanted, streams)]
+    drawn = run_all(draw_variant, jobs, executor)
     problems: list[Problem] = []
-    seen: set[str] = set()
-    reason = "none drawn"
-    for _ in range(count * ATTEMPTS_PER_VARIANT):
-        pair = order[len(problems) % len(order)]
+    seen: dict[Any, set[str]] = {pair: set() for pair in pairs}  # the values kept, by pair
+    for pair, stream, draw in zip(wanted, streams, drawn):
         graph, verification = models[pair]
-        values = draw_values(rng, graph)
-        signature = repr((pair, values))
-        derivation, reason = (None, "a repeat") if signature in seen else \
-            _attempt(graph, spec, values)
-        if derivation is None:
-            continue
-        seen.add(signature)
-        derivation = _with(derivation, verification)
-        problems.append(Problem(len(problems) + 1, *pair, values, derivation))
+        if draw.values is not None and repr(draw.values) in seen[pair]:  # rare: draw again, here
+            draw = draw_variant(graph, spec, stream, frozenset(seen[pair]))
+        if draw.values is None:
+            raise DerivationError(
+                f"found only {len(problems)} of {count} distinct well-conditioned variants: "
+                f"problem {len(problems) + 1} had none in {ATTEMPTS_PER_VARIANT} draws (the "
+                f"last rejected: {draw.reason}); ask for fewer, or allow more activations or losses")
+        seen[pair].add(repr(draw.values))
+        derivation = draw.derivation or _attempt(graph, spec, draw.values)[0]
+        problems.append(Problem(len(problems) + 1, *pair, draw.values, _with(derivation, verification)))
         if progress is not None:
             progress(len(problems), count)
-        if len(problems) == count:
-            return Sheet(spec.title or "Exercises on the chain rule", seed, tuple(problems),
-                         spec.notation)
-    raise DerivationError(f"found only {len(problems)} of {count} distinct well-conditioned "
-                          f"variants in {count * ATTEMPTS_PER_VARIANT} draws (the last "
-                          f"rejected: {reason}); ask for fewer, or allow more activations or losses")
+    return Sheet(spec.title or "Exercises on the chain rule", seed, tuple(problems), spec.notation)
+
+
+@dataclass(frozen=True)
+class Draw:
+    """A variant's values (None: none found), why the last draw was rejected, and their
+    derivation, which pickling (out of a worker process) leaves behind: SymPy expressions do
+    not survive it (``2*(yhat - y)`` comes back ``2*yhat - 2*y``); the receiver derives again."""
+
+    values: dict[str, Any] | None
+    reason: str
+    derivation: Derivation | None = None
+
+    def __reduce__(self) -> tuple:
+        return Draw, (self.values, self.reason)
+
+
+def draw_variant(graph: Graph, spec: Spec, stream: str, skip: frozenset[str]) -> Draw:
+    """The first values drawn from ``random.Random(stream)`` that make ``graph`` a good
+    exercise and are not in ``skip`` (the ``repr`` of values already kept)."""
+    rng = random.Random(stream)
+    reason = "none drawn"
+    for _ in range(ATTEMPTS_PER_VARIANT):
+        values = draw_values(rng, graph)
+        derivation, reason = (None, "a repeat") if repr(values) in skip else \
+            _attempt(graph, spec, values)
+        if derivation is not None:
+            return Draw(values, "", derivation)
+    return Draw(None, reason)
 
 
 def _model(spec: Spec, pair: tuple[str | None, str | None], verify: bool) -> tuple[Graph, Any]:
