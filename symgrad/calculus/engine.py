@@ -12,7 +12,7 @@ import sympy as sp
 
 from ..errors import DerivationError, SymgradWarning, ValuesError
 from ..model.functions import numbers_refused, read_functions
-from ..model.graph import Graph, Model, from_expression, probability_caution
+from ..model.graph import Graph, Model, Role, from_expression
 from ..model.values import read_rate, read_values
 from .backprop import backpropagate, gradient
 from .backward import Backward
@@ -134,3 +134,30 @@ def default_title(graph: Graph, parameters: Sequence[sp.Symbol], loss: str | Non
             names.insert(first, text)
     joined = " and ".join(names) if all(" " in n for n in names) else ", ".join(names)
     return f"Gradient of {loss} with respect to {joined}"
+
+
+PROBABILITY_OUTPUTS = {"binary_cross_entropy": "sigmoid", "categorical_cross_entropy": "softmax"}
+"""Each cross-entropy loss and the output activation that makes its predictions probabilities."""
+UNIT_INTERVAL_OUTPUTS = {"sigmoid", "softmax"}
+"""The output activations whose every output lies between 0 and 1."""
+
+
+def probability_caution(graph: Graph) -> str | None:
+    """One line if ``graph`` puts a cross-entropy loss on outputs whose activation is not
+    the one that gives probabilities (a sigmoid for binary, a softmax for categorical
+    cross-entropy); None otherwise, and for free expressions."""
+    wanted = PROBABILITY_OUTPUTS.get(graph.loss_name or "")
+    if wanted is None:
+        return None
+    loss = graph.definitions[-1].expr.free_symbols
+    found = sorted({d.activation or "identity" for d in graph.definitions
+                    if d.symbol in loss and d.role is Role.ACTIVATION})
+    if not found or found == [wanted]:
+        return None
+    if set(found) <= UNIT_INTERVAL_OUTPUTS:
+        if graph.loss_name == "binary_cross_entropy":
+            return None  # each output lies between 0 and 1, all the loss needs
+        return (f"{graph.loss_name} takes predicted probabilities that sum to 1, as a softmax's "
+                f"do; outputs from {' and '.join(found)} lie between 0 and 1 but need not sum to 1")
+    return (f"{graph.loss_name} takes the log of predicted probabilities, but the outputs come "
+            f"from {' and '.join(found)}, not {wanted}: they need not lie between 0 and 1")

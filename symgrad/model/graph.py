@@ -107,22 +107,12 @@ class Graph:
     def is_parameter(self, symbol: sp.Symbol) -> bool:
         """True when ``symbol`` is a parameter, which gradient descent updates; an input
         or target may be differentiated (a saliency) but is never updated."""
-        return self._roles.get(symbol) in PARAMETER_ROLES
+        return self._leaves[0].get(symbol) in PARAMETER_ROLES
 
     def role_of(self, symbol: sp.Symbol) -> str | None:
         """The role of the group a leaf symbol belongs to ("input", "target", "parameter",
         "variable"); None for a defined quantity."""
-        return self._roles.get(symbol)
-
-    @cached_property
-    def _roles(self) -> dict[sp.Symbol, str]:
-        """Each leaf symbol's role, the first group's where two hold it (a look-up that
-        stays constant-time for the thousands of weights of a wide network)."""
-        roles: dict[sp.Symbol, str] = {}
-        for g in self.groups:
-            for s in g.symbols:
-                roles.setdefault(s, g.role)
-        return roles
+        return self._leaves[0].get(symbol)
 
     def group(self, name: str) -> Group | None:
         """The leaf group called ``name``, if any."""
@@ -163,15 +153,14 @@ class Graph:
 
     def element(self, name: str) -> sp.Symbol | None:
         """The leaf symbol called ``name`` (``w``, ``W1[0][1]``), if any."""
-        return self._elements.get(name)
+        return self._leaves[1].get(name)
 
     @cached_property
-    def _elements(self) -> dict[str, sp.Symbol]:
-        elements: dict[str, sp.Symbol] = {}
-        for g in self.groups:
-            for s in g.symbols:
-                elements.setdefault(s.name, s)
-        return elements
+    def _leaves(self) -> tuple[dict[sp.Symbol, str], dict[str, sp.Symbol]]:
+        """Each leaf's role and each leaf by name, the first group's where two hold it:
+        look-ups that stay constant-time for the thousands of weights of a wide network."""
+        pairs = [(s, g.role) for g in reversed(self.groups) for s in reversed(g.symbols)]
+        return dict(pairs), {s.name: s for s, _ in pairs}  # the later pair wins: the first
 
     def composed(self) -> sp.Expr:
         """The loss with every intermediate substituted: the naive composed expression."""
@@ -206,33 +195,6 @@ class Graph:
             return (symbol,)
         known = ", ".join(g.name for g in self.groups)
         raise DerivationError(f"wrt {name!r} is not in the expression (its quantities: {known})")
-
-
-PROBABILITY_OUTPUTS = {"binary_cross_entropy": "sigmoid", "categorical_cross_entropy": "softmax"}
-"""Each cross-entropy loss and the output activation that makes its predictions probabilities."""
-UNIT_INTERVAL_OUTPUTS = {"sigmoid", "softmax"}
-"""The output activations whose every output lies between 0 and 1."""
-
-
-def probability_caution(graph: Graph) -> str | None:
-    """One line if ``graph`` puts a cross-entropy loss on outputs whose activation is not
-    the one that gives probabilities (a sigmoid for binary, a softmax for categorical
-    cross-entropy); None otherwise, and for free expressions."""
-    wanted = PROBABILITY_OUTPUTS.get(graph.loss_name or "")
-    if wanted is None:
-        return None
-    loss = graph.definitions[-1].expr.free_symbols
-    found = sorted({d.activation or "identity" for d in graph.definitions
-                    if d.symbol in loss and d.role is Role.ACTIVATION})
-    if not found or found == [wanted]:
-        return None
-    if set(found) <= UNIT_INTERVAL_OUTPUTS:
-        if graph.loss_name == "binary_cross_entropy":
-            return None  # each output lies between 0 and 1, all the loss needs
-        return (f"{graph.loss_name} takes predicted probabilities that sum to 1, as a softmax's "
-                f"do; outputs from {' and '.join(found)} lie between 0 and 1 but need not sum to 1")
-    return (f"{graph.loss_name} takes the log of predicted probabilities, but the outputs come "
-            f"from {' and '.join(found)}, not {wanted}: they need not lie between 0 and 1")
 
 
 def activate(name: str, zs: Sequence[sp.Symbol], j: int) -> sp.Expr:
