@@ -380,7 +380,7 @@ class Gains:
         (``Backward.path_count``) where even the smallest passes and every path is long
         enough, else the consumers' counts."""
         if u == self.loss:
-            return int(product > EXPLODING and factors >= 3)
+            return int(bool(product > EXPLODING) and factors >= 3)
         if product * max(h for h, _, _ in self.high[u].values()) <= EXPLODING:
             return 0
         if product * self.low[u] > EXPLODING and factors + self.steps[u] >= 2:
