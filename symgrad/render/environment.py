@@ -76,7 +76,7 @@ class TemplateCache(jinja2.FileSystemBytecodeCache):
     def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         try:
             super().load_bytecode(bucket)
-        except (OSError, EOFError, ValueError):  # a damaged file: compiled again
+        except Exception:  # an unreadable or damaged file (pickle, marshal): compiled again
             bucket.reset()
 
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
