@@ -112,6 +112,12 @@ class ChapterTables:
         """True when some layer is too wide for the tables to show every unit."""
         return any(layer.units > TABLE_UNITS for layer in self.layers)
 
+    @property
+    def given_cut(self) -> bool:
+        """True when some given vector or matrix is too long for the display to show every
+        entry (``numbers.group_value``)."""
+        return any(max(layer.units, layer.inputs) > TABLE_UNITS for layer in self.layers)
+
     # the local derivatives
 
     def short_sides(self, factor) -> list[latex.Math]:
