@@ -31,9 +31,10 @@ class Printer(MatrixPrinting, LatexPrinter):
                  names: Mapping[sp.Basic, str] | None = None,
                  guides: Mapping[sp.Basic, sp.Basic] | None = None):
         super().__init__()
-        self.values = dict(values or {})
-        self.names = dict(names or {})
-        self.guides = dict(guides or {})
+        # read, never changed: not copied (a wide network's values are thousands)
+        self.values = values or {}
+        self.names = names or {}
+        self.guides = guides or {}
 
     def math(self, expr: sp.Basic) -> Math:
         """``expr`` as breakable pieces (sums and products, of numbers or of matrices),
