@@ -131,7 +131,8 @@ def given_display(derivation: Derivation, limit: float = latex.WIDTH) -> latex.D
 def worked_factors(derivation: Derivation) -> list[Factor]:
     """The local derivatives to evaluate on their own: all of them, unless every gradient
     is a single local derivative (then evaluating the gradients says it all)."""
-    if all(len(p.factors) == 1 for g in derivation.gradients for p in g.paths):
+    # a gradient is one local derivative when the loss alone uses its parameter
+    if all(tuple(t.consumer for t in g.terms) == (derivation.loss,) for g in derivation.gradients):
         return []
     return document_factors(derivation)
 
