@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mpmath
 import sympy as sp
 
 from ..calculus.backward import Factor
 from ..calculus.derivation import Derivation
-from ..calculus.worked import number
+from ..calculus.worked import PRECISION, number
 from ..errors import ValuesError
 from ..model.graph import Graph
 
@@ -28,6 +29,10 @@ LARGEST_SLOPE = {"sigmoid": sp.Rational(1, 4), "tanh": sp.S.One}
 
 EXPLODING = 10
 """A path whose factors (past the parameter's own) multiply to more than this in size."""
+
+LONG = 3
+"""Paths of this many steps from a quantity up to the loss, or more, have the two factors
+an exploding product needs (the loss's own derivative left out)."""
 
 VANISHING = 10
 """A network's first layer's gradients are called small (or large) beside its last layer's
@@ -179,13 +184,18 @@ class Reading:
     (``after_step``; None if it is not a finite number there). For a network, the
     ``saturated`` and ``off`` warnings gathered per layer (``layered``) and the comparison
     of its first layer's gradients with its last's (``across``, None with fewer than two
-    layers' weights differentiated or a zero among the two)."""
+    layers' weights differentiated or a zero among the two). Of the paths whose factors
+    multiply past EXPLODING, the warnings hold the largest only: a deep network can have
+    exponentially many."""
 
     ranking: tuple[tuple[sp.Symbol, sp.Expr], ...]
     warnings: tuple[Caution, ...]
     after_step: sp.Expr | None = None
     layered: tuple[Layered, ...] = ()
     across: Across | None = None
+    exploding_paths: int = 0
+    """How many paths back from the loss multiply past EXPLODING; the warnings hold the
+    one that multiplies the most (``exploding``)."""
 
     @property
     def exploding_limit(self) -> int:
@@ -193,10 +203,9 @@ class Reading:
         return EXPLODING
 
     @property
-    def exploding(self) -> tuple[Caution, ...]:
-        """The ``exploding`` warnings, the largest product in size first."""
-        found = [c for c in self.warnings if c.kind == "exploding"]
-        return tuple(sorted(found, key=lambda c: -abs(c.value)))
+    def exploding(self) -> Caution | None:
+        """The ``exploding`` warning of the path whose product is the largest in size."""
+        return next((c for c in self.warnings if c.kind == "exploding"), None)
 
     @property
     def others(self) -> tuple[Caution, ...]:
@@ -204,8 +213,8 @@ class Reading:
         sentence of its own; exploding paths, when there are several, are one sentence
         (``exploding``) and not among them."""
         covered = {c for group in self.layered for c in group.cautions}
-        if len(self.exploding) > 1:
-            covered |= set(self.exploding)
+        if self.exploding_paths > 1:
+            covered.add(self.exploding)
         return tuple(c for c in self.warnings if c not in covered)
 
     @property
@@ -214,8 +223,27 @@ class Reading:
         return abs(self.ranking[0][1]) == abs(self.ranking[-1][1])
 
 
+KEPT = 4
+"""How many derivations' readings ``read`` keeps (a document asks for its reading in
+several places; the summary's loss after the step alone is a forward pass)."""
+_kept: dict[int, tuple[Derivation, Reading | None]] = {}
+
+
 def read(derivation: Derivation) -> Reading | None:
-    """The reading of a worked derivation; None without values."""
+    """The reading of a worked derivation; None without values. Worked out once per
+    derivation (the last KEPT are kept, each with its derivation, so that its id is not
+    reused while kept)."""
+    kept = _kept.get(id(derivation))
+    if kept is not None and kept[0] is derivation:
+        return kept[1]
+    if len(_kept) >= KEPT:
+        del _kept[next(iter(_kept))]
+    reading = _read(derivation)
+    _kept[id(derivation)] = (derivation, reading)
+    return reading
+
+
+def _read(derivation: Derivation) -> Reading | None:
     worked = derivation.worked
     if worked is None:
         return None
@@ -223,26 +251,57 @@ def read(derivation: Derivation) -> Reading | None:
     trained = derivation.trained
     ranking = sorted(((p, worked.gradients[p]) for p in trained), key=lambda item: -abs(item[1]))
     warnings = [w for f in derivation.factors if (w := _activation_warning(derivation, f))]
-    warnings += _exploding(derivation)
+    exploding, paths = _exploding(derivation)
+    warnings += exploding
     network = derivation.graph.kind == "network"
     layered = _layered(derivation, warnings) if network else ()
     across = _across(derivation) if network else None
-    return Reading(tuple(ranking), tuple(warnings), loss_after_step(derivation), layered, across)
+    return Reading(tuple(ranking), tuple(warnings), loss_after_step(derivation), layered, across,
+                   paths)
 
 
 def loss_after_step(derivation: Derivation) -> sp.Expr | None:
-    """The loss at the updated values (exact, to 30 digits), with a learning rate; None
+    """The loss at the updated values (to PRECISION digits), with a learning rate; None
     without one, or where the loss is not a finite number after the step."""
     worked = derivation.worked
     if worked is None or worked.learning_rate is None:
         return None
-    env: dict[sp.Expr, sp.Expr] = {**worked.given, **worked.updated}
-    try:
-        for d in derivation.graph.definitions:
-            env[d.symbol] = number(d.expr.xreplace(env), str(d.symbol))
-    except ValuesError:
-        return None
-    return env[derivation.loss]
+    with mpmath.workdps(PRECISION + GUARD):
+        env = {s: _mpf(v) for s, v in {**worked.given, **worked.updated}.items()}
+        try:
+            for d in derivation.graph.definitions:
+                env[d.symbol] = value = _at(d.expr, env)
+                if not (isinstance(value, mpmath.mpf) and mpmath.isfinite(value)):
+                    return None
+        except (ValuesError, ZeroDivisionError):
+            return None
+    return sp.Float(env[derivation.loss], PRECISION)
+
+
+GUARD = 10
+"""Digits beyond PRECISION that the forward pass after the step carries."""
+
+
+def _mpf(value: sp.Expr) -> mpmath.mpf:
+    return mpmath.mpf(sp.Float(value, PRECISION + GUARD)._mpf_)
+
+
+def _at(expr: sp.Expr, env: dict[sp.Expr, mpmath.mpf]) -> mpmath.mpf:
+    """``expr``'s value with the numbers of ``env`` for its quantities: sums, products and
+    powers in mpmath (a weighted sum of many terms is never built as a SymPy sum of
+    numbers, which costs most of a wide network's forward pass), anything else by SymPy
+    at the numbers of its quantities."""
+    if expr in env:
+        return env[expr]
+    if expr.is_Number:
+        return _mpf(expr)
+    if isinstance(expr, (sp.Add, sp.Mul, sp.Pow)):
+        args = [_at(a, env) for a in expr.args]
+        if isinstance(expr, sp.Add):
+            return mpmath.fsum(args)
+        return mpmath.fprod(args) if isinstance(expr, sp.Mul) else args[0] ** args[1]
+    numbers = {s: sp.Float(env[s], PRECISION + GUARD) for s in expr.free_symbols}
+    return _mpf(number(expr.xreplace(numbers), str(expr)))
 
 
 def _activation_warning(derivation: Derivation, factor: Factor) -> Caution | None:
@@ -269,24 +328,95 @@ def _cancelled(derivation: Derivation, factor: Factor, name: str) -> bool:
             and factor.of in graph.definition(derivation.loss).expr.free_symbols)
 
 
-def _exploding(derivation: Derivation) -> list[Caution]:
-    """Paths (written out only for small models) whose factors multiply up past EXPLODING."""
-    out, seen = [], set()
-    for gradient in derivation.gradients:
-        paths = gradient.paths
-        if len(paths) > 16:
-            continue
-        for path in paths:
-            # between the loss's own derivative and the parameter's factor (its input): the
-            # chain of gains a backward pass multiplies through
-            factors = path.factors[1:-1]
-            if len(factors) < 2:
-                continue
-            product = sp.Mul(*(derivation.worked.factors[(f.of, f.wrt)] for f in factors))
-            if abs(product) > EXPLODING and path.nodes[:-1] not in seen:
-                seen.add(path.nodes[:-1])
-                out.append(Caution("exploding", factors[-1], product, path=path.nodes[:-1]))
-    return out
+def _exploding(derivation: Derivation) -> tuple[list[Caution], int]:
+    """The path whose factors multiply up the most past EXPLODING, as a caution (none if
+    no path does), and how many paths do.
+
+    A path runs from the loss down to a quantity a parameter feeds; its product leaves out
+    the loss's own derivative and the parameter's factor (the chain of gains a backward
+    pass multiplies through) and counts with at least two factors. A first-layer weight of
+    a deep network has exponentially many paths, so none is listed: ``Gains`` finds the
+    largest product by one pass over the graph's edges and counts the paths past the
+    limit without listing those it can tell all pass."""
+    gains = Gains(derivation)
+    best, count = None, 0
+    for v in dict.fromkeys(t.consumer for g in derivation.gradients for t in g.terms):
+        count += gains.count(v)
+        route = gains.largest(v)
+        if route is not None and (best is None or abs(route[1]) > abs(best[1])):
+            best = route
+    if best is None or count == 0:
+        return [], 0
+    nodes, product = best
+    backward = derivation.backward
+    return [Caution("exploding", backward.factors[(nodes[-2], nodes[-1])], product, path=nodes)], count
+
+
+class Gains:
+    """The products of factors along the paths from a quantity up to the loss (the loss's
+    own derivative left out), by dynamic programming over the graph in backward order:
+    for each quantity the smallest product in size and, by the path's length (one, two,
+    three or more steps), the largest and the consumer it goes through (the first, where
+    two are as large, as a listing of the paths meets them)."""
+
+    def __init__(self, derivation: Derivation):
+        self.backward, self.values = derivation.backward, derivation.worked.factors
+        self.loss = derivation.loss
+        self.high: dict[sp.Symbol, dict[int, tuple[sp.Expr, sp.Symbol, int]]] = {
+            self.loss: {0: (sp.S.One, None, 0)}}
+        self.low: dict[sp.Symbol, sp.Expr] = {self.loss: sp.S.One}
+        self.steps: dict[sp.Symbol, int] = {}
+        for d in reversed(derivation.graph.definitions[:-1]):
+            if d.symbol in self.backward.consumers:
+                self._visit(d.symbol)
+
+    def gain(self, consumer: sp.Symbol, v: sp.Symbol) -> sp.Expr:
+        """The factor d(consumer)/dv at the values in size, 1 into the loss (left out)."""
+        return sp.S.One if consumer == self.loss else abs(self.values[(consumer, v)])
+
+    def _visit(self, v: sp.Symbol) -> None:
+        users = self.backward.consumers[v]
+        high: dict[int, tuple[sp.Expr, sp.Symbol, int]] = {}
+        for c in users:
+            g = self.gain(c, v)
+            for length, (h, _, _) in self.high[c].items():
+                step = min(length + 1, LONG)
+                if step not in high or g * h > high[step][0]:
+                    high[step] = (g * h, c, length)
+        self.high[v] = high
+        self.low[v] = min(self.gain(c, v) * self.low[c] for c in users)
+        self.steps[v] = min(0 if c == self.loss else self.steps[c] + 1 for c in users)
+
+    def largest(self, v: sp.Symbol) -> tuple[tuple[sp.Symbol, ...], sp.Expr] | None:
+        """The path from the loss down to ``v`` of at least two factors with the largest
+        product in size, and the product (signed), when it passes EXPLODING; else None."""
+        if LONG not in self.high.get(v, {}) or self.high[v][LONG][0] <= EXPLODING:
+            return None
+        route, length = [v], LONG
+        while route[-1] != self.loss:
+            _, consumer, length = self.high[route[-1]][length]
+            route.append(consumer)
+        route.reverse()
+        product = sp.Mul(*(self.values[(route[i], route[i + 1])] for i in range(1, len(route) - 1)))
+        return tuple(route), product
+
+    def count(self, v: sp.Symbol) -> int:
+        """How many paths from the loss down to ``v`` multiply past EXPLODING."""
+        return self._count(v, sp.S.One, 0)
+
+    def _count(self, u: sp.Symbol, product: sp.Expr, factors: int) -> int:
+        """The paths up from ``u`` past EXPLODING, ``product`` (in size) of ``factors``
+        factors already multiplied: none where even the largest stays below, all of them
+        (``Backward.path_count``) where even the smallest passes and every path is long
+        enough, else the consumers' counts."""
+        if u == self.loss:
+            return int(bool(product > EXPLODING) and factors >= 3)
+        if product * max(h for h, _, _ in self.high[u].values()) <= EXPLODING:
+            return 0
+        if product * self.low[u] > EXPLODING and factors + self.steps[u] >= 2:
+            return self.backward.path_count(u)
+        return sum(self._count(c, product * self.gain(c, u), factors + 1)
+                   for c in self.backward.consumers[u])
 
 
 def places(symbols: list[sp.Symbol], graph: Graph) -> tuple[Place, ...]:

@@ -87,10 +87,12 @@ class Values:
 
     def subs(self, expr: sp.Basic, **extra: "Values") -> latex.Math:
         """``expr`` printed with numbers; its ``expr`` is ``expr`` with the exact numbers."""
-        text, exact = dict(self.text), dict(self.exact)
-        for more in extra.values():
-            text.update(more.text)
-            exact.update(more.exact)
+        text, exact = self.text, self.exact
+        if extra:  # copied only then: a wide network's values are thousands
+            text, exact = dict(text), dict(exact)
+            for more in extra.values():
+                text.update(more.text)
+                exact.update(more.exact)
         return replace(latex.tex(expr, text), expr=expr.xreplace(exact))
 
     def number(self, key: sp.Basic) -> latex.Math:

@@ -38,7 +38,7 @@ class ChapterSteps:
         gradients = sorted(trained, key=lambda g: (-g.parameter.layer, g.parameter.index[0]))
         for key, group in _grouped(gradients, lambda g: self._group_key(g.parameter, False)):
             steps.append(self._gradient_step(len(steps) + 1, key[0], group, derived))
-        data = [g for g in self.derivation.gradients if g not in trained]
+        data = [g for g in self.derivation.gradients if not self.graph.is_parameter(g.parameter)]
         for role, group in _grouped(data, lambda g: self.graph.role_of(g.parameter)):
             layer = 0 if role == "input" else len(self.layers)
             steps.append(self._gradient_step(len(steps) + 1, layer, group, derived, role))

@@ -10,7 +10,8 @@ and what the gradient told us (``summary_rows``), every row computed from the nu
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from functools import cached_property
+from typing import Any, Callable, Iterable
 
 import sympy as sp
 
@@ -91,13 +92,14 @@ class ChapterTables:
             return False
         return symbol.base != "W" or _kept(symbol.index[1], layer.inputs)
 
-    def _cut(self, items: Iterable[tuple[Var, list[str]]], width: int) -> list[list[str]]:
-        """The rows of the units shown; one row of dots where a wide layer's are left out."""
+    def _cut(self, items: Iterable[tuple[Var, Callable[[], list[str]]]], width: int) -> list[list[str]]:
+        """The rows of the units shown, each made (``items`` give a function that makes
+        it) only when shown; one row of dots where a wide layer's are left out."""
         rows: list[list[str]] = []
         dotted: set[Any] = set()
         for symbol, row in items:
             if self.in_table(symbol):
-                rows.append(row)
+                rows.append(row())
                 continue
             key = (symbol.base, symbol.layer)
             if key not in dotted:
@@ -109,6 +111,12 @@ class ChapterTables:
     def tables_cut(self) -> bool:
         """True when some layer is too wide for the tables to show every unit."""
         return any(layer.units > TABLE_UNITS for layer in self.layers)
+
+    @property
+    def given_cut(self) -> bool:
+        """True when some given vector or matrix is too long for the display to show every
+        entry (``numbers.group_value``)."""
+        return any(max(layer.units, layer.inputs) > TABLE_UNITS for layer in self.layers)
 
     # the local derivatives
 
@@ -123,26 +131,34 @@ class ChapterTables:
 
     def forward_rows(self) -> list[list[str]]:
         """Layer, unit, (sample,) the weighted sum in numbers and the activation."""
-        worked = self.derivation.worked
-        items = []
-        for d in self.graph.definitions:
-            if d.role is not Role.WEIGHTED_SUM:
-                continue
-            activation = next(a for a in self.graph.definitions
-                              if a.role is Role.ACTIVATION and a.expr.has(d.symbol)
-                              and _same_unit(a.symbol, d.symbol))
-            layer = self.layer_of(d.symbol)
-            z = [latex.tex(d.symbol), self.forward_values.subs(d.expr), latex.number(worked.forward[d.symbol])]
-            cell(z)  # recorded, to be checked; the row's layer and unit name it
-            z = z[1:] if layer.inputs <= WRITTEN_SUM else z[2:]
-            # a softmax of numbers would repeat the layer's weighted sums: by name instead
-            shown = latex.tex(activation.expr) if layer.activation == "softmax" \
-                else self.forward_values.subs(activation.expr)
-            a = [latex.tex(activation.symbol), shown, latex.number(worked.forward[activation.symbol])]
-            sample = [str(d.symbol.sample)] if self.batch else []
-            items.append((d.symbol, [str(layer_number(layer.number)), str(d.symbol.index[0]), *sample,
-                                     cell(z), cell(a)]))
+        items = [(d.symbol, lambda d=d: self._forward_row(d)) for d in self.graph.definitions
+                 if d.role is Role.WEIGHTED_SUM]
         return self._cut(items, 5 if self.batch else 4)
+
+    def _forward_row(self, d) -> list[str]:
+        worked = self.derivation.worked
+        activation = self._activations[d.symbol]
+        layer = self.layer_of(d.symbol)
+        z = [latex.tex(d.symbol), self.forward_values.subs(d.expr), latex.number(worked.forward[d.symbol])]
+        cell(z)  # recorded, to be checked; the row's layer and unit name it
+        z = z[1:] if layer.inputs <= WRITTEN_SUM else z[2:]
+        # a softmax of numbers would repeat the layer's weighted sums: by name instead
+        shown = latex.tex(activation.expr) if layer.activation == "softmax" \
+            else self.forward_values.subs(activation.expr)
+        a = [latex.tex(activation.symbol), shown, latex.number(worked.forward[activation.symbol])]
+        sample = [str(d.symbol.sample)] if self.batch else []
+        return [str(layer_number(layer.number)), str(d.symbol.index[0]), *sample, cell(z), cell(a)]
+
+    @cached_property
+    def _activations(self) -> dict[sp.Symbol, Any]:
+        """Each weighted sum's activation (the definition of its unit's activation)."""
+        found: dict[sp.Symbol, Any] = {}
+        for a in self.graph.definitions:
+            if a.role is Role.ACTIVATION:
+                for z in a.expr.free_symbols:
+                    if isinstance(z, Var) and _same_unit(a.symbol, z):
+                        found.setdefault(z, a)
+        return found
 
     def forward_columns(self, header: list[str], rows: list[list[str]], slides: bool = False) -> Columns:
         """layer, unit, (sample,) the weighted sum and the activation."""
@@ -153,13 +169,13 @@ class ChapterTables:
     def delta_rows(self) -> list[list[str]]:
         """Each named error (output layer first): its name, its formula with the numbers
         put in, its value."""
-        items = []
-        for step in self.adjoint_steps:
-            for a in step.adjoints:
-                numbers, value = self.numbers_of(a)
-                cell([latex.tex(a.name), numbers, value])  # recorded, to be checked
-                items.append((a.node, [str(latex.tex(a.name)), str(numbers), str(value)]))
+        items = [(a.node, lambda a=a: self._delta_row(a)) for step in self.adjoint_steps for a in step.adjoints]
         return self._cut(items, 3)
+
+    def _delta_row(self, a) -> list[str]:
+        numbers, value = self.numbers_of(a)
+        cell([latex.tex(a.name), numbers, value])  # recorded, to be checked
+        return [str(latex.tex(a.name)), str(numbers), str(value)]
 
     @staticmethod
     def delta_columns(header: list[str], rows: list[list[str]], slides: bool = False) -> Columns:
@@ -177,17 +193,17 @@ class ChapterTables:
         symbols, in numbers, its value) and, with a learning rate, its value after the step."""
         worked = self.derivation.worked
         gradients = {g.parameter: g for g in self.derivation.gradients}
-        items = []
-        for group in self.graph.parameters:
-            for p in group.symbols:
-                if p not in worked.gradients:
-                    continue
-                row = [str(latex.tex(p)), latex.literal_tex(worked.literals[p]), self.gradient_cell(gradients[p])]
-                if worked.learning_rate is not None:
-                    latex.equations([self.update_chain(p)], rel=r"\leftarrow")  # recorded, to be checked
-                    row.append(latex.num(worked.updated[p]))
-                items.append((p, row))
+        items = [(p, lambda p=p: self._gradient_row(gradients[p])) for group in self.graph.parameters
+                 for p in group.symbols if p in worked.gradients]
         return self._cut(items, 4 if worked.learning_rate is not None else 3)
+
+    def _gradient_row(self, gradient) -> list[str]:
+        worked, p = self.derivation.worked, gradient.parameter
+        row = [str(latex.tex(p)), latex.literal_tex(worked.literals[p]), self.gradient_cell(gradient)]
+        if worked.learning_rate is not None:
+            latex.equations([self.update_chain(p)], rel=r"\leftarrow")  # recorded, to be checked
+            row.append(latex.num(worked.updated[p]))
+        return row
 
     def data_rows(self) -> list[list[str]]:
         """Each input's or target's gradient asked for (a saliency): name, value, gradient."""

@@ -72,11 +72,16 @@ def matrix_quantity(name: str, layer: Any = None, single: bool = False) -> str:
     return current().matrix(name, single, layer)
 
 
+DEFAULT_START = "Gradient of "
+"""How every title symgrad gives a derivation begins (``default_title``)."""
+
+
 def title(derivation: Derivation) -> str:
     """The document's title: the derivation's, with the loss in the notation's letter when
     the title is the one symgrad gave it."""
     graph, parameters = derivation.graph, derivation.parameters
-    if derivation.title != default_title(graph, parameters):
+    # a title of the user's own needs no default worked out (over every parameter) to tell
+    if not derivation.title.startswith(DEFAULT_START) or derivation.title != default_title(graph, parameters):
         return derivation.title
     return default_title(graph, parameters, plain.loss_name())
 

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import os
 import re
 from pathlib import Path
 
 import jinja2
+import jinja2.bccache
 import markupsafe
 
 from . import drawn, flavours, latex, svg
@@ -65,6 +67,46 @@ KATEX_DIR = Path(__file__).resolve().parent / "static" / "katex"
 an HTML page loads them from a folder ``katex`` beside it."""
 
 
+class TemplateCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's compiled templates kept in a folder between runs (compiling them is about a
+    quarter of a small document's time). Jinja recompiles a template whose source or
+    version changed (it checks a checksum and its own version); a folder that cannot be
+    read or written makes every template compile afresh, silently."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # an unreadable or damaged file (pickle, marshal): compiled again
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def cache_dir() -> Path:
+    """Where the compiled templates are kept: symgrad/templates in the user's cache folder
+    ($XDG_CACHE_HOME, else ~/.cache)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "symgrad" / "templates"
+
+
+def template_cache(escaped: bool = False) -> TemplateCache | None:
+    """The cache of compiled templates, or None where its folder cannot be made or written.
+    Jinja keys a template by its name and file alone, and a template compiles differently
+    with HTML autoescape on (``escaped``): those are kept in files of their own."""
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return None
+    return TemplateCache(str(folder), "__jinja2_escaped_%s.cache" if escaped else "__jinja2_%s.cache")
+
+
 @functools.lru_cache(maxsize=None)
 def environment(template_dirs: tuple[str, ...] = (), flavour: str = "github") -> jinja2.Environment:
     """The Jinja environment for this search path: ``template_dirs``, then the defaults
@@ -79,6 +121,7 @@ def environment(template_dirs: tuple[str, ...] = (), flavour: str = "github") ->
         loader=loader, autoescape=False, keep_trailing_newline=True, trim_blocks=True,
         lstrip_blocks=True, undefined=jinja2.StrictUndefined,
         comment_start_string="{##", comment_end_string="##}", extensions=["jinja2.ext.do"],
+        bytecode_cache=template_cache(),
     )
     env.filters.update(FILTERS)
     env.globals.update(GLOBALS)
@@ -90,7 +133,7 @@ def environment(template_dirs: tuple[str, ...] = (), flavour: str = "github") ->
 def escaping(env: jinja2.Environment) -> jinja2.Environment:
     """``env`` with HTML autoescape on, for HTML pages: every value a template prints is
     escaped unless it is markup already (a macro's output)."""
-    return env.overlay(autoescape=True)
+    return env.overlay(autoescape=True, bytecode_cache=template_cache(escaped=True))
 
 
 def svg_graph(graph: GraphPicture) -> markupsafe.Markup:

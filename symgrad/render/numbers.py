@@ -10,6 +10,7 @@ import sympy as sp
 
 from . import latex
 from .chains import document_factors
+from .chapter_tables import TABLE_HEAD, TABLE_UNITS
 from .notation import upper
 from .steps import derivative
 from ..calculus.backward import Factor
@@ -86,13 +87,24 @@ def group_tex(group: Group) -> str:
 
 
 def group_value(derivation: Derivation, group: Group) -> str:
-    """A given group's values as written: a number, a column vector or a matrix."""
+    """A given group's values as written: a number, a column vector or a matrix; of a
+    wide one, as in a network's tables, the first ``TABLE_HEAD`` rows and columns and the
+    last, with dots for the others (a 64 by 64 matrix would run to pages)."""
     literals = [latex.literal_tex(derivation.worked.literals[s]) for s in group.symbols]
     if not group.shape:
         return literals[0]
     columns = group.shape[1] if len(group.shape) > 1 else 1
-    rows = [" & ".join(literals[i:i + columns]) for i in range(0, len(literals), columns)]
-    return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+    rows = [_shown(literals[i:i + columns], r"\cdots") for i in range(0, len(literals), columns)]
+    dots = [r"\ddots" if cell == r"\cdots" else r"\vdots" for cell in rows[0]]
+    return r"\begin{bmatrix} " + r" \\ ".join(" & ".join(row) for row in _shown(rows, dots)) + r" \end{bmatrix}"
+
+
+def _shown(items: list[Any], dots: Any) -> list[Any]:
+    """``items`` as a table shows them: all of them, or (more than ``TABLE_UNITS``) the
+    first ``TABLE_HEAD``, ``dots`` and the last."""
+    if len(items) <= TABLE_UNITS:
+        return items
+    return items[:TABLE_HEAD] + [dots, items[-1]]
 
 
 def given_groups(derivation: Derivation) -> list[Group]:
@@ -119,7 +131,8 @@ def given_display(derivation: Derivation, limit: float = latex.WIDTH) -> latex.D
 def worked_factors(derivation: Derivation) -> list[Factor]:
     """The local derivatives to evaluate on their own: all of them, unless every gradient
     is a single local derivative (then evaluating the gradients says it all)."""
-    if all(len(p.factors) == 1 for g in derivation.gradients for p in g.paths):
+    # a gradient is one local derivative when the loss alone uses its parameter
+    if all(tuple(t.consumer for t in g.terms) == (derivation.loss,) for g in derivation.gradients):
         return []
     return document_factors(derivation)
 

@@ -31,9 +31,10 @@ class Printer(MatrixPrinting, LatexPrinter):
                  names: Mapping[sp.Basic, str] | None = None,
                  guides: Mapping[sp.Basic, sp.Basic] | None = None):
         super().__init__()
-        self.values = dict(values or {})
-        self.names = dict(names or {})
-        self.guides = dict(guides or {})
+        # read, never changed: not copied (a wide network's values are thousands)
+        self.values = values or {}
+        self.names = names or {}
+        self.guides = guides or {}
 
     def math(self, expr: sp.Basic) -> Math:
         """``expr`` as breakable pieces (sums and products, of numbers or of matrices),
@@ -380,4 +381,33 @@ def tex(expr: Any, values: Mapping[sp.Basic, str] | None = None,
     expr = sp.sympify(expr)
     if values and expr in values:  # a number on its own needs no brackets
         return Math.atom(values[expr], expr)
-    return replace(Printer(values, names, guides).math(expr), expr=expr)
+    if values or names or guides:
+        return replace(Printer(values, names, guides).math(expr), expr=expr)
+    return _printed(expr)
+
+
+PRINTED_KEPT = 20000
+"""How many expressions ``tex`` keeps printed for the notation in use, at most."""
+_kept: dict[int, tuple[notation.Notation, dict[sp.Basic, Math]]] = {}
+
+
+def _printed(expr: sp.Basic) -> Math:
+    """``expr`` printed on its own, once per notation in use (a document prints the same
+    quantity in many places): kept by the notation's identity (a notation's letters are
+    a dict, so it has no hash) with the notation, so that its id is not reused while kept."""
+    written = notation.current()
+    kept = _kept.get(id(written))
+    if kept is None or kept[0] is not written:
+        if len(_kept) >= 4:
+            _kept.clear()
+        kept = _kept[id(written)] = (written, {})
+    printed = kept[1]
+    try:
+        math = printed.get(expr)
+    except TypeError:  # an unhashable expression (a mutable matrix)
+        return replace(Printer().math(expr), expr=expr)
+    if math is None:
+        if len(printed) >= PRINTED_KEPT:
+            printed.clear()
+        math = printed[expr] = replace(Printer().math(expr), expr=expr)
+    return math
