@@ -129,8 +129,9 @@ def default_title(graph: Graph, parameters: Sequence[sp.Symbol], loss: str | Non
         groups += [(f"the {g.role}s {g.name}", set(g.symbols)) for g in graph.groups
                    if g.role in ("input", "target") and set(g.symbols) <= set(parameters)]
         for text, symbols in groups:
-            first = min(names.index(s.name) for s in symbols)
-            names = [n for n in names if n not in {s.name for s in symbols}]
+            gone = {s.name for s in symbols}
+            first = next(i for i, n in enumerate(names) if n in gone)
+            names = [n for n in names if n not in gone]
             names.insert(first, text)
     joined = " and ".join(names) if all(" " in n for n in names) else ", ".join(names)
     return f"Gradient of {loss} with respect to {joined}"
