@@ -557,7 +557,8 @@ def machine() -> str:
         except ImportError:
             versions.append(f"{module} not installed")
     threads = ", ".join(f"{k}={os.environ[k]}" for k in THREADS if k in os.environ)
-    return f"{scale.machine()}, {', '.join(versions)}" + (f" (timing in-process with {threads})" if threads else "")
+    pinned = f" (timing in-process with {threads})" if threads else ""
+    return f"{scale.machine()}, {', '.join(versions)}{pinned}"
 
 
 PARTS = ("cli", "compiled", "derive", "start-up")
