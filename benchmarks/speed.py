@@ -567,7 +567,7 @@ PARTS = ("cli", "compiled", "derive", "start-up")
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="the three smallest networks, widths 4 and 16, batches 1 and 64, few repeats")
+                        help="the two smallest networks, widths 4 and 16, batches 1 and 64, few repeats")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     parser.add_argument("--timeout", type=float, default=120.0, metavar="SECONDS",
                         help="stop a command after this long (default 120)")
@@ -581,7 +581,7 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                              "(default 5 and 3, --quick 3 and 1)")
     args = parser.parse_args(argv)
     quick = args.quick
-    args.sizes = args.sizes or list(scale.BY_NAME)[:3 if quick else None]
+    args.sizes = args.sizes or list(scale.BY_NAME)[:2 if quick else None]
     args.formats = args.formats or list(TARGET_FORMATS if quick else FORMATS)
     args.widths, args.batches = (WIDTHS[:2], BATCHES[:2]) if quick else (WIDTHS, BATCHES)
     args.budget = args.budget or (0.5 if quick else 3.0)
