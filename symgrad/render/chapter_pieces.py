@@ -3,6 +3,7 @@ steps and the numbers put in place of quantities."""
 
 from __future__ import annotations
 
+from collections import ChainMap
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
@@ -86,14 +87,17 @@ class Values:
     exact: Mapping[sp.Basic, Any]
 
     def subs(self, expr: sp.Basic, **extra: "Values") -> latex.Math:
-        """``expr`` printed with numbers; its ``expr`` is ``expr`` with the exact numbers."""
+        """``expr`` printed with numbers; its ``expr`` is ``expr`` with the exact numbers
+        while equations are recorded to be checked, else None (a wide network's tables
+        would evaluate thousands of them for nobody)."""
         text, exact = self.text, self.exact
-        if extra:  # copied only then: a wide network's values are thousands
-            text, exact = dict(text), dict(exact)
-            for more in extra.values():
-                text.update(more.text)
-                exact.update(more.exact)
-        return replace(latex.tex(expr, text), expr=expr.xreplace(exact))
+        if extra:  # the extra ones looked up first, nothing copied: a wide network's
+            # values are thousands, and a table row adds two
+            text = ChainMap(*(m.text for m in reversed(extra.values())), text)
+            exact = ChainMap(*(m.exact for m in reversed(extra.values())), exact)
+        # the exact numbers matter only to a check of the sides (``latex.recording``)
+        return replace(latex.tex(expr, text),
+                       expr=expr.xreplace(exact) if latex.is_recording() else None)
 
     def number(self, key: sp.Basic) -> latex.Math:
         """The number (or matrix of numbers) of ``key`` on its own."""

@@ -10,7 +10,7 @@ is accepted by both pdflatex (amsmath, amssymb) and KaTeX.
 """
 
 from .display import (Display, Shown, as_math, equation, equations, inline_equation, join_math,
-                      recording, same)
+                      recording, is_recording, same)
 from .ordering import layer_vector
 from .pieces import Math, Piece, bmatrix, bracket, number_factor
 from .printer import MATRIX_LETTERS, Printer, function_tex, tex
@@ -20,5 +20,5 @@ from .width import WIDTH, nested_fraction, width
 __all__ = ["DIGITS", "Display", "MATRIX_LETTERS", "Math", "Piece", "Printer", "Shown", "WIDTH",
            "as_math", "bmatrix", "bracket", "equation", "equations", "function_tex", "inline_equation",
            "join_math", "latex_escape", "layer_vector", "literal_tex", "markdown_escape",
-           "nested_fraction", "num", "number", "number_factor", "recording", "same", "tex",
+           "nested_fraction", "num", "number", "number_factor", "recording", "is_recording", "same", "tex",
            "width"]

@@ -103,6 +103,11 @@ def recording() -> Iterator[list[Shown]]:
         _SHOWN.reset(token)
 
 
+def is_recording() -> bool:
+    """True inside ``recording``: only then does a side's exact expression matter."""
+    return _SHOWN.get() is not None
+
+
 def _record(rel: str, maths: Sequence[Math]) -> None:
     shown = _SHOWN.get()
     if shown is not None:
