@@ -239,6 +239,8 @@ def _compile_index(derivation: Derivation) -> Compiled:
     program = [(d.symbol, d.expr) for d in graph.definitions]
     program += [(a.name, a.value) for a in derivation.adjoints if a.named]
     outputs = [graph.loss] + [g.result for g in derivation.gradients]
+    if graph.kind != "network":  # a network's named deltas already share its common parts
+        program, outputs = shared(program, outputs)
     source = python_source(leaves, program, outputs)
     function = source.load(f"<symgrad: {derivation.title}>")
     names = tuple(arrange(graph, derivation.parameters, dict.fromkeys(derivation.parameters)))
@@ -247,6 +249,38 @@ def _compile_index(derivation: Derivation) -> Compiled:
     fast = functools.partial(_prepared_index, derivation, evaluate, arguments, names)
     return Compiled(derivation, function, source.text, "index", "numpy", arguments, names,
                     evaluate, fast)
+
+
+def shared(program: Sequence[tuple[sp.Expr, sp.Expr]], outputs: Sequence[sp.Expr]
+           ) -> tuple[list[tuple[sp.Expr, sp.Expr]], list[sp.Expr]]:
+    """``program`` and ``outputs`` with each subexpression that occurs more than once
+    (``sympy.cse``) computed once, just before the first line that reads it; one that is
+    a line's whole right-hand side is read by that line's name."""
+    found, reduced = sp.cse([e for _, e in program] + list(outputs),
+                            symbols=sp.numbered_symbols("common", cls=sp.Dummy))
+    values = dict(found)
+    alias = {}
+    for (symbol, _), expr in zip(program, reduced):
+        if expr in values and expr not in alias:
+            alias[expr] = symbol
+    pending = {k: v.xreplace(alias) for k, v in values.items() if k not in alias}
+    lines: list[tuple[sp.Expr, sp.Expr]] = []
+
+    def needed(expr: sp.Expr) -> None:
+        for symbol in [s for s in list(pending) if s in expr.free_symbols]:
+            if symbol in pending:
+                value = pending.pop(symbol)
+                needed(value)
+                lines.append((symbol, value))
+
+    for (symbol, _), expr in zip(program, reduced):
+        expr = (values[expr] if alias.get(expr) == symbol else expr).xreplace(alias)
+        needed(expr)
+        lines.append((symbol, expr))
+    outputs = [expr.xreplace(alias) for expr in reduced[len(program):]]
+    for expr in outputs:
+        needed(expr)
+    return lines, outputs
 
 
 def _data_first(groups: Sequence) -> list:
