@@ -70,10 +70,11 @@ def _numpy_functions(np_: Any) -> dict[str, Callable]:
     # 1 / (1 + e^-z) costs half the stable form's two passes and is as accurate; below
     # z = -709 e^-z overflows (numpy warns) and the sigmoid is 0, within 1e-308 of its value
     return {**NUMPY_FUNCTIONS, "sigmoid": lambda z: 1.0 / (1.0 + np_.exp(-z)),
-            "softmax_columns": _numpy_softmax_columns}
+            "softmax_columns": softmax_columns}
 
 
-def _numpy_softmax_columns(Z: np.ndarray) -> np.ndarray:
+def softmax_columns(Z: np.ndarray) -> np.ndarray:
+    """The softmax of each column of ``Z`` (a column is a sample's weighted sums)."""
     shifted = np.exp(Z - Z.max(axis=0, keepdims=True))
     return shifted / shifted.sum(axis=0, keepdims=True)
 
