@@ -6,6 +6,7 @@ the index form, the jax and torch backends against numpy, and the size of the ge
 from __future__ import annotations
 
 import importlib
+import sys
 
 import numpy as np
 import pytest
@@ -220,3 +221,11 @@ def test_the_index_form_runs_on_numpy_only():
     d = derive(with_loss(neuron("tanh"), "squared_error"), "all")
     with pytest.raises(DerivationError, match="torch backend compiles a dense network"):
         symgrad.compile(d, backend="torch")
+
+
+def test_a_missing_backend_library_is_one_line_naming_its_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
+    d = derive(graph_of("sigmoid", "identity", "mse"))
+    with pytest.raises(DerivationError) as error:
+        symgrad.compile(d, backend="torch")
+    assert str(error.value) == "the torch backend needs torch (pip install 'symgrad[torch]')"
