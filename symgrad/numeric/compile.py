@@ -7,6 +7,10 @@ from the SymPy expressions, mapping every symbol to an identifier as it goes (no
 substituted), and Python's ``compile`` turns it into a function; expression types the
 printer does not know are handed to SymPy's ``NumPyPrinter``. So the code, and the time
 to make it, grow like the network, not like the composed expression.
+
+That is the index form. A dense network's gradients of whole layers compile by default to its
+matrix form instead (``dense``: a matmul per layer over the batch), and either runs on one of
+the ``backends``; ``Compiled.prepared()`` is the call without checks.
 """
 
 from __future__ import annotations
