@@ -1,12 +1,14 @@
 """A dense network's loss and gradients as straight-line Python over whole matrices: the
 matrix view (``symgrad.calculus.matrix``) written as one would write it by hand.
 
-Columns are samples. One line per layer forward (``Z2 = W2 @ A1 + b2[:, None]`` and
-``A2 = _sigmoid(Z2)``); the loss and the output delta, from one unit's derivation, with their
-common subexpressions shared (``sympy.cse``); then per layer backward its gradients
-(``dW2 = Delta2 @ A1.T``, ``db2 = Delta2.sum(axis=1)``) and the delta before it,
-``Delta1 = (W2.T @ Delta2) * (A1 * (1 - A1))``, the derivative written from the forward
-values where the rules give it so. Nothing is computed twice and nothing is looped over.
+Columns are samples. One line per layer forward, ``A2 = _sigmoid(W2 @ A1 + b2[:, None])``
+(after ``Z2 = W2 @ A1 + b2[:, None]`` where f'(z) reads it); the loss and the output delta,
+from one unit's derivation, with their common subexpressions shared (``sympy.cse``); then
+per layer backward its gradients (``dW2 = Delta2 @ A1.T``, ``db2 = Delta2.sum(axis=1)``) and
+the delta before it, ``Delta1 = W2.T @ Delta2``, ``Delta1 *= A1 * (1 - A1)``, the derivative written from the
+forward values where the rules give it so. Nothing is computed twice and nothing is looped
+over. At thousands of columns new arrays cost more than the arithmetic, so a fresh product is
+updated in place and an array read once is not kept.
 
 The loss is summed over the columns, or averaged for a network with a batch (whose loss is
 the mean over its samples). ``per_sample`` writes instead each column's loss and gradients,
@@ -39,7 +41,7 @@ def dense_source(form: MatrixForm, wanted: Sequence[str], printing: Printing,
     lines = [f"def {name}({', '.join(arguments(form))}):"]
     if form.batch:
         lines.append("    N = x.shape[1]")
-    activations = _forward(form.layers, printing, lines)
+    activations = _forward(form, printing, lines)
     _output(form, activations, printing, per_sample, lines)
     lowest = min(int(w[1:]) for w in wanted)
     for layer in reversed(form.layers[lowest - 1:]):
@@ -56,22 +58,37 @@ def dense_source(form: MatrixForm, wanted: Sequence[str], printing: Printing,
     return "\n".join(lines) + "\n"
 
 
-def _forward(layers: Sequence[Layer], printing: Printing, lines: list[str]) -> list[str]:
+def _forward(form: MatrixForm, printing: Printing, lines: list[str]) -> list[str]:
     """Append each layer's weighted sum and activation; the name of each layer's activation,
-    ``x`` first (an identity activation is its weighted sum, not a copy of it)."""
+    ``x`` first (an identity activation is its weighted sum, not a copy of it). A weighted
+    sum read only by its activation is not named, so its array is freed at once."""
     names = ["x"]
-    for layer in layers:
+    for layer in form.layers:
         Z = f"Z{layer.number}"
-        lines.append(f"    {Z} = W{layer.number} @ {names[-1]} + b{layer.number}[:, None]")
-        value = f"_softmax_columns({Z})" if layer.slope is None \
-            else printing(layer.slope.expr, {Z_SCALAR: Z})
-        if value == Z:
+        weighted = f"W{layer.number} @ {names[-1]} + b{layer.number}[:, None]"
+        if layer.slope is not None and layer.slope.expr == Z_SCALAR:  # the identity
+            lines.append(f"    {Z} = {weighted}")
             names.append(Z)
             continue
-        A = "Yhat" if layer is layers[-1] else f"A{layer.number}"
+        kept = _read_again(form, layer)
+        if kept:
+            lines.append(f"    {Z} = {weighted}")
+        argument = Z if kept else weighted
+        value = f"_softmax_columns({argument})" if layer.slope is None \
+            else printing(layer.slope.expr, {Z_SCALAR: argument})
+        A = "Yhat" if layer is form.layers[-1] else f"A{layer.number}"
         lines.append(f"    {A} = {value}")
         names.append(A)
     return names
+
+
+def _read_again(form: MatrixForm, layer: Layer) -> bool:
+    """Whether ``layer``'s weighted sum is read after its activation: by f'(z), or by the
+    output delta."""
+    if layer is not form.layers[-1]:
+        return layer.slope_written[0] == Z_SCALAR
+    z = next(s for s, m in form.output.unit.items() if m == layer.Z)
+    return z in (form.output.outer or form.output.adjoint).value.free_symbols
 
 
 def _output(form: MatrixForm, activations: list[str], printing: Printing, per_sample: bool,
@@ -101,9 +118,10 @@ def _output(form: MatrixForm, activations: list[str], printing: Printing, per_sa
 
 def _backward(layer: Layer, after: Layer, activations: list[str], printing: Printing) -> str:
     """Delta^(l) = ((W^(l+1))^T Delta^(l+1)) o f_l'(Z^(l)), f' of A^(l) where it can be."""
-    propagated = f"W{after.number}.T @ Delta{after.number}"
+    D = f"Delta{layer.number}"
+    propagated = f"    {D} = W{after.number}.T @ Delta{after.number}"
     symbol, slope = layer.slope_written
     if slope == 1:
-        return f"    Delta{layer.number} = {propagated}"
+        return propagated
     value = activations[layer.number] if symbol == A_SCALAR else f"Z{layer.number}"
-    return f"    Delta{layer.number} = ({propagated}) * ({printing(slope, {symbol: value})})"
+    return f"{propagated}\n    {D} *= {printing(slope, {symbol: value})}"
