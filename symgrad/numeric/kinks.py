@@ -117,7 +117,7 @@ def kinks(derivation: Derivation) -> Kinks | None:
             found.append(Kink(function, call, pair, slope, exact, difference))
     if not found:
         return None
-    loss, *grads = compile(derivation).function(*floats)
+    loss, *grads = compile(derivation, form="index").function(*floats)
     gradients = {p: float(np.asarray(v, dtype=float)) for p, v in zip(derivation.parameters, grads)}
     differing = tuple(p for p, v in gradients.items()
                       if not np.isclose(v, float(worked.gradients[p]), rtol=RTOL, atol=ATOL))

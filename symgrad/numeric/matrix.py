@@ -13,6 +13,7 @@ import sympy as sp
 from ..calculus.matrix import A_SCALAR, Z_SCALAR, MatrixForm
 from ..model.functions import NUMPY_FUNCTIONS
 from ..model.losses import get_loss
+from .backends import softmax_columns
 from .compile import Evaluation
 
 
@@ -23,7 +24,7 @@ def compile_matrix(form: MatrixForm) -> "MatrixFunction":
     layers = []
     for layer in form.layers:
         if layer.slope is None:
-            layers.append((layer, _softmax_columns, None))
+            layers.append((layer, softmax_columns, None))
         else:
             symbol, slope = layer.slope_written
             layers.append((layer, sp.lambdify(Z_SCALAR, layer.slope.expr, modules),
@@ -92,7 +93,3 @@ class MatrixFunction:
         loss = terms.mean(axis=0) if self.mean_over_outputs else terms.sum(axis=0)
         return Evaluation(np.asarray(loss.mean()), gradients)
 
-
-def _softmax_columns(Z: np.ndarray) -> np.ndarray:
-    shifted = np.exp(Z - Z.max(axis=0, keepdims=True))
-    return shifted / shifted.sum(axis=0, keepdims=True)

@@ -215,7 +215,7 @@ def training(derivation: Derivation, steps: int = TRAINING_STEPS) -> Training | 
     worked = derivation.worked
     if worked is None or worked.learning_rate is None or not derivation.trained:
         return None
-    function = compile_numpy(derivation).function
+    function = compile_numpy(derivation, form="index").function
     leaves = [s for g in derivation.graph.groups for s in g.symbols]
     values = {s: np.float64(worked.given[s]) for s in leaves}
     rate = np.float64(worked.learning_rate)

@@ -1,0 +1,132 @@
+"""The array libraries compiled code runs on: numpy, and with the optional extras jax and torch.
+
+A backend is what the generated source needs to run over one library's arrays: the name its
+array module goes by in the source, the activations over its arrays, a conversion for
+``Compiled.__call__`` and, for jax, ``jax.jit``. The source is written once with ``numpy.``
+calls and translated; a call the other libraries do not share under the same name and meaning
+is refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import DerivationError, UnknownNameError
+from ..model.functions import NUMPY_FUNCTIONS
+
+SHARED = frozenset({"exp", "log", "tanh", "abs", "sqrt", "where", "nan"})
+"""numpy functions that jax.numpy and torch have under the same name and with the same
+meaning (``torch.select``, say, exists but does something else)."""
+
+CALL = re.compile(r"\bnumpy\.(\w+)")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One array library: ``module`` is imported when a function is compiled for it and
+    named ``alias`` in the generated source; ``extra`` is the pip extra that installs it."""
+
+    name: str
+    module: str
+    alias: str
+    extra: str | None
+    functions: Callable[[Any], dict[str, Callable]]
+    array: Callable[[Any, Any], Any]
+    jit: Callable[[Any, Callable], Callable] | None = None
+
+    def library(self) -> Any:
+        """The array module, imported; a missing optional library is one line naming its extra."""
+        try:
+            return importlib.import_module(self.module)
+        except ImportError:
+            raise DerivationError(f"the {self.name} backend needs {self.name} "
+                                  f"(pip install 'symgrad[{self.extra}]')") from None
+
+    def translate(self, text: str) -> str:
+        """``text`` (written with ``numpy.`` calls) for this library."""
+        if self.alias == "numpy":
+            return text
+        for call in CALL.findall(text):
+            if call not in SHARED:
+                raise DerivationError(f"cannot compile numpy.{call} for {self.name}")
+        return CALL.sub(lambda m: f"{self.alias}.{m.group(1)}", text)
+
+    def finish(self, function: Callable) -> Callable:
+        """``function`` as it is called on this library (jit-compiled for jax)."""
+        return function if self.jit is None else self.jit(self.library(), function)
+
+    def namespace(self) -> dict[str, Any]:
+        """The globals of generated code: the array module by its alias, the activations."""
+        library = self.library()
+        return {self.alias: library, **{f"_{k}": f for k, f in self.functions(library).items()}}
+
+
+def _numpy_functions(np_: Any) -> dict[str, Callable]:
+    return {**NUMPY_FUNCTIONS, "sigmoid": _numpy_sigmoid, "softmax_columns": softmax_columns}
+
+
+def _numpy_sigmoid(z: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-z) in one new array: half the passes of the stable form, as accurate;
+    below z = -709 e^-z overflows (numpy warns) and the sigmoid is 0, within 1e-308 of it."""
+    t = np.negative(z)
+    np.exp(t, out=t)
+    t += 1.0
+    return np.reciprocal(t, out=t)
+
+
+def softmax_columns(Z: np.ndarray) -> np.ndarray:
+    """The softmax of each column of ``Z`` (a column is a sample's weighted sums)."""
+    shifted = np.exp(Z - Z.max(axis=0, keepdims=True))
+    return shifted / shifted.sum(axis=0, keepdims=True)
+
+
+def _torch_functions(torch: Any) -> dict[str, Callable]:
+    return {"sigmoid": torch.sigmoid, "relu": torch.relu,
+            "leaky_relu": lambda z, alpha: torch.where(z > 0, z, alpha * z),
+            "softplus": lambda z: torch.logaddexp(z, z.new_zeros(())),
+            "softmax_columns": lambda Z: torch.softmax(Z, 0)}
+
+
+def _torch_array(torch: Any, value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value if value.is_floating_point() else value.double()
+    return torch.as_tensor(value, dtype=torch.float64)
+
+
+def _jax_functions(jnp: Any) -> dict[str, Callable]:
+    nn = importlib.import_module("jax.nn")
+    return {"sigmoid": nn.sigmoid, "relu": nn.relu,
+            "leaky_relu": lambda z, alpha: jnp.where(z > 0, z, alpha * z),
+            "softplus": lambda z: jnp.logaddexp(0.0, z),
+            "softmax_columns": lambda Z: nn.softmax(Z, axis=0)}
+
+
+def _jax_array(jnp: Any, value: Any) -> Any:
+    # float64 when jax_enable_x64 is on, else jax's float32
+    return jnp.asarray(value, dtype=importlib.import_module("jax").dtypes.canonicalize_dtype(
+        jnp.float64))
+
+
+def _jax_jit(jnp: Any, function: Callable) -> Callable:
+    return importlib.import_module("jax").jit(function)
+
+
+BACKENDS: dict[str, Backend] = {
+    "numpy": Backend("numpy", "numpy", "numpy", None, _numpy_functions,
+                     lambda np_, value: np_.asarray(value, dtype=float)),
+    "jax": Backend("jax", "jax.numpy", "jnp", "jax", _jax_functions, _jax_array, _jax_jit),
+    "torch": Backend("torch", "torch", "torch", "torch", _torch_functions, _torch_array),
+}
+"""The backends by name; ``symgrad.compile(d, backend=...)`` takes one of these."""
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called ``name``; an unknown one is one line naming the known."""
+    if name not in BACKENDS:
+        raise UnknownNameError(f"unknown backend {name!r} (known: {', '.join(BACKENDS)})")
+    return BACKENDS[name]
