@@ -12,7 +12,7 @@ import sympy as sp
 
 import symgrad
 from symgrad import derive, network, neuron, with_loss
-from symgrad.numeric.compile import CHUNK, python_source
+from symgrad.numeric.source import CHUNK, python_source
 from symgrad.calculus.derivation import Derivation
 from symgrad.errors import DerivationError
 from symgrad.model.functions import leaky_relu, relu, sigmoid, softmax, softplus

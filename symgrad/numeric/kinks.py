@@ -20,7 +20,8 @@ import sympy as sp
 from ..calculus.derivation import Derivation
 from ..calculus.worked import PRECISION
 from ..model.functions import leaky_relu, relu
-from .compile import compile, python_source
+from .compile import compile
+from .source import python_source
 from .reading import Place, places
 
 KINKED: dict[type, str] = {relu: "relu", leaky_relu: "leaky_relu", sp.Abs: "abs",

@@ -12,27 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mpmath
 import sympy as sp
 
 from ..calculus.backward import Factor
 from ..calculus.derivation import Derivation
-from ..calculus.worked import PRECISION, number
-from ..errors import ValuesError
 from ..model.graph import Graph
+from .gains import EXPLODING, Gains
+from .stepped import loss_after_step
 
 SATURATED = sp.Rational(1, 10)
 """An activation whose slope is below this fraction of its largest slope is saturated."""
 
 LARGEST_SLOPE = {"sigmoid": sp.Rational(1, 4), "tanh": sp.S.One}
 """The largest slope of each saturating activation (at z = 0)."""
-
-EXPLODING = 10
-"""A path whose factors (past the parameter's own) multiply to more than this in size."""
-
-LONG = 3
-"""Paths of this many steps from a quantity up to the loss, or more, have the two factors
-an exploding product needs (the loss's own derivative left out)."""
 
 VANISHING = 10
 """A network's first layer's gradients are called small (or large) beside its last layer's
@@ -260,50 +252,6 @@ def _read(derivation: Derivation) -> Reading | None:
                    paths)
 
 
-def loss_after_step(derivation: Derivation) -> sp.Expr | None:
-    """The loss at the updated values (to PRECISION digits), with a learning rate; None
-    without one, or where the loss is not a finite number after the step."""
-    worked = derivation.worked
-    if worked is None or worked.learning_rate is None:
-        return None
-    with mpmath.workdps(PRECISION + GUARD):
-        env = {s: _mpf(v) for s, v in {**worked.given, **worked.updated}.items()}
-        try:
-            for d in derivation.graph.definitions:
-                env[d.symbol] = value = _at(d.expr, env)
-                if not (isinstance(value, mpmath.mpf) and mpmath.isfinite(value)):
-                    return None
-        except (ValuesError, ZeroDivisionError):
-            return None
-    return sp.Float(env[derivation.loss], PRECISION)
-
-
-GUARD = 10
-"""Digits beyond PRECISION that the forward pass after the step carries."""
-
-
-def _mpf(value: sp.Expr) -> mpmath.mpf:
-    return mpmath.mpf(sp.Float(value, PRECISION + GUARD)._mpf_)
-
-
-def _at(expr: sp.Expr, env: dict[sp.Expr, mpmath.mpf]) -> mpmath.mpf:
-    """``expr``'s value with the numbers of ``env`` for its quantities: sums, products and
-    powers in mpmath (a weighted sum of many terms is never built as a SymPy sum of
-    numbers, which costs most of a wide network's forward pass), anything else by SymPy
-    at the numbers of its quantities."""
-    if expr in env:
-        return env[expr]
-    if expr.is_Number:
-        return _mpf(expr)
-    if isinstance(expr, (sp.Add, sp.Mul, sp.Pow)):
-        args = [_at(a, env) for a in expr.args]
-        if isinstance(expr, sp.Add):
-            return mpmath.fsum(args)
-        return mpmath.fprod(args) if isinstance(expr, sp.Mul) else args[0] ** args[1]
-    numbers = {s: sp.Float(env[s], PRECISION + GUARD) for s in expr.free_symbols}
-    return _mpf(number(expr.xreplace(numbers), str(expr)))
-
-
 def _activation_warning(derivation: Derivation, factor: Factor) -> Caution | None:
     definition = derivation.graph.definition(factor.of)
     name = None if definition is None else definition.activation
@@ -350,73 +298,6 @@ def _exploding(derivation: Derivation) -> tuple[list[Caution], int]:
     nodes, product = best
     backward = derivation.backward
     return [Caution("exploding", backward.factors[(nodes[-2], nodes[-1])], product, path=nodes)], count
-
-
-class Gains:
-    """The products of factors along the paths from a quantity up to the loss (the loss's
-    own derivative left out), by dynamic programming over the graph in backward order:
-    for each quantity the smallest product in size and, by the path's length (one, two,
-    three or more steps), the largest and the consumer it goes through (the first, where
-    two are as large, as a listing of the paths meets them)."""
-
-    def __init__(self, derivation: Derivation):
-        self.backward, self.values = derivation.backward, derivation.worked.factors
-        self.loss = derivation.loss
-        self.high: dict[sp.Symbol, dict[int, tuple[sp.Expr, sp.Symbol, int]]] = {
-            self.loss: {0: (sp.S.One, None, 0)}}
-        self.low: dict[sp.Symbol, sp.Expr] = {self.loss: sp.S.One}
-        self.steps: dict[sp.Symbol, int] = {}
-        for d in reversed(derivation.graph.definitions[:-1]):
-            if d.symbol in self.backward.consumers:
-                self._visit(d.symbol)
-
-    def gain(self, consumer: sp.Symbol, v: sp.Symbol) -> sp.Expr:
-        """The factor d(consumer)/dv at the values in size, 1 into the loss (left out)."""
-        return sp.S.One if consumer == self.loss else abs(self.values[(consumer, v)])
-
-    def _visit(self, v: sp.Symbol) -> None:
-        users = self.backward.consumers[v]
-        high: dict[int, tuple[sp.Expr, sp.Symbol, int]] = {}
-        for c in users:
-            g = self.gain(c, v)
-            for length, (h, _, _) in self.high[c].items():
-                step = min(length + 1, LONG)
-                if step not in high or g * h > high[step][0]:
-                    high[step] = (g * h, c, length)
-        self.high[v] = high
-        self.low[v] = min(self.gain(c, v) * self.low[c] for c in users)
-        self.steps[v] = min(0 if c == self.loss else self.steps[c] + 1 for c in users)
-
-    def largest(self, v: sp.Symbol) -> tuple[tuple[sp.Symbol, ...], sp.Expr] | None:
-        """The path from the loss down to ``v`` of at least two factors with the largest
-        product in size, and the product (signed), when it passes EXPLODING; else None."""
-        if LONG not in self.high.get(v, {}) or self.high[v][LONG][0] <= EXPLODING:
-            return None
-        route, length = [v], LONG
-        while route[-1] != self.loss:
-            _, consumer, length = self.high[route[-1]][length]
-            route.append(consumer)
-        route.reverse()
-        product = sp.Mul(*(self.values[(route[i], route[i + 1])] for i in range(1, len(route) - 1)))
-        return tuple(route), product
-
-    def count(self, v: sp.Symbol) -> int:
-        """How many paths from the loss down to ``v`` multiply past EXPLODING."""
-        return self._count(v, sp.S.One, 0)
-
-    def _count(self, u: sp.Symbol, product: sp.Expr, factors: int) -> int:
-        """The paths up from ``u`` past EXPLODING, ``product`` (in size) of ``factors``
-        factors already multiplied: none where even the largest stays below, all of them
-        (``Backward.path_count``) where even the smallest passes and every path is long
-        enough, else the consumers' counts."""
-        if u == self.loss:
-            return int(bool(product > EXPLODING) and factors >= 3)
-        if product * max(h for h, _, _ in self.high[u].values()) <= EXPLODING:
-            return 0
-        if product * self.low[u] > EXPLODING and factors + self.steps[u] >= 2:
-            return self.backward.path_count(u)
-        return sum(self._count(c, product * self.gain(c, u), factors + 1)
-                   for c in self.backward.consumers[u])
 
 
 def places(symbols: list[sp.Symbol], graph: Graph) -> tuple[Place, ...]:
