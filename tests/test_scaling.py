@@ -170,3 +170,31 @@ def test_each_delta_is_printed_as_the_chain_sum_it_is():
             printed = _chain(d, a)
             assert data["deltas"][str(tex(a.name))] == str(printed)
             assert sp.expand(printed.expr.doit() - a.value) == 0
+
+
+@pytest.mark.parametrize("inputs, layers, batch", [
+    (3, [(4, "sigmoid"), (3, "tanh"), (2, "softmax")], None),
+    (12, [(11, "relu"), (1, "identity")], 3),
+    (1, [(3, "sigmoid"), (1, "sigmoid")], 2),
+])
+def test_weighted_sums_are_the_sums_sympy_builds(inputs, layers, batch):
+    """The network's weighted sums, built once per layer, are term for term the sums SymPy
+    evaluates from W, the layer's inputs and b."""
+    model = network(inputs, layers, batch=batch)
+    groups = {g.name: g for g in model.groups}
+    columns = batch or 1
+    previous = [groups["x"].symbols[n::columns] for n in range(columns)]
+    definitions = iter(model.definitions)
+    for l, (units, _) in enumerate(layers, start=1):
+        W, b = groups[f"W{l}"], groups[f"b{l}"]
+        outputs = [[None] * units for _ in range(columns)]
+        for j in range(units):
+            row = W.symbols[j * W.shape[1]:(j + 1) * W.shape[1]]
+            for n in range(columns):
+                built = next(definitions).expr
+                expected = sp.Add(*(w * a for w, a in zip(row, previous[n]))) + b.symbols[j]
+                assert built == expected and sp.srepr(built) == sp.srepr(expected)
+        for j in range(units):
+            for n in range(columns):
+                outputs[n][j] = next(definitions).symbol
+        previous = outputs
