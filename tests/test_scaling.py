@@ -198,3 +198,24 @@ def test_weighted_sums_are_the_sums_sympy_builds(inputs, layers, batch):
             for n in range(columns):
                 outputs[n][j] = next(definitions).symbol
         previous = outputs
+
+
+@pytest.mark.parametrize("layers, loss, batch", [
+    ([(5, "sigmoid"), (4, "tanh"), (3, "softmax")], "categorical_cross_entropy", None),
+    ([(6, "relu"), (2, "sigmoid")], "binary_cross_entropy", 2),
+])
+def test_chain_sums_are_the_sums_sympy_builds(layers, loss, batch):
+    """Every adjoint's and gradient's chain-rule sum is term for term what SymPy evaluates
+    from dL/dc (its name, or its value inlined) times dc/dv."""
+    derivation = symgrad.derive(with_loss(network(4, layers, batch=batch), loss))
+    adjoints = derivation.backward.adjoints
+
+    def expected(terms):
+        return sp.Add(*((adjoints[t.consumer].reference if t.consumer in adjoints else 1)
+                        * t.factor.result for t in terms))
+
+    sums = [(a.value, a.terms) for a in adjoints.values() if a.simplification is None]
+    sums += [(g.result, g.terms) for g in derivation.gradients]
+    assert len(sums) > len(derivation.gradients)
+    for built, terms in sums:
+        assert built == expected(terms) and sp.srepr(built) == sp.srepr(expected(terms))

@@ -119,7 +119,28 @@ def coefficients(expr: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
 
 def _chain_sum(adjoints: Mapping[sp.Symbol, Adjoint], terms: Sequence[Term]) -> sp.Expr:
     """Sum over consumers c of dL/dc (by name, or its value when inlined) * dc/dv."""
-    return sp.Add(*(_reference(adjoints, t.consumer) * t.factor.result for t in terms))
+    return _sum([_product(_reference(adjoints, t.consumer), t.factor.result) for t in terms])
+
+
+def _product(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """``a * b`` as SymPy builds it; two distinct symbols (delta_j a_k, the most of a wide
+    network's products) put in SymPy's order without its general flattening."""
+    if isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol) and a != b:
+        return sp.Mul._from_args((a, b) if a.compare(b) < 0 else (b, a))
+    return a * b
+
+
+def _sum(terms: list[sp.Expr]) -> sp.Expr:
+    """The sum of ``terms`` as SymPy builds it. SymPy orders terms by comparing them; when
+    each is a product of two symbols and the first factors are distinct symbols of one
+    class and assumptions (W_jk delta_j over a layer's units j), that order is the order
+    of the first factors' names, found without comparing the terms."""
+    firsts = [t.args[0] for t in terms if isinstance(t, sp.Mul) and len(t.args) == 2
+              and isinstance(t.args[0], sp.Symbol) and isinstance(t.args[1], sp.Symbol)]
+    if len(terms) < 2 or len(firsts) < len(terms) or len(set(firsts)) < len(firsts) \
+            or len({(type(f), f._hashable_content()[1:]) for f in firsts}) > 1:
+        return sp.Add(*terms)
+    return sp.Add._from_args(sorted(terms, key=lambda t: t.args[0].name))
 
 
 def _reference(adjoints: Mapping[sp.Symbol, Adjoint], consumer: sp.Symbol) -> sp.Expr:
