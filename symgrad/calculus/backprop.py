@@ -24,33 +24,36 @@ DELTA_ROLES = (Role.WEIGHTED_SUM, Role.ARGUMENT)
 
 def backpropagate(graph: Graph, parameters: Sequence[sp.Symbol]) -> Backward:
     """Every factor and adjoint on the paths from L to the parameters, each derived once."""
-    relevant = _dependents(graph, parameters)
+    used = {d.symbol: d.expr.free_symbols for d in graph.definitions}  # found once: costly
+    relevant = _dependents(graph, parameters, used)
     consumers: dict[sp.Symbol, list[sp.Symbol]] = {p: [] for p in parameters}
     for d in graph.definitions:
         if d.symbol in relevant:
             consumers[d.symbol] = []
-            for v in d.expr.free_symbols & relevant:
+            for v in used[d.symbol] & relevant:
                 consumers[v].append(d.symbol)
     factors = _factors(graph, consumers)
     adjoints: dict[sp.Symbol, Adjoint] = {}
-    for d in _backward_order(graph.definitions[:-1]):
+    for d in _backward_order(graph.definitions[:-1], used):
         if d.symbol in relevant:
             terms = tuple(Term(c, factors[(c, d.symbol)]) for c in consumers[d.symbol])
-            uses = len(d.expr.free_symbols & relevant)
+            uses = len(used[d.symbol] & relevant)
             adjoints[d.symbol] = _adjoint(graph, d.symbol, d.role, terms, adjoints, uses)
     return Backward(graph, factors, adjoints, {v: tuple(c) for v, c in consumers.items()})
 
 
-def _backward_order(definitions: Sequence[Definition]) -> list[Definition]:
+def _backward_order(definitions: Sequence[Definition], used: Mapping[sp.Symbol, set]
+                    ) -> list[Definition]:
     """Layers from the last to the first, units within a layer in their forward order.
 
-    A block is a run of definitions of one kind and layer, none using another of the run.
+    A block is a run of definitions of one kind and layer, none using another of the run
+    (``used``: the symbols each definition's expression uses).
     """
     blocks: list[list[Definition]] = []
     members: set[sp.Symbol] = set()
     for d in definitions:
         block = blocks[-1] if blocks else []
-        if block and _kind(block[0]) == _kind(d) and not members & d.expr.free_symbols:
+        if block and _kind(block[0]) == _kind(d) and not members & used[d.symbol]:
             block.append(d)
         else:
             blocks.append([d])
@@ -64,18 +67,19 @@ def _kind(definition: Definition) -> tuple:
     return definition.role, getattr(symbol, "base", symbol.name), getattr(symbol, "layer", None)
 
 
-def _dependents(graph: Graph, parameters: Sequence[sp.Symbol]) -> set[sp.Symbol]:
+def _dependents(graph: Graph, parameters: Sequence[sp.Symbol],
+                used: Mapping[sp.Symbol, set]) -> set[sp.Symbol]:
     """The parameters and every quantity computed from them; each parameter must reach L."""
     ancestors = {graph.loss}
     for d in reversed(graph.definitions):
         if d.symbol in ancestors:
-            ancestors |= d.expr.free_symbols
+            ancestors |= used[d.symbol]
     for p in parameters:
         if p not in ancestors:
             raise DerivationError(f"{graph.loss} does not depend on {p.name}")
     relevant = set(parameters)
     for d in graph.definitions:
-        if d.expr.free_symbols & relevant:
+        if used[d.symbol] & relevant:
             relevant.add(d.symbol)
     return relevant
 
@@ -114,7 +118,7 @@ def coefficients(expr: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
             if s in seen:
                 found.pop(s, None)
             seen.add(s)
-    return {s: c for s, c in found.items() if not c.has(s)}
+    return {s: c for s, c in found.items() if (c != s if c.is_Symbol else not c.has(s))}
 
 
 def _chain_sum(adjoints: Mapping[sp.Symbol, Adjoint], terms: Sequence[Term]) -> sp.Expr:
