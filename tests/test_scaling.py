@@ -11,7 +11,9 @@ import json
 import math
 import random
 from dataclasses import replace
+from fractions import Fraction
 
+import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -19,6 +21,7 @@ import sympy as sp
 import symgrad
 from symgrad import network, with_loss
 from symgrad.calculus import verify as verification
+from symgrad.calculus import worked
 from symgrad.calculus.kinds import factor_kinds
 from symgrad.render.json_output import _chain
 from symgrad.render.latex import tex
@@ -219,3 +222,22 @@ def test_chain_sums_are_the_sums_sympy_builds(layers, loss, batch):
     assert len(sums) > len(derivation.gradients)
     for built, terms in sums:
         assert built == expected(terms) and sp.srepr(built) == sp.srepr(expected(terms))
+
+
+def test_kept_numbers_are_the_floats_sympy_builds():
+    """A worked value kept to PRECISION digits is, digit for digit and in type, what
+    sp.Float(value, PRECISION) gives: exact values (zero, integers, fractions) and mpmath
+    ones (zero, tiny, huge, negative)."""
+    rng = random.Random(1)
+    with mpmath.workdps(worked.WORKING):
+        exact = [Fraction(0), Fraction(7), Fraction(-3, 8)]
+        exact += [Fraction(rng.randint(-10**9, 10**9), rng.randint(1, 10**12)) for _ in range(200)]
+        inexact = [mpmath.mpf(0), mpmath.mpf("1e-40") / 3, -mpmath.mpf(10) ** 30 / 7]
+        inexact += [mpmath.exp(mpmath.mpf(rng.uniform(-50, 50))) * rng.choice((-1, 1))
+                    for _ in range(200)]
+        for value in exact + inexact:
+            reference = sp.Float(sp.Rational(value.numerator, value.denominator)
+                                 if isinstance(value, Fraction) else value, worked.PRECISION)
+            kept = worked._kept(value)
+            assert type(kept) is type(reference) and kept == reference
+            assert sp.srepr(kept) == sp.srepr(reference) and str(kept) == str(reference)
