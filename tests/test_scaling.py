@@ -22,6 +22,7 @@ import symgrad
 from symgrad import network, with_loss
 from symgrad.calculus import verify as verification
 from symgrad.calculus import worked
+from symgrad.calculus.backward import Factor
 from symgrad.calculus.kinds import factor_kinds
 from symgrad.render.json_output import _chain
 from symgrad.render.latex import tex
@@ -241,3 +242,20 @@ def test_kept_numbers_are_the_floats_sympy_builds():
             kept = worked._kept(value)
             assert type(kept) is type(reference) and kept == reference
             assert sp.srepr(kept) == sp.srepr(reference) and str(kept) == str(reference)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "leaky_relu", "softplus",
+                                        "identity"])
+def test_renamed_activation_factors_are_the_derived_ones(activation):
+    """Each unit's activation factor (renamed from the first unit's) is, in result and in its
+    steps, what deriving that unit's own factor gives."""
+    graph = with_loss(network(3, [(4, activation), (2, "sigmoid")]), "mse")
+    backward = symgrad.derive(graph).backward
+    checked = 0
+    for (of, wrt), factor in backward.factors.items():
+        if graph.definition(of).role.name == "ACTIVATION":
+            fresh = Factor.derived(of, wrt, factor.expr, graph.activation_names)
+            assert sp.srepr(factor.result) == sp.srepr(fresh.result)
+            assert sp.srepr(factor.step.result) == sp.srepr(fresh.step.result)
+            checked += 1
+    assert checked == 6

@@ -87,19 +87,34 @@ def _dependents(graph: Graph, parameters: Sequence[sp.Symbol],
 def _factors(graph: Graph, consumers: Mapping[sp.Symbol, Sequence[sp.Symbol]]
              ) -> dict[tuple[sp.Symbol, sp.Symbol], Factor]:
     """Each local derivative d(consumer)/d(v): read off a weighted sum's terms where it
-    can be (the steps are derived when shown), otherwise derived step by step now."""
+    can be (the steps are derived when shown), renamed from a unit's like it (``_renamed``),
+    otherwise derived step by step now."""
     linear: dict[sp.Symbol, dict[sp.Symbol, sp.Expr]] = {}
     names = graph.activation_names
-    factors = {}
+    factors, units = {}, {}
     for v, users in consumers.items():
         for c in users:
             expr = graph.definition(c).expr
             if c not in linear:
                 linear[c] = coefficients(expr)
             coefficient = linear[c].get(v)
-            factors[(c, v)] = Factor.derived(c, v, expr, names) if coefficient is None \
-                else Factor(c, v, expr, coefficient)
+            factors[(c, v)] = Factor(c, v, expr, coefficient) if coefficient is not None \
+                else _renamed(c, v, expr, units) or Factor.derived(c, v, expr, names)
+            if expr.args == (v,):
+                units.setdefault(expr.func, factors[(c, v)])
     return factors
+
+
+def _renamed(of: sp.Symbol, wrt: sp.Symbol, expr: sp.Expr, units: Mapping[type, Factor]
+             ) -> Factor | None:
+    """For f(v), a unit's activation of its weighted sum, the factor of the first unit with
+    the same f, renamed (sigma'(z_1) = a_1 (1 - a_1) gives a_2 (1 - a_2)), its steps derived
+    when shown. Only a result in one symbol is renamed: with no two names to order, SymPy
+    builds the renamed result exactly as it builds the derived one."""
+    first = units.get(expr.func)
+    if first is None or expr.args != (wrt,) or len(first.result.free_symbols) > 1:
+        return None
+    return Factor(of, wrt, expr, first.result.xreplace({first.of: of, first.wrt: wrt}))
 
 
 def coefficients(expr: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
