@@ -51,8 +51,9 @@ def _number(expr: sp.Expr, env: dict[sp.Expr, Value], what: str | Callable[[], s
 def _value(expr: sp.Expr, env: dict[sp.Expr, Value]) -> Value:
     """Sums, products and integer powers by Python (a wide layer's weighted sums, which
     SymPy would rebuild product by product); anything else evaluated by SymPy."""
-    if expr in env:
-        return env[expr]
+    known = env.get(expr)  # one look-up, not two: most of a network's calls end here
+    if known is not None:
+        return known
     if isinstance(expr, (sp.Add, sp.Mul)):
         op = operator.add if isinstance(expr, sp.Add) else operator.mul
         return _arithmetic(op, [_value(a, env) for a in expr.args])
@@ -70,12 +71,8 @@ def _value(expr: sp.Expr, env: dict[sp.Expr, Value]) -> Value:
 def _arithmetic(op: Callable[[Value, Value], Value], values: list[Value]) -> Value:
     """``op`` over ``values``: exact if they all are, else in mpmath."""
     if not all(isinstance(v, Fraction) for v in values):
-        values = [_inexact(v) for v in values]
+        values = [_rational(v) if isinstance(v, Fraction) else v for v in values]
     return functools.reduce(op, values)
-
-
-def _inexact(value: Value) -> mpmath.mpf:
-    return _rational(value) if isinstance(value, Fraction) else value
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a given weight is met forward and backward
