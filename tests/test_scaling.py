@@ -11,7 +11,9 @@ import json
 import math
 import random
 from dataclasses import replace
+from fractions import Fraction
 
+import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -19,6 +21,8 @@ import sympy as sp
 import symgrad
 from symgrad import network, with_loss
 from symgrad.calculus import verify as verification
+from symgrad.calculus import worked
+from symgrad.calculus.backward import Factor
 from symgrad.calculus.kinds import factor_kinds
 from symgrad.render.json_output import _chain
 from symgrad.render.latex import tex
@@ -170,3 +174,88 @@ def test_each_delta_is_printed_as_the_chain_sum_it_is():
             printed = _chain(d, a)
             assert data["deltas"][str(tex(a.name))] == str(printed)
             assert sp.expand(printed.expr.doit() - a.value) == 0
+
+
+@pytest.mark.parametrize("inputs, layers, batch", [
+    (3, [(4, "sigmoid"), (3, "tanh"), (2, "softmax")], None),
+    (12, [(11, "relu"), (1, "identity")], 3),
+    (1, [(3, "sigmoid"), (1, "sigmoid")], 2),
+])
+def test_weighted_sums_are_the_sums_sympy_builds(inputs, layers, batch):
+    """The network's weighted sums, built once per layer, are term for term the sums SymPy
+    evaluates from W, the layer's inputs and b."""
+    model = network(inputs, layers, batch=batch)
+    groups = {g.name: g for g in model.groups}
+    columns = batch or 1
+    previous = [groups["x"].symbols[n::columns] for n in range(columns)]
+    definitions = iter(model.definitions)
+    for l, (units, _) in enumerate(layers, start=1):
+        W, b = groups[f"W{l}"], groups[f"b{l}"]
+        outputs = [[None] * units for _ in range(columns)]
+        for j in range(units):
+            row = W.symbols[j * W.shape[1]:(j + 1) * W.shape[1]]
+            for n in range(columns):
+                built = next(definitions).expr
+                expected = sp.Add(*(w * a for w, a in zip(row, previous[n]))) + b.symbols[j]
+                assert built == expected and sp.srepr(built) == sp.srepr(expected)
+        for j in range(units):
+            for n in range(columns):
+                outputs[n][j] = next(definitions).symbol
+        previous = outputs
+
+
+@pytest.mark.parametrize("layers, loss, batch", [
+    ([(5, "sigmoid"), (4, "tanh"), (3, "softmax")], "categorical_cross_entropy", None),
+    ([(6, "relu"), (2, "sigmoid")], "binary_cross_entropy", 2),
+])
+def test_chain_sums_are_the_sums_sympy_builds(layers, loss, batch):
+    """Every adjoint's and gradient's chain-rule sum is term for term what SymPy evaluates
+    from dL/dc (its name, or its value inlined) times dc/dv."""
+    derivation = symgrad.derive(with_loss(network(4, layers, batch=batch), loss))
+    adjoints = derivation.backward.adjoints
+
+    def expected(terms):
+        return sp.Add(*((adjoints[t.consumer].reference if t.consumer in adjoints else 1)
+                        * t.factor.result for t in terms))
+
+    sums = [(a.value, a.terms) for a in adjoints.values() if a.simplification is None]
+    sums += [(g.result, g.terms) for g in derivation.gradients]
+    assert len(sums) > len(derivation.gradients)
+    for built, terms in sums:
+        assert built == expected(terms) and sp.srepr(built) == sp.srepr(expected(terms))
+
+
+def test_kept_numbers_are_the_floats_sympy_builds():
+    """A worked value kept to PRECISION digits is, digit for digit and in type, what
+    sp.Float(value, PRECISION) gives: exact values (zero, integers, fractions) and mpmath
+    ones (zero, tiny, huge, negative)."""
+    rng = random.Random(1)
+    with mpmath.workdps(worked.WORKING):
+        exact = [Fraction(0), Fraction(7), Fraction(-3, 8)]
+        exact += [Fraction(rng.randint(-10**9, 10**9), rng.randint(1, 10**12)) for _ in range(200)]
+        inexact = [mpmath.mpf(0), mpmath.mpf("1e-40") / 3, -mpmath.mpf(10) ** 30 / 7]
+        inexact += [mpmath.exp(mpmath.mpf(rng.uniform(-50, 50))) * rng.choice((-1, 1))
+                    for _ in range(200)]
+        for value in exact + inexact:
+            reference = sp.Float(sp.Rational(value.numerator, value.denominator)
+                                 if isinstance(value, Fraction) else value, worked.PRECISION)
+            kept = worked._kept(value)
+            assert type(kept) is type(reference) and kept == reference
+            assert sp.srepr(kept) == sp.srepr(reference) and str(kept) == str(reference)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "leaky_relu", "softplus",
+                                        "identity"])
+def test_renamed_activation_factors_are_the_derived_ones(activation):
+    """Each unit's activation factor (renamed from the first unit's) is, in result and in its
+    steps, what deriving that unit's own factor gives."""
+    graph = with_loss(network(3, [(4, activation), (2, "sigmoid")]), "mse")
+    backward = symgrad.derive(graph).backward
+    checked = 0
+    for (of, wrt), factor in backward.factors.items():
+        if graph.definition(of).role.name == "ACTIVATION":
+            fresh = Factor.derived(of, wrt, factor.expr, graph.activation_names)
+            assert sp.srepr(factor.result) == sp.srepr(fresh.result)
+            assert sp.srepr(factor.step.result) == sp.srepr(fresh.step.result)
+            checked += 1
+    assert checked == 6

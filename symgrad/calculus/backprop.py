@@ -24,33 +24,36 @@ DELTA_ROLES = (Role.WEIGHTED_SUM, Role.ARGUMENT)
 
 def backpropagate(graph: Graph, parameters: Sequence[sp.Symbol]) -> Backward:
     """Every factor and adjoint on the paths from L to the parameters, each derived once."""
-    relevant = _dependents(graph, parameters)
+    used = {d.symbol: d.expr.free_symbols for d in graph.definitions}  # found once: costly
+    relevant = _dependents(graph, parameters, used)
     consumers: dict[sp.Symbol, list[sp.Symbol]] = {p: [] for p in parameters}
     for d in graph.definitions:
         if d.symbol in relevant:
             consumers[d.symbol] = []
-            for v in d.expr.free_symbols & relevant:
+            for v in used[d.symbol] & relevant:
                 consumers[v].append(d.symbol)
     factors = _factors(graph, consumers)
     adjoints: dict[sp.Symbol, Adjoint] = {}
-    for d in _backward_order(graph.definitions[:-1]):
+    for d in _backward_order(graph.definitions[:-1], used):
         if d.symbol in relevant:
             terms = tuple(Term(c, factors[(c, d.symbol)]) for c in consumers[d.symbol])
-            uses = len(d.expr.free_symbols & relevant)
+            uses = len(used[d.symbol] & relevant)
             adjoints[d.symbol] = _adjoint(graph, d.symbol, d.role, terms, adjoints, uses)
     return Backward(graph, factors, adjoints, {v: tuple(c) for v, c in consumers.items()})
 
 
-def _backward_order(definitions: Sequence[Definition]) -> list[Definition]:
+def _backward_order(definitions: Sequence[Definition], used: Mapping[sp.Symbol, set]
+                    ) -> list[Definition]:
     """Layers from the last to the first, units within a layer in their forward order.
 
-    A block is a run of definitions of one kind and layer, none using another of the run.
+    A block is a run of definitions of one kind and layer, none using another of the run
+    (``used``: the symbols each definition's expression uses).
     """
     blocks: list[list[Definition]] = []
     members: set[sp.Symbol] = set()
     for d in definitions:
         block = blocks[-1] if blocks else []
-        if block and _kind(block[0]) == _kind(d) and not members & d.expr.free_symbols:
+        if block and _kind(block[0]) == _kind(d) and not members & used[d.symbol]:
             block.append(d)
         else:
             blocks.append([d])
@@ -64,18 +67,19 @@ def _kind(definition: Definition) -> tuple:
     return definition.role, getattr(symbol, "base", symbol.name), getattr(symbol, "layer", None)
 
 
-def _dependents(graph: Graph, parameters: Sequence[sp.Symbol]) -> set[sp.Symbol]:
+def _dependents(graph: Graph, parameters: Sequence[sp.Symbol],
+                used: Mapping[sp.Symbol, set]) -> set[sp.Symbol]:
     """The parameters and every quantity computed from them; each parameter must reach L."""
     ancestors = {graph.loss}
     for d in reversed(graph.definitions):
         if d.symbol in ancestors:
-            ancestors |= d.expr.free_symbols
+            ancestors |= used[d.symbol]
     for p in parameters:
         if p not in ancestors:
             raise DerivationError(f"{graph.loss} does not depend on {p.name}")
     relevant = set(parameters)
     for d in graph.definitions:
-        if d.expr.free_symbols & relevant:
+        if used[d.symbol] & relevant:
             relevant.add(d.symbol)
     return relevant
 
@@ -83,19 +87,34 @@ def _dependents(graph: Graph, parameters: Sequence[sp.Symbol]) -> set[sp.Symbol]
 def _factors(graph: Graph, consumers: Mapping[sp.Symbol, Sequence[sp.Symbol]]
              ) -> dict[tuple[sp.Symbol, sp.Symbol], Factor]:
     """Each local derivative d(consumer)/d(v): read off a weighted sum's terms where it
-    can be (the steps are derived when shown), otherwise derived step by step now."""
+    can be (the steps are derived when shown), renamed from a unit's like it (``_renamed``),
+    otherwise derived step by step now."""
     linear: dict[sp.Symbol, dict[sp.Symbol, sp.Expr]] = {}
     names = graph.activation_names
-    factors = {}
+    factors, units = {}, {}
     for v, users in consumers.items():
         for c in users:
             expr = graph.definition(c).expr
             if c not in linear:
                 linear[c] = coefficients(expr)
             coefficient = linear[c].get(v)
-            factors[(c, v)] = Factor.derived(c, v, expr, names) if coefficient is None \
-                else Factor(c, v, expr, coefficient)
+            factors[(c, v)] = Factor(c, v, expr, coefficient) if coefficient is not None \
+                else _renamed(c, v, expr, units) or Factor.derived(c, v, expr, names)
+            if expr.args == (v,):
+                units.setdefault(expr.func, factors[(c, v)])
     return factors
+
+
+def _renamed(of: sp.Symbol, wrt: sp.Symbol, expr: sp.Expr, units: Mapping[type, Factor]
+             ) -> Factor | None:
+    """For f(v), a unit's activation of its weighted sum, the factor of the first unit with
+    the same f, renamed (sigma'(z_1) = a_1 (1 - a_1) gives a_2 (1 - a_2)), its steps derived
+    when shown. Only a result in one symbol is renamed: with no two names to order, SymPy
+    builds the renamed result exactly as it builds the derived one."""
+    first = units.get(expr.func)
+    if first is None or expr.args != (wrt,) or len(first.result.free_symbols) > 1:
+        return None
+    return Factor(of, wrt, expr, first.result.xreplace({first.of: of, first.wrt: wrt}))
 
 
 def coefficients(expr: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
@@ -114,12 +133,33 @@ def coefficients(expr: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
             if s in seen:
                 found.pop(s, None)
             seen.add(s)
-    return {s: c for s, c in found.items() if not c.has(s)}
+    return {s: c for s, c in found.items() if (c != s if c.is_Symbol else not c.has(s))}
 
 
 def _chain_sum(adjoints: Mapping[sp.Symbol, Adjoint], terms: Sequence[Term]) -> sp.Expr:
     """Sum over consumers c of dL/dc (by name, or its value when inlined) * dc/dv."""
-    return sp.Add(*(_reference(adjoints, t.consumer) * t.factor.result for t in terms))
+    return _sum([_product(_reference(adjoints, t.consumer), t.factor.result) for t in terms])
+
+
+def _product(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    """``a * b`` as SymPy builds it; two distinct symbols (delta_j a_k, the most of a wide
+    network's products) put in SymPy's order without its general flattening."""
+    if isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol) and a != b:
+        return sp.Mul._from_args((a, b) if a.compare(b) < 0 else (b, a))
+    return a * b
+
+
+def _sum(terms: list[sp.Expr]) -> sp.Expr:
+    """The sum of ``terms`` as SymPy builds it. SymPy orders terms by comparing them; when
+    each is a product of two symbols and the first factors are distinct symbols of one
+    class and assumptions (W_jk delta_j over a layer's units j), that order is the order
+    of the first factors' names, found without comparing the terms."""
+    firsts = [t.args[0] for t in terms if isinstance(t, sp.Mul) and len(t.args) == 2
+              and isinstance(t.args[0], sp.Symbol) and isinstance(t.args[1], sp.Symbol)]
+    if len(terms) < 2 or len(firsts) < len(terms) or len(set(firsts)) < len(firsts) \
+            or len({(type(f), f._hashable_content()[1:]) for f in firsts}) > 1:
+        return sp.Add(*terms)
+    return sp.Add._from_args(sorted(terms, key=lambda t: t.args[0].name))
 
 
 def _reference(adjoints: Mapping[sp.Symbol, Adjoint], consumer: sp.Symbol) -> sp.Expr:

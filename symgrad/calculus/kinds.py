@@ -56,7 +56,7 @@ def _signature(factor: Factor, sums: dict[sp.Expr, tuple | None]) -> Hashable:
     numbered: dict[sp.Symbol, Hashable] = {factor.wrt: VARIABLE, factor.of: QUANTITY}
     term = None if terms is None else terms[1].get(factor.wrt)
     if term is not None:
-        key = ("sum", terms[0], _shape(term, {}), _shape(term, numbered))
+        key = ("sum", terms[0], terms[2][term], _shape(term, numbered))
     else:
         key = ("whole", _shape(factor.expr, numbered))
     result = _shape(factor.result, numbered, grow=False)
@@ -65,8 +65,8 @@ def _signature(factor: Factor, sums: dict[sp.Expr, tuple | None]) -> Hashable:
 
 
 def _terms(expr: sp.Expr) -> tuple | None:
-    """For a sum whose terms share no symbol: the multiset of the terms' shapes and the term
-    each symbol is in; None for anything else."""
+    """For a sum whose terms share no symbol: the multiset of the terms' shapes, the term
+    each symbol is in and each term's shape; None for anything else."""
     if not isinstance(expr, sp.Add):
         return None
     holder: dict[sp.Symbol, sp.Expr] = {}
@@ -75,8 +75,8 @@ def _terms(expr: sp.Expr) -> tuple | None:
             if s in holder:
                 return None
             holder[s] = term
-    shapes = Counter(_shape(term, {}) for term in expr.args)
-    return tuple(sorted(shapes.items(), key=repr)), holder
+    shapes = {term: _shape(term, {}) for term in expr.args}
+    return tuple(sorted(Counter(shapes.values()).items(), key=repr)), holder, shapes
 
 
 def _shape(expr: sp.Expr, numbered: dict[sp.Symbol, Hashable], grow: bool = True

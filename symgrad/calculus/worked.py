@@ -51,8 +51,9 @@ def _number(expr: sp.Expr, env: dict[sp.Expr, Value], what: str | Callable[[], s
 def _value(expr: sp.Expr, env: dict[sp.Expr, Value]) -> Value:
     """Sums, products and integer powers by Python (a wide layer's weighted sums, which
     SymPy would rebuild product by product); anything else evaluated by SymPy."""
-    if expr in env:
-        return env[expr]
+    known = env.get(expr)  # one look-up, not two: most of a network's calls end here
+    if known is not None:
+        return known
     if isinstance(expr, (sp.Add, sp.Mul)):
         op = operator.add if isinstance(expr, sp.Add) else operator.mul
         return _arithmetic(op, [_value(a, env) for a in expr.args])
@@ -70,12 +71,8 @@ def _value(expr: sp.Expr, env: dict[sp.Expr, Value]) -> Value:
 def _arithmetic(op: Callable[[Value, Value], Value], values: list[Value]) -> Value:
     """``op`` over ``values``: exact if they all are, else in mpmath."""
     if not all(isinstance(v, Fraction) for v in values):
-        values = [_inexact(v) for v in values]
+        values = [_rational(v) if isinstance(v, Fraction) else v for v in values]
     return functools.reduce(op, values)
-
-
-def _inexact(value: Value) -> mpmath.mpf:
-    return _rational(value) if isinstance(value, Fraction) else value
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a given weight is met forward and backward
@@ -89,9 +86,18 @@ def _exact(value: Value) -> sp.Number:
     return sp.Float(value, WORKING)
 
 
+KEPT_BITS = mpmath.libmp.dps_to_prec(PRECISION)
+
+
 def _kept(value: Value) -> sp.Float:
-    """A worked value as the derivation keeps it: a Float of PRECISION digits."""
-    return sp.Float(_exact(value) if isinstance(value, Fraction) else value, PRECISION)
+    """A worked value as the derivation keeps it: a Float of PRECISION digits, built as
+    ``sp.Float(value, PRECISION)`` builds it (rounded to nearest; an mpf zero is 0) without
+    its parsing of arguments, thousands of times for a wide network."""
+    if isinstance(value, Fraction):
+        bits = mpmath.libmp.from_rational(value.numerator, value.denominator, KEPT_BITS,
+                                          mpmath.libmp.round_nearest)
+        return sp.Float._new(bits, KEPT_BITS, zero=False)
+    return sp.Float._new(value._mpf_, KEPT_BITS)
 
 
 def evaluate(backward: Backward, gradients: Sequence[Gradient], values: tuple[dict, dict],

@@ -289,10 +289,10 @@ def network(inputs: int, layers: Sequence[Dense | tuple[int, str]], batch: int |
         zs = [_per_sample("z", l, layer.units, n, batch) for n in samples]
         outs = [_per_sample("yhat" if last else "a", None if last else l, layer.units, n, batch)
                 for n in samples]
-        for j in range(layer.units):
-            row = W.symbols[j * W.shape[1]:(j + 1) * W.shape[1]]
-            definitions += [Definition(zs[n][j], sp.Add(*(w * a for w, a in zip(row, previous[n])))
-                                       + b.symbols[j], Role.WEIGHTED_SUM) for n in samples]
+        rows = [W.symbols[j * W.shape[1]:(j + 1) * W.shape[1]] for j in range(layer.units)]
+        sums = [weighted_sums(rows, previous[n], b.symbols) for n in samples]
+        definitions += [Definition(zs[n][j], sums[n][j], Role.WEIGHTED_SUM)
+                        for j in range(layer.units) for n in samples]
         for j in range(layer.units):
             definitions += [Definition(outs[n][j], activate(layer.activation, zs[n], j),
                                        Role.ACTIVATION, layer.activation) for n in samples]
@@ -300,6 +300,23 @@ def network(inputs: int, layers: Sequence[Dense | tuple[int, str]], batch: int |
     y = _group("y", "target", "y", None, (layers[-1].units,), batch)
     outputs = tuple(o for j in range(layers[-1].units) for o in (p[j] for p in previous))
     return Model(tuple(groups), tuple(definitions), outputs, y, "network", batch)
+
+
+def weighted_sums(rows: Sequence[Sequence[sp.Symbol]], inputs: Sequence[sp.Symbol],
+                  biases: Sequence[sp.Symbol]) -> list[sp.Expr]:
+    """Each unit's sum_k W_jk a_k + b_j, exactly as SymPy builds it, for one layer.
+
+    SymPy orders a sum's terms by comparing them, which for a wide layer costs more than
+    the rest of building it. Units differ only in their row of W (names that order alike
+    in every row, ``W1[j][k]`` by k) and their b_j, so the first unit's sum is built by
+    SymPy and the others put their terms and factors in the same places.
+    """
+    first = sp.Add(*(w * a for w, a in zip(rows[0], inputs))) + biases[0]
+    column = {w: k for k, w in enumerate(rows[0])}
+    places = [None if t == biases[0] else (column[t.args[0]], 1) if t.args[0] in column
+              else (column[t.args[1]], -1) for t in first.args]  # (k, 1: W_jk first; -1: a_k)
+    return [first] + [sp.Add._from_args([b if p is None else sp.Mul._from_args(
+        (row[p[0]], inputs[p[0]])[::p[1]]) for p in places]) for row, b in zip(rows[1:], biases[1:])]
 
 
 def _per_sample(base: str, layer: int | None, units: int, n: int, batch: int | None) -> list[Var]:
