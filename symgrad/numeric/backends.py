@@ -1,14 +1,16 @@
 """The array libraries compiled code runs on: numpy, and with the optional extras jax and torch.
 
 A backend is what the generated source needs to run over one library's arrays: the name its
-array module goes by in the source, the activations over its arrays, a conversion for
-``Compiled.__call__`` and, for jax, ``jax.jit``. The source is written once with ``numpy.``
+array module goes by in the source, the activations over its arrays (the index form's
+``softmax`` of scalars included), a conversion for ``Compiled.__call__``, the library's
+broadcasting function and, for jax, ``jax.jit``. The source is written once with ``numpy.``
 calls and translated; a call the other libraries do not share under the same name and meaning
 is refused rather than guessed.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from dataclasses import dataclass
@@ -19,17 +21,31 @@ import numpy as np
 from ..errors import DerivationError, UnknownNameError
 from ..model.functions import NUMPY_FUNCTIONS
 
-SHARED = frozenset({"exp", "log", "tanh", "abs", "sqrt", "where", "nan"})
+SHARED = frozenset({"exp", "log", "tanh", "abs", "sqrt", "where", "nan", "sign", "sin", "cos",
+                    "tan", "sinh", "cosh", "maximum", "minimum"})
 """numpy functions that jax.numpy and torch have under the same name and with the same
 meaning (``torch.select``, say, exists but does something else)."""
 
 CALL = re.compile(r"\bnumpy\.(\w+)")
 
+CONSTANT = re.compile(r"\bnumpy\.(exp|log|sqrt|tanh)\((-?\d+(?:\.\d*)?(?:e[+-]?\d+)?)\)")
+"""A call of an elementary function on a number (``numpy.log(2)``), which torch refuses:
+the other backends read the number numpy computes for it."""
+
+
+def _constant(match: re.Match) -> str:
+    """The number numpy computes for a ``CONSTANT`` call, in parentheses (it may be negative
+    and raised to a power); the call itself where the number is not finite."""
+    value = float(getattr(np, match[1])(float(match[2])))
+    return f"({value!r})" if np.isfinite(value) else match[0]
+
 
 @dataclass(frozen=True)
 class Backend:
     """One array library: ``module`` is imported when a function is compiled for it and
-    named ``alias`` in the generated source; ``extra`` is the pip extra that installs it."""
+    named ``alias`` in the generated source; ``extra`` is the pip extra that installs it;
+    ``broadcast`` is its function broadcasting arrays against each other, and ``own`` the
+    numpy calls it runs as its own ``functions`` (``_where``) rather than by the same name."""
 
     name: str
     module: str
@@ -38,6 +54,8 @@ class Backend:
     functions: Callable[[Any], dict[str, Callable]]
     array: Callable[[Any, Any], Any]
     jit: Callable[[Any, Callable], Callable] | None = None
+    broadcast: str = "broadcast_arrays"
+    own: frozenset[str] = frozenset()
 
     def library(self) -> Any:
         """The array module, imported; a missing optional library is one line naming its extra."""
@@ -47,14 +65,19 @@ class Backend:
             raise DerivationError(f"the {self.name} backend needs {self.name} "
                                   f"(pip install 'symgrad[{self.extra}]')") from None
 
-    def translate(self, text: str) -> str:
-        """``text`` (written with ``numpy.`` calls) for this library."""
+    def translate(self, text: str, modules: tuple[str, ...] = ("numpy",)) -> str:
+        """``text`` (written with ``numpy.`` calls, importing ``modules``) for this library."""
         if self.alias == "numpy":
             return text
+        for module in modules:
+            if module not in ("numpy", "functools"):
+                raise DerivationError(f"cannot compile code that needs {module} for {self.name}")
+        text = CONSTANT.sub(_constant, text)
         for call in CALL.findall(text):
             if call not in SHARED:
                 raise DerivationError(f"cannot compile numpy.{call} for {self.name}")
-        return CALL.sub(lambda m: f"{self.alias}.{m.group(1)}", text)
+        return CALL.sub(lambda m: f"_{m[1]}" if m[1] in self.own else f"{self.alias}.{m[1]}",
+                        text)
 
     def finish(self, function: Callable) -> Callable:
         """``function`` as it is called on this library (jit-compiled for jax)."""
@@ -63,7 +86,8 @@ class Backend:
     def namespace(self) -> dict[str, Any]:
         """The globals of generated code: the array module by its alias, the activations."""
         library = self.library()
-        return {self.alias: library, **{f"_{k}": f for k, f in self.functions(library).items()}}
+        return {self.alias: library, "functools": functools,
+                **{f"_{k}": f for k, f in self.functions(library).items()}}
 
 
 def _numpy_functions(np_: Any) -> dict[str, Callable]:
@@ -89,7 +113,23 @@ def _torch_functions(torch: Any) -> dict[str, Callable]:
     return {"sigmoid": torch.sigmoid, "relu": torch.relu,
             "leaky_relu": lambda z, alpha: torch.where(z > 0, z, alpha * z),
             "softplus": lambda z: torch.logaddexp(z, z.new_zeros(())),
-            "softmax_columns": lambda Z: torch.softmax(Z, 0)}
+            "softmax_columns": lambda Z: torch.softmax(Z, 0),
+            "softmax": lambda k, *zs: torch.softmax(torch.stack(torch.broadcast_tensors(*zs)),
+                                                    0)[int(k) - 1],
+            **{name: _with_tensors(torch, getattr(torch, name)) for name in TORCH_OWN}}
+
+
+TORCH_OWN = frozenset({"where", "maximum", "minimum"})
+"""The numpy calls torch runs through ``_with_tensors``: torch.maximum refuses a number and
+torch.where makes one a float32 tensor (0.01 off by 2e-10), where numpy keeps float64."""
+
+
+def _with_tensors(torch: Any, function: Callable) -> Callable:
+    """``function`` with each number among its arguments made a float64 tensor first."""
+    def tensors(*arguments: Any) -> Any:
+        return function(*(a if isinstance(a, torch.Tensor) else
+                          torch.tensor(a, dtype=torch.float64) for a in arguments))
+    return tensors
 
 
 def _torch_array(torch: Any, value: Any) -> Any:
@@ -103,7 +143,9 @@ def _jax_functions(jnp: Any) -> dict[str, Callable]:
     return {"sigmoid": nn.sigmoid, "relu": nn.relu,
             "leaky_relu": lambda z, alpha: jnp.where(z > 0, z, alpha * z),
             "softplus": lambda z: jnp.logaddexp(0.0, z),
-            "softmax_columns": lambda Z: nn.softmax(Z, axis=0)}
+            "softmax_columns": lambda Z: nn.softmax(Z, axis=0),
+            "softmax": lambda k, *zs: nn.softmax(jnp.stack(jnp.broadcast_arrays(*zs)),
+                                                 axis=0)[int(k) - 1]}
 
 
 def _jax_array(jnp: Any, value: Any) -> Any:
@@ -120,7 +162,8 @@ BACKENDS: dict[str, Backend] = {
     "numpy": Backend("numpy", "numpy", "numpy", None, _numpy_functions,
                      lambda np_, value: np_.asarray(value, dtype=float)),
     "jax": Backend("jax", "jax.numpy", "jnp", "jax", _jax_functions, _jax_array, _jax_jit),
-    "torch": Backend("torch", "torch", "torch", "torch", _torch_functions, _torch_array),
+    "torch": Backend("torch", "torch", "torch", "torch", _torch_functions, _torch_array,
+                     broadcast="broadcast_tensors", own=TORCH_OWN),
 }
 """The backends by name; ``symgrad.compile(d, backend=...)`` takes one of these."""
 

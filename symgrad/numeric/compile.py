@@ -102,10 +102,7 @@ def compile(derivation: Derivation, form: str | None = None, backend: str = "num
             raise DerivationError("the matrix form computes the gradients of whole weight "
                                   "and bias groups; use form='index'")
         return _compile_matrix(derivation, derivation.matrix, groups, chosen)
-    if chosen.name != "numpy":
-        raise DerivationError(f"the {chosen.name} backend compiles a dense network's matrix "
-                              "form; this derivation compiles to the index form, on numpy")
-    return _compile_index(derivation)
+    return _compile_index(derivation, chosen)
 
 
 def _whole_groups(derivation: Derivation) -> tuple[str, ...]:
@@ -205,8 +202,9 @@ def _loaded(text: str, name: str, namespace: dict[str, Any], title: str) -> Call
     return namespace[name]
 
 
-def _compile_index(derivation: Derivation) -> Compiled:
-    """The per-scalar program: one line per definition, named adjoint and gradient."""
+def _compile_index(derivation: Derivation, backend: Backend) -> Compiled:
+    """The per-scalar program: one line per definition, named adjoint and gradient; on a
+    backend other than numpy its source translated (and, for jax, jit-compiled)."""
     graph = derivation.graph
     leaves = [s for g in graph.groups for s in g.symbols]
     program = [(d.symbol, d.expr) for d in graph.definitions]
@@ -215,12 +213,18 @@ def _compile_index(derivation: Derivation) -> Compiled:
     if graph.kind != "network":  # a network's named deltas already share its common parts
         program, outputs = shared(program, outputs)
     source = python_source(leaves, program, outputs)
-    function = source.load(f"<symgrad: {derivation.title}>")
+    text = source.text
+    if backend.name == "numpy":
+        function = source.load(f"<symgrad: {derivation.title}>")
+    else:
+        text = backend.translate(source.text, source.modules)
+        function = backend.finish(_loaded(text, source.name, backend.namespace(),
+                                          derivation.title))
     names = tuple(arrange(graph, derivation.parameters, dict.fromkeys(derivation.parameters)))
-    evaluate = functools.partial(_evaluate_index, derivation, function)
+    evaluate = functools.partial(_evaluate_index, derivation, function, backend)
     arguments = tuple(g.name for g in _data_first(graph.groups))
     fast = functools.partial(_prepared_index, derivation, evaluate, arguments, names)
-    return Compiled(derivation, function, source.text, "index", "numpy", arguments, names,
+    return Compiled(derivation, function, text, "index", backend.name, arguments, names,
                     evaluate, fast)
 
 
@@ -261,15 +265,23 @@ def _data_first(groups: Sequence) -> list:
     return sorted(groups, key=lambda g: g.role not in ("input", "target"))
 
 
-def _evaluate_index(derivation: Derivation, function: Callable, values: Mapping[str, Any]
-                    ) -> Evaluation:
-    graph = derivation.graph
-    arguments = [a for g in graph.groups for a in _elements(g, values)]
+def _evaluate_index(derivation: Derivation, function: Callable, backend: Backend,
+                    values: Mapping[str, Any]) -> Evaluation:
+    graph, xp = derivation.graph, backend.library()
+    arguments = [a for g in graph.groups for a in _elements(g, values, backend, xp)]
     loss, *grads = function(*arguments)
-    shaped = dict(zip(derivation.parameters, np.broadcast_arrays(*grads, loss)))
+    as_array = functools.partial(backend.array, xp)
+    broadcast = getattr(xp, backend.broadcast)
+    shaped = dict(zip(derivation.parameters, broadcast(*map(as_array, [*grads, loss]))))
     arranged = arrange(graph, derivation.parameters, shaped)
-    return Evaluation(np.asarray(loss, dtype=float), {k: np.asarray(v, dtype=float)
-                                                      for k, v in arranged.items()})
+    return Evaluation(as_array(loss), {k: _stacked(xp, v) for k, v in arranged.items()})
+
+
+def _stacked(xp: Any, nested: Any) -> Any:
+    """A number, or nested lists of equally shaped arrays, as one array of the library."""
+    if isinstance(nested, list):
+        return xp.stack([_stacked(xp, v) for v in nested])
+    return nested
 
 
 def _prepared_index(derivation: Derivation, evaluate: Callable, arguments: tuple[str, ...],
@@ -284,15 +296,16 @@ def _prepared_index(derivation: Derivation, evaluate: Callable, arguments: tuple
     return result.loss.sum(), tuple(summed)
 
 
-def _summed(array: np.ndarray, dimensions: int) -> np.ndarray:
-    return array.sum(axis=tuple(range(dimensions, array.ndim)))
+def _summed(array: Any, dimensions: int) -> Any:
+    axes = tuple(range(dimensions, array.ndim))
+    return array.sum(axis=axes) if axes else array  # torch sums everything over dim=()
 
 
-def _elements(group, values: Mapping[str, Any]) -> list[np.ndarray]:
+def _elements(group, values: Mapping[str, Any], backend: Backend, xp: Any) -> list[Any]:
     if group.name not in values:
         raise ValuesError(f"missing value for {group.name}")
-    array = np.asarray(values[group.name], dtype=float)
-    if array.shape[:len(group.shape)] != group.shape:
+    array = backend.array(xp, values[group.name])
+    if tuple(array.shape[:len(group.shape)]) != group.shape:
         raise ValuesError(f"{group.name} should have shape {group.shape} (then any batch "
-                          f"dimensions), got {array.shape}")
+                          f"dimensions), got {tuple(array.shape)}")
     return [array[position] for position in group.positions()]
