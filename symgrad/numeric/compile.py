@@ -1,4 +1,5 @@
-"""Compile a derivation to numpy: the loss and its gradients over arrays, batches included.
+"""Compile a derivation to numpy (or jax, torch): the loss and its gradients over arrays,
+batches included.
 
 The index form is the derivation's own straight-line program: one line per forward
 definition, then one per named adjoint (the backprop deltas), then the gradient
@@ -87,7 +88,8 @@ def compile(derivation: Derivation, form: str | None = None, backend: str = "num
 
     A dense network whose gradients are wanted for whole parameter groups compiles by
     default in its matrix form (``form="matrix"``: a matmul per layer over the batch); any
-    other derivation, or ``form="index"``, gives the per-scalar program. jax computes in
+    other derivation, or ``form="index"``, gives the per-scalar program; both run on every
+    backend, a call one cannot translate being a DerivationError naming it. jax computes in
     float64 only with ``jax.config.update("jax_enable_x64", True)``. A loss with an
     unspecified function (f) has no numbers, so DerivationError."""
     chosen = get_backend(backend)
