@@ -8,12 +8,13 @@ from __future__ import annotations
 import functools
 import operator
 from fractions import Fraction
-from typing import Callable, Sequence, Union
+from typing import Callable, Mapping, Sequence, Union
 
 import mpmath
 import sympy as sp
 
 from ..errors import ValuesError
+from ..model.graph import Definition
 from .backward import Backward, Gradient
 from .derivation import Worked
 
@@ -98,6 +99,16 @@ def _kept(value: Value) -> sp.Float:
                                           mpmath.libmp.round_nearest)
         return sp.Float._new(bits, KEPT_BITS, zero=False)
     return sp.Float._new(value._mpf_, KEPT_BITS)
+
+
+def loss_at(definitions: Sequence[Definition], values: Mapping[sp.Symbol, sp.Expr]) -> sp.Float:
+    """The last definition's value (the loss) at ``values``, the forward pass worked as
+    ``evaluate`` works it; ValuesError where a quantity is not a finite number."""
+    with mpmath.workdps(WORKING):
+        env: dict[sp.Expr, Value] = {s: _value(v, {}) for s, v in values.items()}
+        for d in definitions:
+            env[d.symbol] = _number(d.expr, env, d.symbol.name)
+    return _kept(env[definitions[-1].symbol])
 
 
 def evaluate(backward: Backward, gradients: Sequence[Gradient], values: tuple[dict, dict],
