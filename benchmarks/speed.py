@@ -24,6 +24,7 @@ shows "n/a", and counts as a missed target.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import math
 import os
@@ -529,22 +530,38 @@ def derive_compile_table(sizes: Sequence[scale.Size], repeat: int) -> str:
     return "\n".join(rows)
 
 
+FLOOR = "import sympy, numpy; sympy.Symbol('a') - sympy.Symbol('b')"
+"""What any program on SymPy and numpy pays before its own work: both imported, and the first
+sum (SymPy's Add loads sympy.tensor and sympy.combinatorics then)."""
+
+
 def start_up(repeat: int, timeout: float, folder: Path) -> tuple[str, list[str]]:
-    """``import symgrad`` and the quick example, each in fresh processes: median wall and
-    CPU seconds; and the quick example's CPU target if missed."""
-    def median(arguments: list[str]) -> tuple[float, float]:
-        runs = [run(arguments, timeout, folder) for _ in range(repeat)]
-        if any(r.stopped or r.error for r in runs):
-            raise SystemExit(f"python {' '.join(arguments)} failed: {runs[-1].error or 'stopped'}")
-        return statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs)
-    bare, imported = median(["-c", "pass"]), median(["-c", "import symgrad"])
-    example = median(["-m", "symgrad", *QUICK_EXAMPLE])
-    lines = [f"- `import symgrad`: {imported[0]:.2f} s wall, {imported[1]:.2f} s CPU "
-             f"(Python alone: {bare[0]:.2f} s, {bare[1]:.2f} s CPU)",
+    """Python alone, the floor (``FLOOR``), ``import symgrad`` and the quick example, each in
+    fresh processes, interleaved round by round: median wall and CPU seconds; and the quick
+    example's CPU target if missed. The package's bytecode is compiled first, as an install
+    does (with PYTHONDONTWRITEBYTECODE set, each run would compile every changed module)."""
+    compileall.compile_dir(ROOT / "symgrad", quiet=1)
+    commands = {"bare": ["-c", "pass"], "floor": ["-c", FLOOR], "import": ["-c", "import symgrad"],
+                "example": ["-m", "symgrad", *QUICK_EXAMPLE]}
+    runs: dict[str, list[Run]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, arguments in commands.items():
+            runs[name].append(run(arguments, timeout, folder))
+            if runs[name][-1].stopped or runs[name][-1].error:
+                raise SystemExit(f"python {' '.join(arguments)} failed: {runs[name][-1].error or 'stopped'}")
+    (bare, floor, imported, example) = (
+        (statistics.median(r.wall for r in runs[n]), statistics.median(r.cpu for r in runs[n]))
+        for n in commands)
+    lines = [f"- Python alone: {bare[0]:.2f} s wall, {bare[1]:.2f} s CPU; SymPy and numpy imported "
+             f"and a first sum (the floor of any program on them): {floor[0]:.2f} s wall, "
+             f"{floor[1]:.2f} s CPU",
+             f"- `import symgrad`: {imported[0]:.2f} s wall, {imported[1]:.2f} s CPU",
              f"- `python -m symgrad {shlex.join(QUICK_EXAMPLE)}`: {example[0]:.2f} s wall, "
-             f"{example[1]:.2f} s CPU (target {QUICK_EXAMPLE_CPU:g} s CPU)"]
+             f"{example[1]:.2f} s CPU (target {QUICK_EXAMPLE_CPU:g} s CPU), of which "
+             f"{example[1] - floor[1]:.2f} s CPU over the floor"]
     missed = [] if example[1] <= QUICK_EXAMPLE_CPU else [
-        f"the quick example took {example[1]:.2f} s CPU (target {QUICK_EXAMPLE_CPU:g} s)"]
+        f"the quick example took {example[1]:.2f} s CPU (target {QUICK_EXAMPLE_CPU:g} s; "
+        f"the floor of SymPy and numpy alone took {floor[1]:.2f} s)"]
     return "\n".join(lines), missed
 
 

@@ -6,7 +6,6 @@
 (0.02, -0.2)
 """
 
-from .numeric.compile import Compiled, Evaluation, compile
 from .calculus.backward import Adjoint, Factor, Gradient, Path
 from .calculus.derivation import Derivation, Worked
 from .calculus.engine import derive
@@ -23,6 +22,23 @@ from .spec import Spec, load_spec, parse_spec
 from .calculus.verify import Verification, verify, verify_step
 
 __version__ = "0.1.0"
+
+COMPILED = ("Compiled", "Evaluation", "compile")
+"""The compiled-gradient API, imported on first use (``symgrad.compile``, or ``from symgrad
+import compile``): deriving and rendering do not load code generation and its backends."""
+
+
+def __getattr__(name: str) -> object:
+    if name in COMPILED:
+        from .numeric import compile as compiled  # deferred: see COMPILED
+        value = getattr(compiled, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'symgrad' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *COMPILED})
 
 
 # Defined after the import of the ``render`` module, so the name is this function.

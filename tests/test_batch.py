@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from symgrad.cli.main import gallery_documents, main
+from symgrad.cli.gallery import gallery_documents
+from symgrad.cli.main import main
 from symgrad.spec import parse_spec
 from symgrad.teaching.exercises import draw_variant, exercises, load_exercises
 from symgrad.teaching.sheets import render_sheet

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from symgrad import derive
-from symgrad.cli.main import gallery_documents, main
+from symgrad.cli.gallery import gallery_documents
+from symgrad.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORK = ROOT / "examples" / "03_two_layer_network.yaml"

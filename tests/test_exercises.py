@@ -21,7 +21,8 @@ import sympy as sp
 import test_output
 from render_tools import compile_latex, pdflatex_available, require
 from symgrad.render import latex
-from symgrad.cli.main import exercise_documents, main
+from symgrad.cli.gallery import exercise_documents
+from symgrad.cli.main import main
 from symgrad.errors import DerivationError, SpecError
 from symgrad.teaching.exercises import LARGEST, SMALLEST, exercises, load_exercises, parse_exercises
 from symgrad.cli.progress import Bar, track

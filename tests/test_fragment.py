@@ -51,7 +51,7 @@ def test_a_fragment_names_and_checks_the_packages_it_needs(tmp_path):
 def test_a_standalone_document_and_an_answer_key_leave_the_check_out():
     assert "PackageError" not in render(_mse(), "latex")
     assert "PackageError" not in render(_mse(), "latex-fragment", embedded=True)
-    from symgrad.cli.main import exercise_documents
+    from symgrad.cli.gallery import exercise_documents
     keys = exercise_documents(ROOT / "examples" / "exercises", verify=False)
     assert all("PackageError" not in text for name, text in keys.items() if name.endswith(".tex"))
 

@@ -21,7 +21,8 @@ import pytest
 import symgrad
 from render_tools import (compile_latex, katex_available, katex_errors, markdown_math_segments,
                           pdflatex_available, require)
-from symgrad.cli.main import main, stale_katex
+from symgrad.cli.files import stale_katex
+from symgrad.cli.main import main
 from symgrad.pictures import pictures
 from symgrad.render.pictures import picture_files
 from symgrad.render.document import render

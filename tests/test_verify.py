@@ -116,20 +116,6 @@ def test_derive_with_verify_raises_on_a_wrong_step(monkeypatch):
     derive("sin(w*x)", wrt="w")  # without verify, the wrong step goes unnoticed
 
 
-def test_verify_steps_checks_each_shape_once(monkeypatch):
-    calls = []
-    original = verification.verify_step
-    monkeypatch.setattr(verification, "verify_step",
-                        lambda s, seed=0: calls.append(s) or original(s, seed))
-    same = [differentiate(sigmoid(a * b), a) for a, b in ((w, x), (v, y))]
-    other = differentiate(sp.tanh(w * x), w)
-    total = verification.verify_steps([*same, other])
-    assert calls == [same[0], other]
-    single = original(same[0])
-    assert total.passed and total.references == 3
-    assert total.equations == 2 * single.equations + original(other).equations
-
-
 def test_verify_checks_every_factor_of_a_network():
     network = symgrad.network(2, [(2, "sigmoid"), (1, "sigmoid")])
     graph = symgrad.with_loss(network, "half_squared_error")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import zlib
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import sympy as sp
@@ -194,29 +194,6 @@ def _failure(claim: _Claim, point: dict[sp.Symbol, sp.Float]) -> str:
     return f"d/d{claim.step.var} {claim.step.expr}: {what}: {claim.lhs} != {claim.rhs} at {at}"
 
 
-def verify_steps(steps: Iterable[Step], seed: int = 0) -> Verification:
-    """Check many step trees, each shape once: trees that differ only in the names of
-    their symbols (the weights of one layer) are checked once."""
-    seen: dict[str, Verification] = {}
-    total = Verification()
-    for step in steps:
-        key = _shape(step)
-        if key not in seen:
-            seen[key] = verify_step(step, seed)
-        total = total + seen[key]
-    return total
-
-
-def _shape(step: Step) -> str:
-    """The tree's expression and variable with symbols renamed in order of appearance."""
-    names: dict[sp.Basic, sp.Symbol] = {}
-    for node in sp.preorder_traversal(step.expr):
-        if isinstance(node, sp.Symbol) and node not in names:
-            names[node] = sp.Symbol(f"s{len(names)}")
-    var = names.get(step.var, sp.Symbol("var"))
-    return sp.srepr((step.expr.xreplace(names), var))
-
-
 def verify(derivation: Derivation, seed: int = 0) -> Verification:
     """Check every local derivative of a derivation step by step, one factor of each kind
     (``kinds.factor_kinds``) standing for the factors its kind renames, and with values
@@ -232,8 +209,9 @@ def verify(derivation: Derivation, seed: int = 0) -> Verification:
 def verify_kinds(kinds: Sequence[Kind], graph: Graph, seed: int = 0) -> Verification:
     """Check each kind's representative: every equation of its steps, its result against
     ``sympy.diff``, and the factor's result (written with the forward pass's names, such as
-    a (1 - a), each name put back as the call it names) against its steps' result. The counts are those of checking every factor
-    (a kind's counts once per factor it stands for); ``kinds`` is how many were checked."""
+    a (1 - a), each name put back as the call it names) against its steps' result. The
+    counts are those of checking every factor (a kind's counts once per factor it stands
+    for); ``kinds`` is how many were checked."""
     calls = {symbol: call for call, symbol in graph.activation_names.items()}
     total = Verification()
     for kind in kinds:

@@ -20,7 +20,6 @@ import sympy as sp
 from ..calculus.derivation import Derivation
 from ..calculus.worked import PRECISION
 from ..model.functions import leaky_relu, relu
-from .compile import compile
 from .source import python_source
 from .reading import Place, places
 
@@ -118,6 +117,7 @@ def kinks(derivation: Derivation) -> Kinks | None:
             found.append(Kink(function, call, pair, slope, exact, difference))
     if not found:
         return None
+    from .compile import compile  # deferred: code generation only where a kink is hit
     loss, *grads = compile(derivation, form="index").function(*floats)
     gradients = {p: float(np.asarray(v, dtype=float)) for p, v in zip(derivation.parameters, grads)}
     differing = tuple(p for p, v in gradients.items()

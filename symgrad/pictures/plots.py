@@ -17,7 +17,6 @@ import sympy as sp
 
 from ..calculus.derivation import Derivation
 from ..model.functions import expand_activations
-from ..numeric.compile import compile as compile_numpy
 
 POINTS = 201
 """Points on each loss curve."""
@@ -215,7 +214,8 @@ def training(derivation: Derivation, steps: int = TRAINING_STEPS) -> Training | 
     worked = derivation.worked
     if worked is None or worked.learning_rate is None or not derivation.trained:
         return None
-    function = compile_numpy(derivation, form="index").function
+    from ..numeric.compile import compile  # deferred: code generation only for this plot
+    function = compile(derivation, form="index").function
     leaves = [s for g in derivation.graph.groups for s in g.symbols]
     values = {s: np.float64(worked.given[s]) for s in leaves}
     rate = np.float64(worked.learning_rate)

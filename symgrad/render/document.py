@@ -7,7 +7,7 @@ import functools
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import sympy as sp
 
@@ -21,10 +21,12 @@ from .notebook import notebook_text
 from .numbers import given_display
 from .steps import factor_chain, step_equation
 from ..calculus.derivation import Derivation
-from ..pictures import Pictures
 from ..errors import SpecError, UnknownNameError
 from ..model.graph import Graph
 from ..model.symbols import Var
+
+if TYPE_CHECKING:  # the caller computes the pictures (symgrad.pictures.pictures)
+    from ..pictures import Pictures
 
 
 FORMATS = ("markdown", "latex", "latex-fragment", "json", "notebook", "html", "beamer")

@@ -22,12 +22,13 @@ import importlib.resources
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 import jinja2.bccache
 import markupsafe
 
-from . import drawn, flavours, latex, svg
+from . import flavours, latex
 from .frames import COLUMN, split_frames
 from .chains import (adjoints_of, chain_numbers, chain_results, chain_symbols, earlier_adjoints,
                      earlier_factors, factors_of, path_tex, terms_numbers, terms_results,
@@ -42,10 +43,13 @@ from .numbers import (backward_values, forward_chain, forward_values, given_disp
 from .steps import (constant_terms, derivative, explained_steps, factor_chain, factor_symbol,
                     held_fixed, held_names, is_inline, kink, operator, outline, step_equation)
 from ..calculus.backward import Factor, tidy
-from ..pictures.graph import GraphPicture
 from ..calculus.written import term_guides, written
 from ..numeric.kinks import kinks
 from ..numeric.reading import read
+
+if TYPE_CHECKING:
+    from .drawn import Drawing
+    from ..pictures.graph import GraphPicture
 
 
 EXPANDED_MAX_OPS = 40
@@ -139,7 +143,14 @@ def escaping(env: jinja2.Environment) -> jinja2.Environment:
 def svg_graph(graph: GraphPicture) -> markupsafe.Markup:
     """The graph's SVG (from the default templates), to put inline in an HTML page
     (markup: not escaped again)."""
+    from . import svg  # deferred: the drawing code only for a document that shows its graph
     return markupsafe.Markup(svg.drawing(environment(), graph))
+
+
+def graph_drawing(graph: GraphPicture) -> Drawing:
+    """The graph laid out for drawing (``drawn.drawing``), for LaTeX's TikZ picture."""
+    from . import drawn  # deferred, as for svg_graph
+    return drawn.drawing(graph)
 
 
 BLOCK_SEPARATOR = re.compile(r"\n[ \t]*\n")
@@ -251,7 +262,7 @@ GLOBALS = {
     "update_chain": update_chain,
     "group_value": group_value,
     "svg_graph": svg_graph,
-    "graph_drawing": drawn.drawing,
+    "graph_drawing": graph_drawing,
     "EXPANDED_MAX_OPS": EXPANDED_MAX_OPS,
     "PATHS_WRITTEN_MAX": PATHS_WRITTEN_MAX,
     "PROSE_WIDTH": None,

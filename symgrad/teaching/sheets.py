@@ -22,6 +22,7 @@ from typing import Iterable
 from ..render import latex
 from ..calculus.derivation import Derivation, Verification
 from ..errors import UnknownNameError
+from . import SHEET_FORMATS as FORMATS
 from .exercises import Problem, Sheet, structure
 from ..render.notation import DEFAULT, Notation, using
 from ..render.notebook import assemble, code, nbformat, sections
@@ -29,8 +30,6 @@ from ..render.document import render, tidy_text, written_in
 from ..render.environment import environment
 from ..render.numbers import group_tex
 
-FORMATS = ("markdown", "latex", "notebook")
-EXTENSIONS = {"markdown": ".md", "latex": ".tex", "notebook": ".ipynb"}
 TEMPLATES = {"markdown": "exercises/sheet.md.j2", "latex": "exercises/sheet.tex.j2"}
 SOLUTION_DETAIL = "brief"
 LATEX_HEADINGS = {"section": r"\subsubsection*{%s}", "subsection": r"\paragraph*{%s}",
