@@ -25,7 +25,7 @@ from ..numeric.reading import read
 
 TABLE_UNITS = 10
 """A layer with more units than this shows, in the tables, its first ``TABLE_HEAD`` units
-and its last, with a row of dots for the others (a table stays a page at most)."""
+and its last, with a row of dots for the others (a LaTeX table breaks across pages)."""
 TABLE_HEAD = 4
 
 DOTS = r"\vdots"
