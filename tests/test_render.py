@@ -502,9 +502,15 @@ def test_latex_document_compiles(derivations, name, tmp_path):
 @pytest.mark.parametrize("name", ["seed", "network"])
 def test_latex_fragment_compiles_when_input(derivations, name, tmp_path):
     require("pdflatex", pdflatex_available(), "pdflatex not installed (texlive-latex-base)")
-    (tmp_path / "body.tex").write_text(render(derivations[name], "latex-fragment"))
+    fragment = render(derivations[name], "latex-fragment")
+    (tmp_path / "body.tex").write_text(fragment)
+    # the packages its first line names (a network's tables need longtable)
+    named = re.fullmatch(r"% symgrad: \\input this fragment into a document that loads (.*)\.",
+                         fragment.splitlines()[0]).group(1)
+    packages = re.split(r", | and ", named)
+    assert ("longtable" in packages) == (name == "network")
     wrapper = tmp_path / "wrapper.tex"
-    wrapper.write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
+    wrapper.write_text(f"\\documentclass{{article}}\n\\usepackage{{{','.join(packages)},amssymb}}\n"
                        "\\begin{document}\n\\input{body}\n\\end{document}\n")
     compile_latex(wrapper)
 
@@ -1100,7 +1106,7 @@ def test_network_documents_render_with_katex_and_compile(networks, name, tmp_pat
     compile_latex(path)
     (tmp_path / "body.tex").write_text(render(d, "latex-fragment", view="matrix"))
     wrapper = tmp_path / "wrapper.tex"
-    wrapper.write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
+    wrapper.write_text("\\documentclass{article}\n\\usepackage{amsmath,amssymb,longtable}\n"
                        "\\begin{document}\n\\input{body}\n\\end{document}\n")
     compile_latex(wrapper)
 
