@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable
 import sympy as sp
 
 from . import latex
-from .frames import TABLE_CHARS
+from .columns import Columns, fitted
 from .describe import layer_number, matrix_quantity as quantity_matrix, quantity
 from .steps import factor_sides
 from ..model.graph import Role
@@ -32,52 +32,6 @@ DOTS = r"\vdots"
 
 WRITTEN_SUM = 8
 """A weighted sum of more inputs than this shows its value alone in the table."""
-
-
-class Columns(str):
-    """A table's column alignment: as a string, one letter a column (``r`` right, ``l``
-    left), which Markdown and HTML read; printed (``str()``), the LaTeX column spec, in
-    which a column of ``widths`` is a paragraph of that fraction of the text width, so that
-    a long formula in it wraps between its terms instead of running off the page."""
-
-    def __new__(cls, letters: str, widths: dict[int, float] | None = None) -> "Columns":
-        obj = super().__new__(cls, letters)
-        obj.spec = "".join(f"p{{{widths[i]:.2f}\\textwidth}}" if i in (widths or {}) else c
-                           for i, c in enumerate(letters))
-        return obj
-
-    def __str__(self) -> str:
-        return self.spec
-
-
-TABLE_WIDTH = {False: 88.0, True: TABLE_CHARS}
-"""How wide a table may be, in ``latex.width`` units (measured: a page's line in the 11pt
-article holds about 88 of them in a table's cells, a 4:3 slide's small table about 66)."""
-PADDING = 3.0
-HEADER_LETTER = 1.1
-"""How wide a letter of a header's text is, in those units."""
-"""The room between two columns of a table, in the same units."""
-
-
-def fitted(letters: str, header: list[str], rows: list[list[str]], slides: bool = False) -> Columns:
-    """Columns for ``rows``: as ``letters`` where the table fits the line; otherwise its
-    widest columns, as few as will do, wrap as paragraphs sharing the room the others leave."""
-    budget = TABLE_WIDTH[slides]
-    widths = [max([latex.width(row[i]) for row in rows] + [HEADER_LETTER * len(header[i])])
-              for i in range(len(letters))]
-    room = budget - PADDING * len(letters)
-    wrapped: list[int] = []
-    order = sorted(range(len(letters)), key=lambda i: -widths[i])
-    while len(wrapped) < len(order):  # wrap the widest until the others leave them room
-        left = room - sum(w for i, w in enumerate(widths) if i not in wrapped)
-        if left >= 12 * len(wrapped):
-            break
-        wrapped.append(order[len(wrapped)])
-    if not wrapped:
-        return Columns(letters)
-    left = max(room - sum(w for i, w in enumerate(widths) if i not in wrapped), 12.0 * len(wrapped))
-    share = sum(widths[i] for i in wrapped)
-    return Columns(letters, {i: left * widths[i] / share / budget for i in wrapped})
 
 
 class ChapterTables:
@@ -140,7 +94,7 @@ class ChapterTables:
         activation = self._activations[d.symbol]
         layer = self.layer_of(d.symbol)
         z = [latex.tex(d.symbol), self.forward_values.subs(d.expr), latex.number(worked.forward[d.symbol])]
-        cell(z)  # recorded, to be checked; the row's layer and unit name it
+        record(z)  # the row's layer and unit name it
         z = z[1:] if layer.inputs <= WRITTEN_SUM else z[2:]
         # a softmax of numbers would repeat the layer's weighted sums: by name instead
         shown = latex.tex(activation.expr) if layer.activation == "softmax" \
@@ -174,7 +128,7 @@ class ChapterTables:
 
     def _delta_row(self, a) -> list[str]:
         numbers, value = self.numbers_of(a)
-        cell([latex.tex(a.name), numbers, value])  # recorded, to be checked
+        record([latex.tex(a.name), numbers, value])
         return [str(latex.tex(a.name)), str(numbers), str(value)]
 
     @staticmethod
@@ -201,7 +155,8 @@ class ChapterTables:
         worked, p = self.derivation.worked, gradient.parameter
         row = [str(latex.tex(p)), latex.literal_tex(worked.literals[p]), self.gradient_cell(gradient)]
         if worked.learning_rate is not None:
-            latex.equations([self.update_chain(p)], rel=r"\leftarrow")  # recorded, to be checked
+            if latex.is_recording():  # the step's equation, shown by its value alone
+                latex.equations([self.update_chain(p)], rel=r"\leftarrow")
             row.append(latex.num(worked.updated[p]))
         return row
 
@@ -215,7 +170,7 @@ class ChapterTables:
         """The gradient from the errors: the product in symbols, in numbers, and its value
         (the whole chain, from dL/dp, is recorded to be checked)."""
         sides = self.gradient_chain(gradient)
-        cell(sides)
+        record(sides)
         start = 3 if any(t.factor.result == 1 for t in gradient.terms) else 2
         return latex.inline_equation(*sides[start:]) if self.values is not None else str(sides[-1])
 
@@ -389,6 +344,13 @@ class ChapterTables:
 def cell(sides: list[Any]) -> str:
     """``sides`` joined by ``=`` for a table's cell (recorded, so it is checked)."""
     return latex.inline_equation(*sides)
+
+
+def record(sides: list[Any]) -> None:
+    """Record ``sides`` as an equation the document shows in part (a row shows its
+    numbers), for a check of the document (``latex.recording``); outside one, nothing."""
+    if latex.is_recording():
+        latex.inline_equation(*sides)
 
 
 def _kept(index: int, count: int) -> bool:
