@@ -93,10 +93,8 @@ def _example_documents(path: Path, spec: Spec, derivation: Derivation) -> dict[s
     return documents
 
 
-
 EXERCISES = "exercises"
 """The folder of ``examples`` with exercise specs, and of ``output`` with their sheets."""
-
 
 
 def exercise_documents(folder: Path, verify: bool = True) -> dict[str, str]:

@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import __version__
 from ..calculus.derivation import Derivation
@@ -29,6 +29,9 @@ from .documents import derive_spec, render_derivation
 from .files import write_atomically, write_katex
 from .options import (chosen_notation, jobs_option, notation_options, parse_assignments, split,
                       top_level_split)
+
+if TYPE_CHECKING:  # imported only when a document is written to a file (_pictures)
+    from ..pictures import Pictures
 
 
 class _Parser(argparse.ArgumentParser):
@@ -129,7 +132,7 @@ def _derive(args: argparse.Namespace) -> int:
 
 
 def _pictures(derivation: Derivation, spec: Spec, fmt: str, output: str,
-              folder: str) -> tuple[Any, dict[str, str | bytes]]:
+              folder: str) -> tuple[Pictures, dict[str, str | bytes]]:
     """The pictures a document written to ``output`` shows, and their files by name."""
     from ..pictures import pictures  # deferred: standard output shows no pictures
     from ..render.pictures import picture_files
