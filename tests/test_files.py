@@ -292,9 +292,12 @@ def test_two_galleries_at_once_into_one_folder_leave_complete_files(
         assert (made / name).read_bytes() == (expected / name).read_bytes(), name
 
 
-def test_the_pin_is_a_version_string() -> None:
-    assert gallery.PINNED_MATPLOTLIB.count(".") == 2
-    assert all(part.isdigit() for part in gallery.PINNED_MATPLOTLIB.split("."))
+def test_the_pin_is_the_gallery_extras() -> None:
+    import tomllib
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml")
+                            .read_text(encoding="utf-8"))["project"]
+    assert project["optional-dependencies"]["gallery"] == \
+        [f"matplotlib=={gallery.PINNED_MATPLOTLIB}"]
 
 
 def test_plots_are_recognised_by_their_content(built: tuple[Path, Path]) -> None:
