@@ -214,3 +214,29 @@ def test_any_valid_name_works_in_compiled_code_and_the_notebook(name):
     namespace: dict = {}
     for cell in code(d):  # the notebook's cells run as written
         exec(cell, namespace)
+
+
+@pytest.mark.parametrize("how", ["matrix", "index", "compile_matrix"])
+@pytest.mark.parametrize("scale", [1.0, 50.0, 2000.0])
+def test_a_sigmoid_output_layer_with_cross_entropy_matches_torch(how, scale):
+    torch = torch_module()
+    graph = symgrad.with_loss(symgrad.network(2, [(3, "tanh"), (2, "sigmoid")]),
+                              "binary_cross_entropy")
+    rng = np.random.default_rng(5)
+    values = {"x": rng.uniform(-1, 1, 2), "y": np.array([0.0, 1.0]),
+              "W1": rng.uniform(-1, 1, (3, 2)), "b1": rng.uniform(-1, 1, 3),
+              "W2": rng.uniform(-1, 1, (2, 3)) * scale, "b2": rng.uniform(-1, 1, 2)}
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k not in "xy")
+         for k, v in values.items()}
+    logits = t["W2"] @ torch.tanh(t["W1"] @ t["x"] + t["b1"]) + t["b2"]
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, t["y"], reduction="sum")
+    names = ["W1", "b1", "W2", "b2"]
+    grads = dict(zip(names, torch.autograd.grad(loss, [t[n] for n in names])))
+    f = compile_matrix(matrix_form(graph)) if how == "compile_matrix" else \
+        symgrad.compile(symgrad.derive(graph, wrt="all"), form=how)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = f(**values)
+    assert_close(np.asarray(result.loss), loss, f"{how} loss")
+    for name, expected in grads.items():
+        assert_close(np.asarray(result.gradients[name]), expected, f"{how} dL/d{name}")
