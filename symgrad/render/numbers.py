@@ -18,14 +18,12 @@ from ..calculus.derivation import Derivation
 from ..model.graph import Definition, Group, Role
 
 
-ZERO = 1e-20
-"""A gradient smaller than this in magnitude reads as zero (a flat point)."""
-
-
 def sign(value: Any) -> int:
-    """-1, 0 or 1: the sign of a worked number, zero when below ``ZERO`` in magnitude."""
-    number = float(value)
-    return 0 if abs(number) < ZERO else (1 if number > 0 else -1)
+    """-1, 0 or 1: the sign of a worked number. Worked numbers are right to every digit
+    kept (``calculus.worked``), so only a true zero is 0: a gradient of 7.2e-35 at a
+    saturated tanh is small, not flat, and one beyond float64's range still has a sign."""
+    number = sp.sympify(value)
+    return 0 if number == 0 else (1 if number > 0 else -1)
 
 
 def given_values(derivation: Derivation) -> dict[sp.Basic, str]:
