@@ -91,7 +91,7 @@ def _finite(data: Any, path: str, notes: list[dict[str, str]]) -> Any:
     except OverflowError:
         number = float("inf") if exact > 0 else float("-inf")
     if math.isfinite(number) and abs(number) <= FLOAT64_MAX:
-        if number == 0.0 and exact is not None and exact != 0:
+        if number == 0.0 and exact is not None and not exact.is_zero:
             notes.append({"path": path, "value": _text(exact), "note": "underflows float64 to 0.0"})
         return number
     if exact is not None and exact.is_finite:

@@ -23,7 +23,24 @@ def sign(value: Any) -> int:
     kept (``calculus.worked``), so only a true zero is 0: a gradient of 7.2e-35 at a
     saturated tanh is small, not flat, and one beyond float64's range still has a sign."""
     number = sp.sympify(value)
-    return 0 if number == 0 else (1 if number > 0 else -1)
+    return 0 if number.is_zero else (1 if number > 0 else -1)
+
+
+FLOAT64_MAX, FLOAT64_TINY = sp.Float(1.7976931348623157e308), sp.Float(2.2250738585072014e-308)
+"""float64's largest number and its smallest normal one."""
+
+
+def beyond_float64(derivation: Derivation) -> list[tuple[sp.Expr, sp.Float]]:
+    """The worked numbers float64 cannot hold, as (quantity, value): the forward values,
+    then the gradients (as dL/dp), beyond float64's largest number (compiled code gives inf)
+    or, not zero, below its smallest normal one (it loses digits or gives 0)."""
+    worked = derivation.worked
+    if worked is None:
+        return []
+    named = list(worked.forward.items())
+    named += [(sp.Derivative(derivation.loss, p, evaluate=False), v)
+              for p, v in worked.gradients.items()]
+    return [(q, v) for q, v in named if abs(v) > FLOAT64_MAX or 0 < abs(v) < FLOAT64_TINY]
 
 
 def given_values(derivation: Derivation) -> dict[sp.Basic, str]:
