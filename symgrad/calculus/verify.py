@@ -6,7 +6,10 @@ side is defined, with the left side of a rule step computed independently by ``s
 of the expression with every activation written out in elementary functions. Agreement in
 float64 within ``RTOL`` counts; a disagreement is re-checked at 30 digits, at the point taken
 exactly, before it is reported, so rounding error in a long expression is not mistaken for a
-wrong step (and a left side that is 0/0 there counts as undefined).
+wrong step (and a left side that is 0/0 there counts as undefined). Numbers beyond float64's
+range never raise OverflowError: a huge rational in an equation is float64's infinity (the
+equation undefined at that point), the 30-digit re-check compares in mpmath, and a worked
+value float64 cannot hold is not compared with float64 (counted as undefined).
 
 An unspecified function (the seed's f, with f', f'') has no values, so it is checked through
 a witness: f is put equal to a smooth function with no symmetry, sin(a u) + e^(u/k) (a and
