@@ -41,8 +41,13 @@ KINKED = {  # name: (expression, at, sympy reference loss, how to fix the kink's
                    (sp.Piecewise((w * x + b, w * x + b > 0), (ALPHA * (w * x + b), True)) - y)**2,
                    lambda e: e),
     "abs": ("abs(w*x + b - y)", {**AT, "y": 0}, sp.Abs(w * x + b - y), lambda e: e),
-    "max": ("max(w*x, b)", {"w": 0.1, "x": 3, "b": 0.3}, sp.Max(w * x, b), _heaviside_at_zero(0)),
-    "min": ("min(w*x, b)", {"w": 0.1, "x": 3, "b": 0.3}, sp.Min(w * x, b), _heaviside_at_zero(0)),
+    # a tie takes the first argument's derivative (b's, in SymPy's order b, w x): the
+    # Heaviside of b - w x (for max; w x - b for min) is 1 there, the other's 0
+    "max": ("max(w*x, b)", {"w": 0.1, "x": 3, "b": 0.3}, sp.Max(w * x, b),
+            lambda e: e.subs(sp.Heaviside(b - w * x), 1).subs(sp.Heaviside(w * x - b), 0)),
+    # (0.7 * 0.1 < 0.07 in float64, so float64 code misses this tie on the side of w x)
+    "min": ("min(w*x, b)", {"w": 0.7, "x": 0.1, "b": 0.07}, sp.Min(w * x, b),
+            lambda e: e.subs(sp.Heaviside(w * x - b), 1).subs(sp.Heaviside(b - w * x), 0)),
 }
 
 
@@ -59,7 +64,7 @@ def derived(name):
 def test_the_documents_numbers_are_exact_at_the_kink(name):
     """The JSON's gradients are SymPy's derivative of the loss written with Max, Abs and
     Piecewise, at the exact rationals, the kink's convention taken (ReLU'(0) = 0,
-    LeakyReLU'(0) = alpha, sign(0) = 0, neither argument of a tied max or min)."""
+    LeakyReLU'(0) = alpha, sign(0) = 0, the first argument of a tied max or min)."""
     expr, at, reference, convention = KINKED[name]
     values = exact_values(at)
     data = json.loads(render(derived(name), "json"))
@@ -121,7 +126,7 @@ KINK_SENTENCES = {
     "abs": r"where it has no derivative; symgrad takes the derivative of $|u|$ at $u = 0$ to be "
            r"$\operatorname{sign}(0) = 0$, as PyTorch does",
     "max": r"At these values $b = w x$ exactly: that is the kink of $\max(b, w x)$, where it has "
-           r"no derivative; symgrad takes the derivative of neither argument there",
+           r"no derivative; symgrad takes the derivative of its first argument, $b$, there",
     "min": r"that is the kink of $\min(b, w x)$, where it has no derivative",
 }
 

@@ -45,7 +45,8 @@ class Rule(Enum):
                       "derivative at x = 0")
     PIECEWISE = ("piecewise", "differentiate each piece on its own condition; max(f, g)' = f' "
                  "where f > g and g' otherwise; at a kink, where there is no derivative, the "
-                 "piece whose condition holds there is taken (ReLU'(0) = 0, LeakyReLU'(0) = alpha)")
+                 "piece whose condition holds there is taken (ReLU'(0) = 0, LeakyReLU'(0) = alpha, "
+                 "and a tied max or min takes its first argument's derivative)")
     ACTIVATION = ("activation", "sigma' = sigma (1 - sigma), softplus' = sigma, "
                   "softmax_k' = softmax_k (delta_kj - softmax_j), ReLU' = [z > 0], "
                   "LeakyReLU' = 1 or alpha: a shortcut that expands from the definition")
@@ -314,10 +315,11 @@ def _extremum_rule(expr: sp.Max | sp.Min, var: sp.Symbol, names: Names) -> Step:
 
 
 def _extremum_parts(expr: sp.Max | sp.Min, var: sp.Symbol) -> tuple[sp.Expr, sp.Expr]:
-    """max(f, g) as (f, g) with f depending on ``var`` (ReLU's max(0, z) as (z, 0)),
-    three or more arguments as max(f, max(...))."""
-    args = sorted(expr.args, key=lambda a: not a.has(var))
-    return args[0], (args[1] if len(args) == 2 else expr.func(*args[1:]))
+    """max(f, g) as (f, g) with f the first argument depending on ``var`` (ReLU's max(0, z)
+    as (z, 0)), three or more arguments as max(f, max(...)) with the others in order."""
+    f = next((a for a in expr.args if a.has(var)), expr.args[0])
+    rest = [a for a in expr.args if a is not f]
+    return f, (rest[0] if len(rest) == 1 else expr.func(*rest))
 
 
 _RULES: dict[type, Callable[[sp.Expr, sp.Symbol, Names], Step | None]] = {
@@ -352,9 +354,19 @@ def _combine_piecewise(expr: sp.Piecewise, parts: list[sp.Expr]) -> sp.Expr:
 
 
 def _combine_extremum(expr: sp.Max | sp.Min, var: sp.Symbol, parts: list[sp.Expr]) -> sp.Expr:
-    first, second = _extremum_parts(expr, var)
-    wins = first > second if isinstance(expr, sp.Max) else first < second
-    return sp.Piecewise((parts[0], wins), (parts[1], True), evaluate=False)
+    """max(f, g)' = f' where f wins, else g'. At a tie the argument first in the call's
+    order (SymPy's, which the documents print) wins, as ReLU'(0) = 0 takes a side: f wins
+    where f > each argument before it and f >= each after it, so the partials at a tie are
+    those of one argument, a subgradient (d max(a, b)/da = 1, d/db = 0 where a = b)."""
+    first, _ = _extremum_parts(expr, var)
+    at = expr.args.index(first)
+    before, after = expr.args[:at], expr.args[at + 1:]
+    top = sp.Max if isinstance(expr, sp.Max) else sp.Min
+    strict, tied = (sp.StrictGreaterThan, sp.GreaterThan) if top is sp.Max else \
+        (sp.StrictLessThan, sp.LessThan)
+    wins = [strict(first, top(*before))] if before else []
+    wins += [tied(first, top(*after))] if after else []
+    return sp.Piecewise((parts[0], sp.And(*wins)), (parts[1], True), evaluate=False)
 
 
 def combine(step: Step, parts: list[sp.Expr]) -> sp.Expr:

@@ -6,7 +6,10 @@ side is defined, with the left side of a rule step computed independently by ``s
 of the expression with every activation written out in elementary functions. Agreement in
 float64 within ``RTOL`` counts; a disagreement is re-checked at 30 digits, at the point taken
 exactly, before it is reported, so rounding error in a long expression is not mistaken for a
-wrong step (and a left side that is 0/0 there counts as undefined).
+wrong step (and a left side that is 0/0 there counts as undefined). Numbers beyond float64's
+range never raise OverflowError: a huge rational in an equation is float64's infinity (the
+equation undefined at that point), the 30-digit re-check compares in mpmath, and a worked
+value float64 cannot hold is not compared with float64 (counted as undefined).
 
 An unspecified function (the seed's f, with f', f'') has no values, so it is checked through
 a witness: f is put equal to a smooth function with no symmetry, sin(a u) + e^(u/k) (a and
@@ -22,6 +25,7 @@ import zlib
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
+import mpmath
 import numpy as np
 import sympy as sp
 
@@ -126,7 +130,7 @@ def _check(claims: Sequence[_Claim], seed: int) -> Verification:
     points = _points(len(symbols), seed)
     with sp.evaluate(False):  # renaming only: rebuilding each node evaluated is slow
         sides = [e.xreplace(plain) for c in claims for e in (c.lhs, c.rhs)]
-    values = _evaluate(list(plain.values()), sides, points)
+    values = _evaluate(list(plain.values()), [_floated(e) for e in sides], points)
     failures, undefined = [], 0
     for i, claim in enumerate(claims):
         outcome = _compare(claim, values[2 * i], values[2 * i + 1], points, symbols)
@@ -136,6 +140,15 @@ def _check(claims: Sequence[_Claim], seed: int) -> Verification:
     references = sum(c.reference for c in claims)
     return Verification(len(claims) - references, references, points.shape[1], undefined,
                         tuple(failures))
+
+
+def _floated(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each rational number beyond float64's range (10^600, or 10^600 / 3)
+    written as a Float, so that numpy takes it for inf rather than raising OverflowError
+    on the integer."""
+    huge = {n: sp.Float(_float64(n)) for n in expr.atoms(sp.Rational)
+            if max(abs(n.p), n.q).bit_length() > 1000}
+    return expr.xreplace(huge) if huge else expr
 
 
 def _points(count: int, seed: int) -> np.ndarray:
@@ -177,13 +190,26 @@ def _agree_precisely(claim: _Claim, point: dict[sp.Symbol, sp.Float]) -> bool | 
     (x^(3/2) - sqrt(x^3)) gives 0 and not rounding error; None where lhs is undefined."""
     exact = {s: sp.Rational(v) for s, v in point.items()}
     try:
-        lhs = complex(claim.lhs.xreplace(exact).evalf(30))
+        lhs = _precise(claim.lhs.xreplace(exact).evalf(30))
     except (TypeError, ValueError):  # a function not defined off the real line, such as Heaviside
         return None
-    if not np.isfinite(lhs) or abs(lhs.imag) >= ATOL:
+    if not mpmath.isfinite(lhs) or abs(lhs.imag) >= ATOL:
         return None
-    rhs = complex(claim.rhs.xreplace(exact).evalf(30))
-    return bool(np.isclose(lhs, rhs, rtol=RTOL, atol=ATOL))
+    try:
+        rhs = _precise(claim.rhs.xreplace(exact).evalf(30))
+    except (TypeError, ValueError):
+        return False
+    if not mpmath.isfinite(rhs):
+        return False
+    return bool(abs(lhs - rhs) <= ATOL + RTOL * abs(rhs))
+
+
+def _precise(value: sp.Expr) -> mpmath.mpc:
+    """An evaluated side as an mpmath number, at any magnitude (no float64 overflow)."""
+    if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+        return mpmath.mpc(mpmath.nan)
+    real, imaginary = value.as_real_imag()
+    return mpmath.mpc(mpmath.mpf(real), mpmath.mpf(imaginary))
 
 
 def _failure(claim: _Claim, point: dict[sp.Symbol, sp.Float]) -> str:
@@ -240,7 +266,9 @@ def verify_numbers(derivation: Derivation, seed: int = 0) -> Verification:
     forward quantity computed again by numpy from the definitions, and each group's
     gradient (W1, b1, ...) along a random unit direction u against central differences of
     that loss, (L(p + h u) - L(p - h u)) / 2h. ``numbers`` counts the values compared; a
-    difference across a kink (ReLU at 0), or a loss undefined a step away, is ``undefined``."""
+    difference across a kink (ReLU at 0), a loss undefined a step away, or a quantity that
+    float64 cannot hold (its worked value or numpy's beyond float64's range), is
+    ``undefined``, not compared."""
     graph, worked = derivation.graph, derivation.worked
     wanted = set(derivation.parameters)
     groups = [[s for s in g.symbols if s in wanted] for g in graph.groups]
@@ -254,10 +282,14 @@ def verify_numbers(derivation: Derivation, seed: int = 0) -> Verification:
             lanes[s][1 + 2 * i] += STEP * u
             lanes[s][2 + 2 * i] -= STEP * u
     forward = _float_forward(graph, lanes)
+    # beyond float64 (e^800, or e^710 * 10^-10 by way of an overflowing e^710), no check
+    representable = {s: v for s, v in forward.items()
+                     if np.isfinite(v[0]) and np.isfinite(float(worked.forward[s]))}
     failures = [f"{s} = {float(worked.forward[s])!r} but float64 gives {v[0]!r}"
-                for s, v in forward.items() if not np.isclose(v[0], float(worked.forward[s]),
-                                                              rtol=RTOL, atol=ATOL)]
-    loss, undefined, smooth = forward[graph.loss], 0, _smooth(graph)
+                for s, v in representable.items()
+                if not np.isclose(v[0], float(worked.forward[s]), rtol=RTOL, atol=ATOL)]
+    loss, smooth = forward[graph.loss], _smooth(graph)
+    undefined = len(forward) - len(representable)
     for i, direction in enumerate(directions):
         outcome = _directional(worked, direction, loss[1 + 2 * i], loss[2 + 2 * i], loss[0])
         if outcome and not smooth:  # perhaps across a kink
@@ -266,7 +298,7 @@ def verify_numbers(derivation: Derivation, seed: int = 0) -> Verification:
         if outcome:
             failures.append(outcome)
     return Verification(undefined=undefined, failures=tuple(failures),
-                        numbers=len(forward) + len(directions))
+                        numbers=len(representable) + len(directions))
 
 
 def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -278,10 +310,13 @@ def _directional(worked, direction: dict[sp.Symbol, float], ahead: float, behind
                  loss: float) -> str | None | bool:
     """A failure line, None when the loss a step away is not a number, False when the
     gradient along ``direction`` matches the central difference."""
-    if not (np.isfinite(ahead) and np.isfinite(behind)):
+    if not (np.isfinite(ahead) and np.isfinite(behind) and np.isfinite(loss)):
         return None
     gradient = np.array([float(worked.gradients[s]) for s in direction])
-    exact = float(gradient @ np.array(list(direction.values())))
+    with np.errstate(all="ignore"):
+        exact = float(gradient @ np.array(list(direction.values())))
+        if not (np.isfinite(exact) and np.isfinite(np.linalg.norm(gradient))):
+            return None  # a gradient beyond float64's range
     difference = (ahead - behind) / (2 * STEP)
     if abs(difference - exact) <= FD_RTOL * np.linalg.norm(gradient) + FD_ATOL * (1 + abs(loss)):
         return False
@@ -314,7 +349,7 @@ def _float(expr: sp.Expr, env: dict[sp.Expr, np.ndarray]) -> np.ndarray:
     if expr in env:
         return env[expr]
     if expr.is_Number:
-        return np.asarray(complex(expr) if not expr.is_real else float(expr))
+        return np.asarray(_float64(expr))
     if isinstance(expr, (sp.Add, sp.Mul)):
         values = [_float(a, env) for a in expr.args]
         return functools.reduce(np.add if isinstance(expr, sp.Add) else np.multiply, values)
@@ -325,6 +360,15 @@ def _float(expr: sp.Expr, env: dict[sp.Expr, np.ndarray]) -> np.ndarray:
         return function(*(_float(a, env) for a in expr.args))
     symbols = sorted(expr.free_symbols, key=sp.default_sort_key)
     return sp.lambdify(symbols, expr, modules=MODULES)(*(env[s] for s in symbols))
+
+
+def _float64(number: sp.Expr) -> complex | float:
+    """A SymPy number in float64: one beyond its range is an infinity (``float`` of a huge
+    integer raises OverflowError)."""
+    try:
+        return complex(number) if not number.is_real else float(number)
+    except OverflowError:
+        return float("inf") if number > 0 else float("-inf")
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,6 +1,14 @@
 """The worked example's numbers: the forward pass, every factor, adjoint and gradient, and
-the update, each evaluated exactly from the given values to ``PRECISION`` digits, so that
-rounding in displayed numbers never leaks into computed ones.
+the update, each evaluated exactly from the given values and kept to ``PRECISION`` digits,
+so that rounding in displayed numbers never leaks into computed ones.
+
+Inexact numbers are worked with adaptive precision: every value is worked out twice, at
+``WORKING`` digits and at more, and again at twice as many until the two agree to ``AGREE``
+digits and no sum cancelled more digits than were spare (1 - tanh^2 at a saturated tanh,
+where the digits of tanh that matter are its 35th onwards), up to ``MAX_WORKING`` digits.
+Magnitudes are bounded: a value beyond 10^(+-``MAX_EXPONENT``), or a function (such as
+exp) of a number beyond 10^``MAX_ARGUMENT``, is refused with a ``LimitError``; exact
+fractions that would pass ``MAX_EXACT_BITS`` are worked in mpmath instead.
 """
 
 from __future__ import annotations
@@ -13,40 +21,126 @@ from typing import Callable, Mapping, Sequence, Union
 import mpmath
 import sympy as sp
 
-from ..errors import ValuesError
+from ..errors import LimitError, ValuesError
 from ..model.graph import Definition
 from .backward import Backward, Gradient
 from .derivation import Worked
 
 PRECISION = 30
 WORKING = PRECISION + 20
-"""The digits inexact numbers are worked in: sums and products in mpmath with 20 guard
-digits, so that the PRECISION digits kept hold unless a sum cancels more than 20 of them."""
+"""The digits inexact numbers are first worked in: sums and products in mpmath with 20
+guard digits."""
+
+AGREE = 20
+"""The significant digits two workings at different precisions must agree to (more than
+float64's 17, so a JSON number is right to its last digit)."""
+
+MAX_WORKING = 3200
+"""The most digits a value is worked in (1 - tanh(z)^2 needs about 0.87 z of them): past
+this a sum that cancels to nothing is taken to be 0."""
+
+MAX_EXPONENT = 10**6
+"""The largest decimal exponent, either way, of a worked value."""
+
+MAX_ARGUMENT = 1000
+"""The largest decimal exponent of a number a function (exp, sin, ...) is evaluated at."""
+
+MAX_EXACT_BITS = 10**5
+"""The largest exact fraction (bits of its numerator and denominator) an integer power
+builds; a larger one is worked in mpmath."""
 
 Value = Union[Fraction, mpmath.mpf]
 """A number being worked out: exact while only exact numbers went into it (a weighted sum
 of the given values, which may be exactly 0 at a kink), else in mpmath."""
 
 
+class _Cancelled(Exception):
+    """A sum lost more digits to cancellation than the working precision spared."""
+
+    def __init__(self, lost: int | None):
+        super().__init__(lost)
+        self.lost = lost  # digits lost; None when the sum cancelled to exactly 0
+
+
+class _Strict:
+    """Whether a cancelling sum stops this working (False in the last one allowed)."""
+
+    on = True
+
+
+def _adaptive(work: Callable[[], list[dict]]) -> list[dict]:
+    """``work()`` (dictionaries of values) at increasing precision until two workings agree
+    to ``AGREE`` digits and no sum cancelled more than its guard digits."""
+    dps, previous = WORKING, None
+    while True:
+        _Strict.on = dps < MAX_WORKING
+        try:
+            with mpmath.workdps(dps):
+                result = work()
+        except _Cancelled as cancelled:
+            result, following = None, (4 * dps if cancelled.lost is None
+                                       else max(2 * dps, cancelled.lost + WORKING))
+        else:
+            if dps >= MAX_WORKING or (previous is not None and _agree(previous, result)):
+                return result
+            following = dps + AGREE if previous is None else 2 * dps
+        finally:
+            _Strict.on = True
+        previous, dps = result, min(MAX_WORKING, following)
+
+
+def _agree(first: list[dict], second: list[dict]) -> bool:
+    """Whether every value of two workings agrees to ``AGREE`` significant digits."""
+    tolerance = mpmath.mpf(10) ** -AGREE
+    for a, b in zip(first, second):
+        for key, x in a.items():
+            y = b[key]
+            if isinstance(x, Fraction) and isinstance(y, Fraction):
+                if x != y:
+                    return False
+            elif abs(x - y) > tolerance * max(abs(x), abs(y)):
+                return False
+    return True
+
+
 def number(expr: sp.Expr, what: str) -> sp.Float:
     """``expr`` (a number written as an expression) evaluated to PRECISION digits; raise
     ValuesError if it is not a finite number."""
-    with mpmath.workdps(WORKING):
-        return _kept(_number(expr, {}, what))
+    return _kept(_adaptive(lambda: [{0: _number(expr, {}, what)}])[0][0])
 
 
 def _number(expr: sp.Expr, env: dict[sp.Expr, Value], what: str | Callable[[], str]) -> Value:
     """``expr`` at the values in ``env``; raise ValuesError if it is not a finite real
     number (saying ``what`` it is, or what calling it returns: a name printed only when
-    needed)."""
+    needed), LimitError if it is beyond the range of worked numbers."""
     try:
         value = _value(expr, env)
     except ZeroDivisionError:
         value = mpmath.nan
+    except _Range as beyond:
+        what = what if isinstance(what, str) else what()
+        raise LimitError(f"{what} {beyond.args[0]}") from None
     if not (isinstance(value, Fraction) or mpmath.isfinite(value)):
         what = what if isinstance(what, str) else what()
         raise ValuesError(f"{what} is not a finite number at these values (got {sp.Float(value)})")
     return value
+
+
+class _Range(Exception):
+    """A value, or a function's argument, beyond the magnitudes worked numbers take."""
+
+
+def _in_range(value: Value) -> Value:
+    """``value``, if its decimal exponent is at most ``MAX_EXPONENT`` in size."""
+    if isinstance(value, mpmath.mpf) and value and mpmath.isfinite(value):
+        exponent = float(mpmath.mag(value) * LOG10_2)
+        if abs(exponent) > MAX_EXPONENT:
+            raise _Range(f"is about 10^({exponent:.3g}), beyond the range of worked numbers "
+                         f"(10^(+-{MAX_EXPONENT}))")
+    return value
+
+
+LOG10_2 = 0.30102999566398120
 
 
 def _value(expr: sp.Expr, env: dict[sp.Expr, Value]) -> Value:
@@ -59,32 +153,86 @@ def _value(expr: sp.Expr, env: dict[sp.Expr, Value]) -> Value:
         op = operator.add if isinstance(expr, sp.Add) else operator.mul
         return _arithmetic(op, [_value(a, env) for a in expr.args])
     if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
-        return _value(expr.base, env) ** int(expr.exp)
+        return _power(_value(expr.base, env), int(expr.exp))
     if expr.is_Rational:
         return Fraction(int(expr.p), int(expr.q))
-    numbers = {s: _exact(env[s]) for s in expr.free_symbols if s in env}
-    value = expr.xreplace(numbers).evalf(WORKING)
+    numbers = {s: _exact(_argument(env[s])) for s in expr.free_symbols if s in env}
+    value = expr.xreplace(numbers).evalf(mpmath.mp.dps)
     if value.is_Rational:
         return Fraction(int(value.p), int(value.q))
-    return mpmath.mpf(value) if value.is_Number and value.is_real else mpmath.nan
+    return _in_range(mpmath.mpf(value)) if value.is_Number and value.is_real else mpmath.nan
+
+
+def _argument(value: Value) -> Value:
+    """``value``, if a function may be evaluated at it (exp(10^10000) would not end)."""
+    size = (value.numerator.bit_length() - value.denominator.bit_length()
+            if isinstance(value, Fraction) else mpmath.mag(value) if value else 0)
+    if size * LOG10_2 > MAX_ARGUMENT:
+        raise _Range(f"is a function of a number beyond 10^{MAX_ARGUMENT}, which worked "
+                     f"numbers do not evaluate")
+    return value
+
+
+def _power(base: Value, exponent: int) -> Value:
+    """``base ** exponent``, in mpmath when an exact one would pass ``MAX_EXACT_BITS``."""
+    if isinstance(base, Fraction):
+        bits = base.numerator.bit_length() + base.denominator.bit_length()
+        if bits * abs(exponent) <= MAX_EXACT_BITS:
+            return base ** exponent
+        if base == 0 and exponent < 0:
+            raise ZeroDivisionError
+        base = _rational(base)
+    return _in_range(base ** exponent)
 
 
 def _arithmetic(op: Callable[[Value, Value], Value], values: list[Value]) -> Value:
-    """``op`` over ``values``: exact if they all are, else in mpmath."""
-    if not all(isinstance(v, Fraction) for v in values):
-        values = [_rational(v) if isinstance(v, Fraction) else v for v in values]
-    return functools.reduce(op, values)
+    """``op`` over ``values``: exact if they all are, else in mpmath, where a sum that
+    cancels more digits than the working precision spares stops the working
+    (``_Cancelled``)."""
+    if all(isinstance(v, Fraction) for v in values):
+        result = functools.reduce(op, values)
+        if op is operator.mul and _bits(result) > MAX_EXACT_BITS:
+            return _in_range(_rational(result))
+        return result
+    values = [_rational(v) if isinstance(v, Fraction) else v for v in values]
+    result = functools.reduce(op, values)
+    if op in (operator.add, operator.sub) and _Strict.on:
+        _check_cancellation(values, result)
+    return _in_range(result)
+
+
+def _bits(value: Fraction) -> int:
+    return value.numerator.bit_length() + value.denominator.bit_length()
+
+
+def _check_cancellation(terms: list[mpmath.mpf], total: mpmath.mpf) -> None:
+    """Raise ``_Cancelled`` if ``total`` kept fewer than PRECISION + AGREE of the digits
+    of its largest term (a total of exactly 0 from terms that are not is all lost)."""
+    if not mpmath.isfinite(total):
+        return
+    largest = max((mpmath.mag(t) for t in terms if t), default=None)
+    if largest is None:
+        return
+    if not total:
+        raise _Cancelled(None)
+    lost = int((largest - mpmath.mag(total)) * LOG10_2) + 1
+    if mpmath.mp.dps - lost < PRECISION + AGREE // 2:
+        raise _Cancelled(lost)
+
+
+def _rational(value: Fraction) -> mpmath.mpf:
+    return _rational_at(value, mpmath.mp.prec)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a given weight is met forward and backward
-def _rational(value: Fraction) -> mpmath.mpf:
+def _rational_at(value: Fraction, prec: int) -> mpmath.mpf:
     return mpmath.mpf(value.numerator) / value.denominator
 
 
 def _exact(value: Value) -> sp.Number:
     if isinstance(value, Fraction):
         return sp.Rational(value.numerator, value.denominator)
-    return sp.Float(value, WORKING)
+    return sp.Float(value, mpmath.mp.dps)
 
 
 KEPT_BITS = mpmath.libmp.dps_to_prec(PRECISION)
@@ -104,34 +252,41 @@ def _kept(value: Value) -> sp.Float:
 def loss_at(definitions: Sequence[Definition], values: Mapping[sp.Symbol, sp.Expr]) -> sp.Float:
     """The last definition's value (the loss) at ``values``, the forward pass worked as
     ``evaluate`` works it; ValuesError where a quantity is not a finite number."""
-    with mpmath.workdps(WORKING):
+    def work() -> list[dict]:
         env: dict[sp.Expr, Value] = {s: _value(v, {}) for s, v in values.items()}
         for d in definitions:
             env[d.symbol] = _number(d.expr, env, d.symbol.name)
-    return _kept(env[definitions[-1].symbol])
+        return [{0: env[definitions[-1].symbol]}]
+    return _kept(_adaptive(work)[0][0])
 
 
 def evaluate(backward: Backward, gradients: Sequence[Gradient], values: tuple[dict, dict],
              rate: sp.Expr | None) -> Worked:
-    """The worked numbers: forward pass, factors, adjoints, gradients and the update."""
+    """The worked numbers: forward pass, factors, adjoints, gradients and the update,
+    worked at the precision that keeps every one of them right (``_adaptive``)."""
     given, literals = values
-    with mpmath.workdps(WORKING):
-        env: dict[sp.Expr, mpmath.mpf] = {s: _value(v, {}) for s, v in given.items()}
-        forward = {}
-        for d in backward.graph.definitions:
-            forward[d.symbol] = env[d.symbol] = _number(d.expr, env, d.symbol.name)
-        factors = {key: _number(f.result, env, lambda: f"d{key[0]}/d{key[1]}")
-                   for key, f in backward.factors.items()}
-        adjoints = {}
-        for node, adjoint in backward.adjoints.items():
-            adjoints[node] = env[adjoint.name] = _number(adjoint.value, env, lambda: f"dL/d{node}")
-        grads = {g.parameter: _number(g.result, env, lambda: f"dL/d{g.parameter}")
-                 for g in gradients}
-        # inputs and targets are data: differentiated (a saliency), never updated
-        step = None if rate is None else _value(rate, {})
-        updated = {} if rate is None else {
-            p: _arithmetic(operator.sub, [env[p], _arithmetic(operator.mul, [step, g])])
-            for p, g in grads.items() if backward.graph.is_parameter(p)}
-    kept = [{k: _kept(v) for k, v in numbers.items()}
-            for numbers in (forward, factors, adjoints, grads, updated)]
+    worked = _adaptive(lambda: _work(backward, gradients, given, rate))
+    kept = [{k: _kept(v) for k, v in numbers.items()} for numbers in worked]
     return Worked(given, literals, kept[0], kept[1], kept[2], kept[3], rate, kept[4])
+
+
+def _work(backward: Backward, gradients: Sequence[Gradient], given: dict,
+          rate: sp.Expr | None) -> list[dict]:
+    """Forward, factors, adjoints, gradients and updated values at the current precision."""
+    env: dict[sp.Expr, Value] = {s: _value(v, {}) for s, v in given.items()}
+    forward = {}
+    for d in backward.graph.definitions:
+        forward[d.symbol] = env[d.symbol] = _number(d.expr, env, d.symbol.name)
+    factors = {key: _number(f.result, env, lambda: f"d{key[0]}/d{key[1]}")
+               for key, f in backward.factors.items()}
+    adjoints = {}
+    for node, adjoint in backward.adjoints.items():
+        adjoints[node] = env[adjoint.name] = _number(adjoint.value, env, lambda: f"dL/d{node}")
+    grads = {g.parameter: _number(g.result, env, lambda: f"dL/d{g.parameter}")
+             for g in gradients}
+    # inputs and targets are data: differentiated (a saliency), never updated
+    step = None if rate is None else _value(rate, {})
+    updated = {} if rate is None else {
+        p: _arithmetic(operator.sub, [env[p], _arithmetic(operator.mul, [step, g])])
+        for p, g in grads.items() if backward.graph.is_parameter(p)}
+    return [forward, factors, adjoints, grads, updated]

@@ -162,7 +162,7 @@ def _render(derivation: Derivation, fmt: str, *, detail: str, view: str | None,
                                                 template_dirs=template_dirs, notation=notation,
                                                 heading_level=settings["HEADING_SHIFT"] + 1))
     if fmt == "json":
-        return json.dumps(to_json(derivation), indent=2)
+        return json.dumps(to_json(derivation), indent=2, allow_nan=False)
     chapter = Chapter(derivation, view) if derivation.graph.kind == "network" else None
     env = environment(tuple(str(Path(d)) for d in template_dirs), flavour)
     if fmt == "html":

@@ -37,7 +37,7 @@ from .describe import (activations, count_ops, function_name, has_activation, is
                        layer_number, leaky_slopes, loss_formula, loss_title, matrix_quantity,
                        noun, quantity, title)
 from .notation import current
-from .numbers import (backward_values, forward_chain, forward_values, given_display, given_groups,
+from .numbers import (backward_values, beyond_float64, forward_chain, forward_values, given_display, given_groups,
                       given_values, group_tex, group_value, sign, subs, update_chain,
                       worked_factors)
 from .steps import (constant_terms, derivative, explained_steps, factor_chain, factor_symbol,
@@ -216,6 +216,7 @@ GLOBALS = {
     "notation_in_use": current,
     "read": read,
     "kinks_hit": kinks,
+    "beyond_float64": beyond_float64,
     "equation": latex.equation,
     "equations": latex.equations,
     "inline_equation": latex.inline_equation,

@@ -1,11 +1,23 @@
 """A ``Derivation`` as plain JSON data: title, loss, gradients, the symbolic gradients,
-one step per kind of local derivative and the verification."""
+one step per kind of local derivative and the verification.
+
+The output is strict JSON (``json.dumps(..., allow_nan=False)`` accepts it): a number that
+float64 cannot hold is written ``null``, and a ``notes`` list (present only then) has one
+entry per such number: ``{"path": "gradients.W1[0][1]", "value": "2.72637e+347",
+"note": "overflows float64"}``, ``path`` the keys and list indexes that lead to it and
+``value`` the exact worked value to 6 significant digits as a string. A float64 result that
+is not finite (the kinks' float64 gradients) is ``null`` with the note "not finite in
+float64" and ``value`` "inf", "-inf" or "nan". A nonzero value too small for float64 is
+written 0.0, with the note "underflows float64 to 0.0". A true zero is 0.0 with no note.
+"""
 
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable
 
+import mpmath
 import sympy as sp
 
 from . import latex
@@ -32,14 +44,14 @@ def to_json(derivation: Derivation) -> dict[str, Any]:
     if worked is None:
         grads = {g.parameter: symbolic[g.parameter.name] for g in d.gradients}
     else:
-        grads = {p: float(v) for p, v in worked.gradients.items()}
+        grads = dict(worked.gradients)
     out: dict[str, Any] = {
         "title": d.title,
-        "loss": None if worked is None else float(worked.loss),
+        "loss": None if worked is None else worked.loss,
         "gradients": arrange(d.graph, d.parameters, grads),
     }
     if worked is not None and worked.learning_rate is not None:
-        out["updated"] = arrange(d.graph, d.trained, {p: float(v) for p, v in worked.updated.items()})
+        out["updated"] = arrange(d.graph, d.trained, dict(worked.updated))
     hit = kinks(d)
     if hit is not None:
         out["kinks"] = _json_kinks(d, hit)
@@ -51,7 +63,47 @@ def to_json(derivation: Derivation) -> dict[str, Any]:
     kinds = factor_kinds(d.backward.factors_met(d.parameters))
     out["steps"] = [_json_kind(d, k) for k in kinds]
     out["verification"] = _json_verification(d.verification)
+    notes: list[dict[str, str]] = []
+    out = _finite(out, "", notes)
+    if notes:
+        out["notes"] = notes
     return out
+
+
+FLOAT64_MAX = 1.7976931348623157e308
+
+
+def _finite(data: Any, path: str, notes: list[dict[str, str]]) -> Any:
+    """``data`` with every number a finite float (a worked number that float64 cannot
+    hold ``null``, or 0.0 when it underflows), each such number noted in ``notes`` by its
+    path; strings, booleans and integers as they are."""
+    if isinstance(data, dict):
+        return {k: _finite(v, f"{path}.{k}" if path else str(k), notes) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(v, f"{path}[{i}]", notes) for i, v in enumerate(data)]
+    if isinstance(data, (bool, int, str)) or data is None:
+        return data
+    if isinstance(data, sp.Expr) and not data.is_Number:
+        return data  # never met: symbolic values are written as LaTeX strings
+    exact = sp.Float(data, 30) if isinstance(data, sp.Expr) else None
+    try:
+        number = float(data)
+    except OverflowError:
+        number = float("inf") if exact > 0 else float("-inf")
+    if math.isfinite(number) and abs(number) <= FLOAT64_MAX:
+        if number == 0.0 and exact is not None and not exact.is_zero:
+            notes.append({"path": path, "value": _text(exact), "note": "underflows float64 to 0.0"})
+        return number
+    if exact is not None and exact.is_finite:
+        notes.append({"path": path, "value": _text(exact), "note": "overflows float64"})
+    else:
+        notes.append({"path": path, "value": repr(number), "note": "not finite in float64"})
+    return None
+
+
+def _text(value: sp.Float) -> str:
+    """An exact value beyond float64 as text, to 6 significant digits: ``2.72637e+347``."""
+    return mpmath.nstr(mpmath.mpf(value._mpf_), 6, min_fixed=1, max_fixed=0)
 
 
 def _printer() -> Callable[[sp.Expr], str]:

@@ -18,14 +18,29 @@ from ..calculus.derivation import Derivation
 from ..model.graph import Definition, Group, Role
 
 
-ZERO = 1e-20
-"""A gradient smaller than this in magnitude reads as zero (a flat point)."""
-
-
 def sign(value: Any) -> int:
-    """-1, 0 or 1: the sign of a worked number, zero when below ``ZERO`` in magnitude."""
-    number = float(value)
-    return 0 if abs(number) < ZERO else (1 if number > 0 else -1)
+    """-1, 0 or 1: the sign of a worked number. Worked numbers are right to every digit
+    kept (``calculus.worked``), so only a true zero is 0: a gradient of 7.2e-35 at a
+    saturated tanh is small, not flat, and one beyond float64's range still has a sign."""
+    number = sp.sympify(value)
+    return 0 if number.is_zero else (1 if number > 0 else -1)
+
+
+FLOAT64_MAX, FLOAT64_TINY = sp.Float(1.7976931348623157e308), sp.Float(2.2250738585072014e-308)
+"""float64's largest number and its smallest normal one."""
+
+
+def beyond_float64(derivation: Derivation) -> list[tuple[sp.Expr, sp.Float]]:
+    """The worked numbers float64 cannot hold, as (quantity, value): the forward values,
+    then the gradients (as dL/dp), beyond float64's largest number (compiled code gives inf)
+    or, not zero, below its smallest normal one (it loses digits or gives 0)."""
+    worked = derivation.worked
+    if worked is None:
+        return []
+    named = list(worked.forward.items())
+    named += [(sp.Derivative(derivation.loss, p, evaluate=False), v)
+              for p, v in worked.gradients.items()]
+    return [(q, v) for q, v in named if abs(v) > FLOAT64_MAX or 0 < abs(v) < FLOAT64_TINY]
 
 
 def given_values(derivation: Derivation) -> dict[sp.Basic, str]:

@@ -4,7 +4,7 @@ as the user wrote them (``literal_tex``), and text escaped for LaTeX or Markdown
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
 import sympy as sp
@@ -33,17 +33,26 @@ def num(value: Any, digits: int = DIGITS) -> str:
     """``value`` rounded to ``digits`` significant digits, as LaTeX math.
 
     No trailing zeros; scientific notation (``1.5 \\times 10^{-5}``) only outside
-    1e-4 <= |x| < 1e6. Exact zero is ``0``.
+    1e-4 <= |x| < 1e6, at any exponent (a worked number may be far beyond float64's range).
+    Exact zero is ``0``; an infinity is ``\\infty``, a nan ``\\text{NaN}``.
     """
-    d = Decimal(str(sp.Float(sp.sympify(value), 30)))
-    if d.is_zero():
-        return "0"
-    d = d.quantize(Decimal(1).scaleb(d.adjusted() - digits + 1), rounding=ROUND_HALF_EVEN).normalize()
-    if SMALL <= abs(d) < LARGE:
-        return format(d, "f")
-    exponent = d.adjusted()
-    mantissa = format(d.scaleb(-exponent).normalize(), "f")
+    with localcontext() as context:
+        context.prec, context.Emax, context.Emin = 50, MAX_EXPONENT, -MAX_EXPONENT
+        d = Decimal(str(sp.Float(sp.sympify(value), 30)).replace("oo", "Infinity"))
+        if not d.is_finite():
+            return r"\text{NaN}" if d.is_nan() else (r"-\infty" if d < 0 else r"\infty")
+        if d.is_zero():
+            return "0"
+        d = d.quantize(Decimal(1).scaleb(d.adjusted() - digits + 1), rounding=ROUND_HALF_EVEN).normalize()
+        if SMALL <= abs(d) < LARGE:
+            return format(d, "f")
+        exponent = d.adjusted()
+        mantissa = format(d.scaleb(-exponent).normalize(), "f")
     return rf"{mantissa} \times 10^{{{exponent}}}"
+
+
+MAX_EXPONENT = 10**9
+"""The largest decimal exponent ``num`` writes (beyond any worked number's)."""
 
 
 LITERAL = re.compile(r"^(-?\d+(?:\.\d*)?)[eE]([+-]?\d+)$")

@@ -1,0 +1,209 @@
+"""Exact numbers that stay exact: worked numbers against mpmath at 50 digits, computed
+straight from the mathematical formula (a stable one: sech^2 for tanh', e^-z / (1 + e^-z)^2
+for sigmoid'), never through symgrad; values beyond float64's range in JSON and documents;
+magnitudes beyond the worked range refused; max and min at a tie."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import mpmath
+import pytest
+import sympy as sp
+
+from symgrad import derive, parse_spec, render
+from symgrad.cli.main import main
+from symgrad.errors import LimitError
+from symgrad.render.latex import num
+
+mpmath.mp.dps = 50
+
+
+def _sigmoid_slope(z):
+    e = mpmath.exp(-abs(mpmath.mpf(z)))
+    return e / (1 + e) ** 2
+
+
+def by_name(values) -> dict:
+    return {s.name: v for s, v in values.items()}
+
+
+def _relative(value, reference) -> mpmath.mpf:
+    return abs(mpmath.mpf(sp.Float(value, 30)._mpf_) - reference) / abs(reference)
+
+
+def _shown(reference: mpmath.mpf) -> str:
+    """The 6 significant digits a document shows, from the mpmath reference."""
+    mantissa, exponent = mpmath.nstr(reference, 6, min_fixed=1, max_fixed=0).split("e")
+    return rf"{mantissa.rstrip('0').rstrip('.')} \times 10^{{{int(exponent)}}}"
+
+
+def strict_json(text: str):
+    """``json.loads`` that fails on NaN and Infinity, which are not JSON."""
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+    return json.loads(text, parse_constant=refuse)
+
+
+SLOPES = {  # (expression, at, the gradient by mpmath at 50 digits)
+    "tanh'(40)": ("tanh(w)", {"w": 40}, lambda: mpmath.sech(40) ** 2),
+    "tanh'(30)": ("tanh(w)", {"w": 30}, lambda: mpmath.sech(30) ** 2),
+    "tanh'(1000)": ("tanh(w)", {"w": 1000}, lambda: mpmath.sech(1000) ** 2),
+    "sigmoid'(100)": ("sigmoid(w)", {"w": 100}, lambda: _sigmoid_slope(100)),
+    "sigmoid'(-100)": ("sigmoid(w)", {"w": -100}, lambda: _sigmoid_slope(-100)),
+    "-log sigmoid(100)": ("-log(sigmoid(w))", {"w": 100},
+                          lambda: -mpmath.exp(-100) / (1 + mpmath.exp(-100))),
+}
+
+
+@pytest.mark.parametrize("name", SLOPES)
+def test_saturated_slopes_keep_their_digits(name):
+    """Every kept digit is right (relative error below 1e-25 of the 30 kept), where 30
+    digits of tanh(40) hold none of 1 - tanh(40)^2 = 7.2e-35."""
+    expr, at, reference = SLOPES[name]
+    d = derive(expr, "w", at=at)
+    (gradient,) = d.worked.gradients.values()
+    assert _relative(gradient, reference()) < 1e-25
+
+
+def test_tanh_slope_at_40_shows_six_digits_in_the_document_and_json():
+    reference = mpmath.sech(40) ** 2
+    d = derive("tanh(2*w)", at={"w": 20})  # the tanh of z = 2 w: dL/dw = 2 sech^2(40)
+    document = render(d, "markdown")
+    assert _shown(reference) == r"7.21941 \times 10^{-35}"
+    assert f"= {_shown(reference)}" in document
+    data = strict_json(render(d, "json"))
+    assert data["gradients"]["w"] == pytest.approx(float(2 * reference), rel=1e-15)
+    assert "notes" not in data
+
+
+def _softmax(output: int, z1: int, z2: int):
+    spec = parse_spec(f"softmax:\n  inputs: [z1, z2]\n  output: {output}\nwrt: [z1, z2]\n"
+                      f"at: {{z1: {z1}, z2: {z2}}}\n")
+    return derive(spec.graph, spec.wrt, at=spec.at)
+
+
+def test_softmax_probability_far_below_one_is_kept():
+    """softmax_2 at logits (0, -324) is e^-324 / (1 + e^-324), about 1.9e-141 of a total of
+    1: kept to 30 digits, not 0, and its slope p2 (1 - p2) too."""
+    d = _softmax(2, 0, -324)
+    p2 = mpmath.exp(-324) / (1 + mpmath.exp(-324))
+    assert _relative(d.worked.loss, p2) < 1e-25
+    assert _relative(by_name(d.worked.gradients)["z2"], p2 / (1 + mpmath.exp(-324))) < 1e-25
+
+
+def test_softmax_slope_at_extreme_logits_is_not_lost_to_cancellation():
+    """softmax_1 at logits (400, -400) is 1 - 1.3e-348; its slope p1 (1 - p1) =
+    e^-800 / (1 + e^-800)^2, all of whose digits 1 - p1 would lose at 30 or 50 digits."""
+    d = _softmax(1, 400, -400)
+    slope = mpmath.exp(-800) / (1 + mpmath.exp(-800)) ** 2
+    assert _relative(by_name(d.worked.gradients)["z1"], slope) < 1e-25
+    assert _relative(by_name(d.worked.gradients)["z2"], -slope) < 1e-25
+
+
+@pytest.mark.parametrize("expr, at", [("(w - 1)**2", {"w": 1}), ("w*x - 3", {"w": 0.5, "x": 0}),
+                                      ("relu(w*x)", {"w": 2, "x": -1})])
+def test_a_true_zero_stays_zero(expr, at):
+    d = derive(expr, "w", at=at)
+    value = next(iter(d.worked.gradients.values()))
+    assert value.is_zero
+    data = strict_json(render(d, "json"))
+    assert data["gradients"]["w"] == 0.0 and "notes" not in data
+    assert num(value) == "0"
+
+
+def test_json_of_a_loss_beyond_float64_is_json_and_says_so(capsys):
+    code = main(["derive", "--expr", "exp(w)", "--wrt", "w", "--at", "w=800", "--format", "json"])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    data = strict_json(out)
+    assert data["loss"] is None and data["gradients"]["w"] is None
+    reference = mpmath.nstr(mpmath.exp(800), 6, min_fixed=1, max_fixed=0)
+    assert {"path": "gradients.w", "value": reference, "note": "overflows float64"} in data["notes"]
+    assert {"path": "loss", "value": reference, "note": "overflows float64"} in data["notes"]
+
+
+def test_json_of_an_underflowing_value_is_zero_with_a_note():
+    data = strict_json(render(derive("exp(w)", "w", at={"w": -800}), "json"))
+    assert data["gradients"]["w"] == 0.0
+    reference = mpmath.nstr(mpmath.exp(-800), 6, min_fixed=1, max_fixed=0)
+    assert {"path": "gradients.w", "value": reference, "note": "underflows float64 to 0.0"} \
+        in data["notes"]
+
+
+def test_a_huge_loss_gives_a_document_with_its_value_and_a_float64_note():
+    """exp(exp(10)) e^10 = 2.07e9570: worked and checked, the document shows it and says
+    float64 cannot hold it."""
+    d = derive("exp(exp(w))", "w", at={"w": 10}, verify=True)
+    reference = mpmath.exp(mpmath.exp(10)) * mpmath.exp(10)
+    assert _relative(next(iter(d.worked.gradients.values())), reference) < 1e-25
+    for fmt in ("markdown", "latex", "json"):
+        text = render(d, fmt)
+        if fmt == "json":
+            assert strict_json(text)["gradients"]["w"] is None
+        else:
+            assert _shown(reference) in text and "float64" in text and "cannot hold" in text
+
+
+def test_a_tiny_gradient_is_not_called_zero():
+    text = render(derive("exp(w)", "w", at={"w": -800}), "markdown")
+    assert "The gradient is positive" in text and "flat point" not in text
+
+
+@pytest.mark.parametrize("expr, at", [("exp(exp(w))", {"w": 20}), ("exp(exp(exp(w)))", {"w": 3})])
+def test_values_beyond_the_worked_range_are_refused(expr, at):
+    with pytest.raises(LimitError, match="beyond"):
+        derive(expr, "w", at=at)
+
+
+@pytest.mark.parametrize("value, text", [
+    (sp.Float("1e400"), r"1 \times 10^{400}"), (sp.Float("-2.5e-400"), r"-2.5 \times 10^{-400}"),
+    (10**400 + 1, r"1 \times 10^{400}"), (sp.Float(mpmath.mpf("1.5e999999")), r"1.5 \times 10^{999999}"),
+    (sp.Float(mpmath.mpf("-1.5e-999999")), r"-1.5 \times 10^{-999999}"),
+    (sp.oo, r"\infty"), (-sp.oo, r"-\infty"), (sp.nan, r"\text{NaN}"), (float("inf"), r"\infty")])
+def test_numbers_of_any_size_are_written(value, text):
+    """No decimal.InvalidOperation beyond Decimal's default exponent range or at infinity."""
+    assert num(value) == text
+
+
+@pytest.mark.parametrize("expr, at", [("10**300*w*10**300", {"w": 1}), ("10**300*w*10**300", None),
+                                      ("exp(w)*x", {"w": 710, "x": 1e-10}),
+                                      ("w/3*10**600 + w**2", {"w": 2})])
+def test_verification_beyond_float64_does_not_overflow(expr, at):
+    """Step equations with numbers float64 cannot hold, and forward values whose float64
+    working overflows on the way (e^710 * 1e-10), are skipped or checked, never raised."""
+    d = derive(expr, "w", at=at, verify=True)
+    assert d.verification.passed
+
+
+def _at_tie(expr: str, names: list[str], tie: float):
+    d = derive(expr, names, at={n: tie for n in names})
+    return [float(by_name(d.worked.gradients)[n]) for n in names]
+
+
+@pytest.mark.parametrize("function", ["max", "min"])
+@pytest.mark.parametrize("names", [["w", "x"], ["x", "w"], ["w", "x", "b"]])
+def test_a_tie_of_max_or_min_gives_a_subgradient(function, names):
+    """At w = x (= b) the gradient is a subgradient: for max (convex), max(y) >= max(t) +
+    g . (y - t) at every y; for min (concave) the reverse; the parts are >= 0 and sum to 1."""
+    call = f"{function}({names[0]}, {function}({', '.join(names[1:])}))" if len(names) == 3 \
+        else f"{function}({', '.join(names)})"
+    g = _at_tie(call, names, 0.5)
+    assert all(part >= 0 for part in g) and sum(g) == pytest.approx(1)
+    extremum = max if function == "max" else min
+    rng = random.Random(3)
+    for _ in range(200):
+        y = [rng.uniform(-2, 2) for _ in names]
+        linear = extremum([0.5] * len(names)) + sum(gi * (yi - 0.5) for gi, yi in zip(g, y))
+        if function == "max":
+            assert extremum(y) >= linear - 1e-12
+        else:
+            assert extremum(y) <= linear + 1e-12
+
+
+def test_the_tie_convention_is_stated():
+    d = derive("max(w*x, b)", ["w", "x", "b"], at={"w": 0.1, "x": 3, "b": 0.3})
+    text = render(d, "markdown")
+    assert "first argument" in text and "subgradient" in text
+    assert [float(by_name(d.worked.gradients)[n]) for n in "wxb"] == [0.0, 0.0, 1.0]
