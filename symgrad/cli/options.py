@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import SpecError, SymgradError
+from ..errors import SpecError, SymgradError, quoted
 from ..render.notation import PRESETS, Notation, get_notation
 from ..teaching.batch import job_count
 
@@ -68,6 +68,29 @@ def parse_assignments(text: str, option: str = "--at") -> dict[str, Any]:
         except yaml.YAMLError:
             raise SpecError(f"{option}: cannot read the value of {name.strip()}: {value!r}") from None
     return values
+
+
+def global_options(command: argparse.ArgumentParser, *, top: bool) -> None:
+    """The options every command takes, before its name (``top``) or after it: given after
+    it they must not reset what was given before (``SUPPRESS``: no default there)."""
+    unset = argparse.SUPPRESS
+    command.add_argument("--debug", action="store_true", default=False if top else unset,
+                         help="on an internal error (a bug in symgrad), print its traceback")
+    command.add_argument("--max-parameters", type=positive_count, metavar="N",
+                         default=None if top else unset,
+                         help="refuse a model with more than N parameters before deriving it "
+                              "(default: symgrad's limit; raise it for a bigger network)")
+
+
+def positive_count(text: str) -> int:
+    """A whole number of at least 1, as an option's value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {quoted(text)}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value}")
+    return value
 
 
 def jobs_option(command: argparse.ArgumentParser, what: str) -> None:
