@@ -145,7 +145,9 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--function", action="append", default=[], metavar="NAME[=ACTIVATION]",
                    help="with --expr, an unspecified function besides f; or the activation an "
                         "unspecified function stands for, e.g. f=sigmoid (repeatable)")
-    d.add_argument("--at", help="values, e.g. yhat=0.8,y=1.0 or x=[0.5,-0.2]")
+    d.add_argument("--at", help="values, e.g. yhat=0.8,y=1.0 or x=[0.5,-0.2]; with a spec, "
+                                "they replace the spec's values of those names and keep "
+                                "its others")
     d.add_argument("--learning-rate", help="add one gradient-descent step with this rate")
     d.add_argument("--title", help="the document's title")
     d.add_argument("--format", choices=FORMATS, help="output format (default: from -o, else markdown)")
@@ -250,12 +252,27 @@ def _spec_with_overrides(args: argparse.Namespace) -> Spec:
         raise SpecError("give a spec file or --expr, not both")
     if args.inputs or args.targets:
         raise SpecError("--inputs and --targets go with --expr (a spec has the keys inputs, targets)")
-    spec = load_spec(args.spec, args.notation)
+    spec = load_spec(args.spec, args.notation, **_limits(args))
     return Spec(specified(spec.graph, function_options(args.function)),
                 split(args.wrt) if args.wrt else spec.wrt,
-                parse_assignments(args.at) if args.at else spec.at,
+                _merged_at(spec.at, args.at),
                 args.learning_rate if args.learning_rate is not None else spec.learning_rate,
                 args.title or spec.title, spec.detail, spec.view, chosen_notation(args, spec.notation))
+
+
+def _merged_at(at: Any, given: str | None) -> Any:
+    """The spec's ``at`` with the values ``--at`` gives in place of those it names; the
+    spec's other values stay."""
+    if not given:
+        return at
+    return {**(at or {}), **parse_assignments(given)}
+
+
+def _limits(args: argparse.Namespace) -> dict[str, int]:
+    """The limits of work the command line was given (``--max-parameters``), as keywords:
+    the one place they are read. The spec reader takes them (a network's size, checked
+    before it is built); ``derive`` will take the same keywords once it has them."""
+    return {} if args.max_parameters is None else {"max_parameters": args.max_parameters}
 
 
 def _format_for(output: str | None) -> str:

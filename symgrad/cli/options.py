@@ -8,10 +8,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import yaml
-
 from ..errors import SpecError, SymgradError, quoted
 from ..render.notation import PRESETS, Notation, get_notation
+from ..spec.reading import load_value
 from ..teaching.batch import job_count
 
 
@@ -62,11 +61,15 @@ def parse_assignments(text: str, option: str = "--at") -> dict[str, Any]:
     for part in top_level_split(text):
         name, sep, value = part.partition("=")
         if not sep or not name.strip() or not value.strip():
-            raise SpecError(f"{option}: expected name=value, got {part!r}")
+            raise SpecError(f"{option}: expected name=value, got {quoted(part)}")
+        name = name.strip()
+        if name in values:
+            raise SpecError(f"{option}: {quoted(name)} is given twice")
         try:
-            values[name.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise SpecError(f"{option}: cannot read the value of {name.strip()}: {value!r}") from None
+            values[name] = load_value(value)
+        except SpecError as error:
+            raise SpecError(f"{option}: cannot read the value of {quoted(name)}, "
+                            f"{quoted(value)}: {error.message}") from None
     return values
 
 

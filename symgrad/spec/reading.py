@@ -45,23 +45,30 @@ def load_yaml(text: str, source: str = "<spec>") -> Any:
     empty, repeats a key in a mapping, contains itself, or expands (aliases repeated) to more
     than ``MAX_SPEC_NODES`` values."""
     try:
+        data = load_value(text)
+    except SymgradError as error:
+        raise error.located(source=source) from None
+    if data is None:
+        raise SpecError("the spec is empty: give an expression, a softmax or a model",
+                        source=source)
+    return data
+
+
+def load_value(text: str) -> Any:
+    """YAML text read with ``load_yaml``'s bounds (a spec, or a value given on the command
+    line); SpecError if malformed or beyond them. An empty text is None."""
+    try:
         data = _yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "not valid YAML"
-        raise SpecError(f"malformed YAML{where}: {problem}", source=source) from None
-    except SymgradError as error:
-        raise error.located(source=source) from None
+        raise SpecError(f"malformed YAML{where}: {problem}") from None
     except RecursionError:
-        raise SpecError("malformed YAML: nested too deeply", source=source) from None
-    if data is None:
-        raise SpecError("the spec is empty: give an expression, a softmax or a model",
-                        source=source)
-    try:
-        _check_size(data)
-    except SymgradError as error:
-        raise error.located(source=source) from None
+        raise SpecError(f"malformed YAML: nested more than {MAX_SPEC_DEPTH} deep") from None
+    except ValueError as error:  # an integer of more digits than Python converts (4300)
+        raise SpecError(f"a value YAML cannot read: {str(error).split(':')[0]}") from None
+    _check_size(data)
     return data
 
 
@@ -127,20 +134,20 @@ def _check_size(data: Any) -> None:
     never by building the expansion (a "billion laughs" spec is refused in microseconds)."""
     sizes: dict[int, int] = {}
     started: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(data, False)]
+    stack: list[tuple[Any, bool]] = [(data, False)] if isinstance(data, (list, dict)) else []
     while stack:
         item, finished = stack.pop()
         children = list(item.values()) if isinstance(item, dict) else item
         if finished:
             sizes[id(item)] = 1 + sum(sizes.get(id(child), 1) for child in children)
             if sizes[id(item)] > MAX_SPEC_NODES:
-                raise SpecError(f"the spec expands to more than {MAX_SPEC_NODES:,} values "
+                raise SpecError(f"the YAML expands to more than {MAX_SPEC_NODES:,} values "
                                 f"(a YAML alias repeated?), the most symgrad reads")
             continue
         if id(item) in sizes:
             continue
         if id(item) in started:
-            raise SpecError("the spec contains itself (a YAML alias inside its own anchor)")
+            raise SpecError("the YAML contains itself (an alias inside its own anchor)")
         started.add(id(item))
         stack.append((item, True))
         stack.extend((child, False) for child in children if isinstance(child, (list, dict)))
