@@ -255,7 +255,7 @@ def test_max_parameters_refuses_a_bigger_network(capsys, tmp_path):
     code, _, err = run(capsys, "derive", spec, "--max-parameters", "2")
     assert code == 2 and err == (f"symgrad: error: {spec}: model: the network has 3 parameters, "
                                  f"more than the 2 symgrad derives (raise it with --max-parameters)\n")
-    assert run(capsys, "--max-parameters", "3", "derive", spec, "--no-verify")[0] == 0
+    assert run(capsys, "derive", spec, "--max-parameters", "3", "--no-verify")[0] == 0
 
 
 @pytest.mark.parametrize("model, fragment", [
@@ -300,7 +300,7 @@ def _mutate_data(data: Any, rng: random.Random) -> tuple[str, Any]:
     data = copy.deepcopy(data)
     path = rng.choice(_paths(data)[1:])
     parent, key = _at(data, path[:-1]), path[-1]
-    kind = rng.choice(["delete", "retype", "number", "rename", "nest"])
+    kind = rng.choice(["delete", "retype", "number", "number", "number", "rename", "nest"])
     if kind == "delete":
         del parent[key]
     elif kind == "retype":

@@ -28,8 +28,8 @@ from ..spec import Spec, function_options, load_spec, specified
 from ..teaching import SHEET_FORMATS
 from .documents import derive_spec, render_derivation
 from .files import write_atomically, write_katex
-from .options import (chosen_notation, global_options, jobs_option, notation_options, parse_assignments, split,
-                      top_level_split)
+from .options import (chosen_notation, global_options, jobs_option, limit_options,
+                      notation_options, parse_assignments, split, top_level_split)
 
 if TYPE_CHECKING:  # imported only when a document is written to a file (_pictures)
     from ..pictures import Pictures
@@ -170,6 +170,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="for a LaTeX fragment or beamer frames with -o: the folder of the "
                         "document that inputs them, which finds the figures from there "
                         "(default: the current folder)")
+    limit_options(d)
     d.set_defaults(run=_derive)
     g = commands.add_parser("gallery", help="regenerate output/ from examples/")
     g.add_argument("--examples", default="examples", help="folder of spec files (default: examples)")
@@ -188,8 +189,8 @@ def _build_parser() -> argparse.ArgumentParser:
 def _derive(args: argparse.Namespace) -> int:
     spec = _quick_spec(args) if args.spec is None else _spec_with_overrides(args)
     fmt = args.format or _format_for(args.output)
+    folder = _figure_folder(args, fmt)  # every option checked before the work starts
     derivation = derive_spec(spec, source=args.spec, verify=args.verify)
-    folder = _figure_folder(args, fmt)
     shown, files = _pictures(derivation, spec, fmt, args.output, folder) if args.output else (None, {})
     text = render_derivation(derivation, fmt, args.detail or spec.detail, source=args.spec, pictures=shown,
                              view=args.view or spec.view, template_dirs=tuple(args.templates),

@@ -76,13 +76,15 @@ def parse_assignments(text: str, option: str = "--at") -> dict[str, Any]:
 def global_options(command: argparse.ArgumentParser, *, top: bool) -> None:
     """The options every command takes, before its name (``top``) or after it: given after
     it they must not reset what was given before (``SUPPRESS``: no default there)."""
-    unset = argparse.SUPPRESS
-    command.add_argument("--debug", action="store_true", default=False if top else unset,
+    command.add_argument("--debug", action="store_true", default=False if top else argparse.SUPPRESS,
                          help="on an internal error (a bug in symgrad), print its traceback")
+
+
+def limit_options(command: argparse.ArgumentParser) -> None:
+    """The limits of work a command can raise (``derive``)."""
     command.add_argument("--max-parameters", type=positive_count, metavar="N",
-                         default=None if top else unset,
-                         help="refuse a model with more than N parameters before deriving it "
-                              "(default: symgrad's limit; raise it for a bigger network)")
+                         help="refuse a network with more than N parameters before building it "
+                              "(default: 100,000); raise it for a bigger network")
 
 
 def positive_count(text: str) -> int:
