@@ -339,8 +339,13 @@ def _mutate_text(text: str, rng: random.Random) -> tuple[str, str]:
     return kind, text[:position] + rng.choice(["\t", "{", "]", ": :", "&x", "*y", "\x00", "---\n"]) + text[position:]
 
 
-def _cases(count: int, seed: int) -> list[tuple[str, str, str, bool]]:
-    """(id, spec text, output suffix, in a subprocess) for each fuzzed run."""
+AT_TEXTS = ["1e999", "-1e308", "nan", "[1, 2, 3]", "[[1]]", "{a: 1}", "abc", "", "[", "1" * 5000,
+            "&a [*a]", "0x10", "1_000", "~", "[1, [2, [3]]]"]
+
+
+def _cases(count: int, seed: int) -> list[tuple[str, str, str, bool, tuple[str, ...]]]:
+    """(id, spec text, output suffix, in a subprocess, more arguments) for each fuzzed run:
+    one in six also gives a value of the spec's ``at`` on the command line (``--at``)."""
     rng = random.Random(seed)
     cases = []
     for n in range(count):
@@ -355,7 +360,9 @@ def _cases(count: int, seed: int) -> list[tuple[str, str, str, bool]]:
         else:
             kind, text = _mutate_text(text, rng)
         suffix = rng.choice([".md", ".md", ".json", ".tex", ".html", ".ipynb"])
-        cases.append((f"{n}-{example.stem}-{kind}", text, suffix, n % 10 == 9))
+        names = list((yaml.safe_load(example.read_text(encoding="utf-8")).get("at") or {"x": 0}))
+        more = ("--at", f"{rng.choice(names)}={rng.choice(AT_TEXTS)}") if rng.random() < 1 / 6 else ()
+        cases.append((f"{n}-{example.stem}-{kind}{'-at' if more else ''}", text, suffix, n % 10 == 9, more))
     return cases
 
 
@@ -384,11 +391,11 @@ def _in_process(capsys, argv: list[str]) -> tuple[int, str]:
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="the in-process time bound needs SIGALRM")
-@pytest.mark.parametrize("text, suffix, separate", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_a_mutated_spec_gives_a_document_or_one_line(capsys, tmp_path, text, suffix, separate):
+@pytest.mark.parametrize("text, suffix, separate, more", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_a_mutated_spec_gives_a_document_or_one_line(capsys, tmp_path, text, suffix, separate, more):
     spec = write(tmp_path, text)
     output = tmp_path / f"out{suffix}"
-    argv = ["derive", spec, "-o", str(output)]
+    argv = ["derive", spec, "-o", str(output), *more]
     if separate:
         try:
             done = subprocess_run(*argv)

@@ -318,7 +318,7 @@ def function_options(entries: Sequence[str]) -> dict[str, str | None]:
     for entry in entries:
         name, sep, activation = (part.strip() for part in entry.partition("="))
         if not NAME.fullmatch(name) or sep and not activation:
-            raise SpecError(f"--function: expected a name or name=activation, got {entry!r}")
+            raise SpecError(f"--function: expected a name or name=activation, got {quoted(entry)}")
         functions[name] = activation or None
     return functions
 
