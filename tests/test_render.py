@@ -212,6 +212,7 @@ def test_latex_escape():
 
 def test_markdown_escape():
     assert markdown_escape("a_b *c* $d$ [e]") == r"a\_b \*c\* \$d\$ \[e\]"
+    assert markdown_escape("<b>a & b</b>") == "&lt;b&gt;a &amp; b&lt;/b&gt;"
 
 
 def test_printed_math_is_accepted_by_katex():

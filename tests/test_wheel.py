@@ -90,6 +90,17 @@ def test_wheel_ships_templates(dist_dir: Path) -> None:
     assert "symgrad/__init__.py" in names
 
 
+def test_wheel_carries_its_licences(dist_dir: Path) -> None:
+    wheel = zipfile.ZipFile(only(dist_dir, "symgrad-*.whl"))
+    names = wheel.namelist()
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    headers = wheel.read(metadata).decode("utf-8").split("\n\n", 1)[0].splitlines()
+    assert "License-Expression: MIT" in headers
+    licences = {n.split(".dist-info/licenses/", 1)[1] for n in names if ".dist-info/licenses/" in n}
+    assert licences == {"LICENSE", "symgrad/render/static/katex/LICENSE"}
+    assert wheel.read(next(n for n in names if n.endswith("licenses/LICENSE"))).startswith(b"MIT License")
+
+
 def test_sdist_has_sources(dist_dir: Path) -> None:
     with tarfile.open(only(dist_dir, "symgrad-*.tar.gz")) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
@@ -97,6 +108,7 @@ def test_sdist_has_sources(dist_dir: Path) -> None:
         if (REPO / folder).is_dir():
             assert any(n.startswith(f"{folder}/") for n in names), f"{folder}/ missing from sdist"
     assert not any("node_modules" in n for n in names)
+    assert {"LICENSE", "CHANGELOG.md", "README.md"} <= names
 
 
 def test_installed_cli_derives_mse_gradient(venv_python: Path, tmp_path: Path) -> None:

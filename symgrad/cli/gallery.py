@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import warnings
 from concurrent.futures import Executor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..calculus.derivation import Derivation
-from ..errors import SpecError, SymgradError
+from ..errors import SpecError, SymgradError, SymgradWarning
 from ..pictures import pictures
 from ..render.document import EXTENSIONS, written_in
 from ..render.notation import using
@@ -28,7 +29,7 @@ from ..teaching.batch import run_all
 from ..teaching.exercises import exercises, load_exercises
 from ..teaching.sheets import render_sheet
 from .documents import derive_spec, render_derivation
-from .files import read_back, stale_katex, write_atomically, write_katex
+from .files import Writes, read_back, stale_katex, write_katex
 from .options import chosen_notation, top_level_split
 from .progress import Bar, track
 
@@ -135,11 +136,14 @@ def process_pool(jobs: int) -> Iterator[Executor | None]:
 
 def run_gallery(args: argparse.Namespace) -> int:
     """``symgrad gallery``: rewrite the stale documents of ``output`` (or, with ``--check``,
-    name them and exit 1)."""
+    name them and exit 1). Plots that another matplotlib than ``PINNED_MATPLOTLIB`` drew
+    are neither compared nor rewritten (``unpinned_plots``)."""
     output = Path(args.output)
     with process_pool(args.jobs) as executor:
         documents = gallery_documents(Path(args.examples), verify=args.verify, executor=executor)
-    stale = [name for name, text in documents.items() if read_back(output / name, type(text)) != text]
+    skipped = unpinned_plots(documents, output)
+    stale = [name for name, text in documents.items()
+             if name not in skipped and read_back(output / name, type(text)) != text]
     pages = any(name.startswith("html/") for name in documents)
     if args.check:
         for name in stale:
@@ -148,12 +152,46 @@ def run_gallery(args: argparse.Namespace) -> int:
         for path in katex:
             print(f"stale: {path}")
         return 1 if stale or katex else 0
-    if pages:
-        write_katex(output / "html")
-    for name in stale:
-        write_atomically(output / name, documents[name])
+    with Writes() as writes:  # all of the stale files, or none of them
+        if pages:
+            write_katex(output / "html", writes)
+        for name in stale:
+            writes.write(output / name, documents[name])
     print(f"{len(documents)} documents in {output}/ ({len(stale)} rewritten)")
     return 0
+
+
+PINNED_MATPLOTLIB = "3.11.2"
+"""The matplotlib that drew the gallery's plots (``pip install symgrad[gallery]`` installs
+it): another version draws them in other bytes, so with another the plots are left alone."""
+
+
+def matplotlib_version() -> str:
+    """The version of the matplotlib installed (the one that draws the plots)."""
+    import matplotlib  # the pictures stage has loaded it already
+    return matplotlib.__version__
+
+
+def drawn_by_matplotlib(data: str | bytes) -> bool:
+    """Whether a gallery file is a plot matplotlib drew: a PDF (the graph of a LaTeX
+    document is TikZ) or an SVG with matplotlib's figure (symgrad draws the graph's SVG)."""
+    return isinstance(data, bytes) and (data.startswith(b"%PDF") or b'<g id="figure_1">' in data)
+
+
+def unpinned_plots(documents: dict[str, str | bytes], output: Path) -> set[str]:
+    """The names of the plots in ``output`` not to compare or rewrite, with a warning
+    that says so: those matplotlib drew, when it is not ``PINNED_MATPLOTLIB`` (none when
+    it is). A plot missing from ``output`` is written still."""
+    version = matplotlib_version()
+    if version == PINNED_MATPLOTLIB:
+        return set()
+    plots = {name for name, data in documents.items()
+             if drawn_by_matplotlib(data) and (output / name).is_file()}
+    if plots:
+        warnings.warn(SymgradWarning(
+            f"{len(plots)} plots not compared: matplotlib {version} is installed and the gallery "
+            f"is pinned to {PINNED_MATPLOTLIB} (pip install 'symgrad[gallery]')"))
+    return plots
 
 
 def run_exercises(args: argparse.Namespace) -> int:
@@ -165,6 +203,9 @@ def run_exercises(args: argparse.Namespace) -> int:
     key_path = Path(args.key) if args.key else key_path_for(sheet_path)
     if key_path.resolve() == sheet_path.resolve():
         raise SpecError(f"--key: the answer key would overwrite the sheet {sheet_path}")
+    for option, path in (("-o", sheet_path), ("--key", key_path)):
+        if path.exists() and Path(args.spec).is_file() and path.samefile(args.spec):
+            raise SpecError(f"{option}: {path} is the spec {args.spec} (give another file)")
     try:
         with Bar("exercises") as bar, process_pool(args.jobs) as executor:
             sheet = exercises(spec, settings.count if args.count is None else args.count,
@@ -177,8 +218,9 @@ def run_exercises(args: argparse.Namespace) -> int:
         cli = error.key in option and getattr(args, error.key.split(".")[1]) is not None
         raise error.located(source=args.spec, key=option[error.key] if cli else None) from None
     texts = {path: render_sheet(sheet, fmt, key=key) for path, key in ((sheet_path, False), (key_path, True))}
-    for path, text in texts.items():
-        write_atomically(path, text)
+    with Writes(keep=[args.spec]) as writes:
+        for path, text in texts.items():
+            writes.write(path, text, special=True)
     print(f"{len(sheet.problems)} problems: the sheet in {sheet_path}, the answer key in {key_path}")
     return 0
 

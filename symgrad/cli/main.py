@@ -27,7 +27,7 @@ from ..render.document import DETAILS, FORMATS, written_in
 from ..spec import Spec, function_options, load_spec, specified
 from ..teaching import SHEET_FORMATS
 from .documents import derive_spec, render_derivation
-from .files import write_atomically, write_katex
+from .files import Writes, special_file, write_katex
 from .options import (chosen_notation, global_options, jobs_option, limit_options,
                       notation_options, parse_assignments, split, top_level_split)
 
@@ -191,17 +191,19 @@ def _derive(args: argparse.Namespace) -> int:
     fmt = args.format or _format_for(args.output)
     folder = _figure_folder(args, fmt)  # every option checked before the work starts
     derivation = derive_spec(spec, source=args.spec, verify=args.verify)
-    shown, files = _pictures(derivation, spec, fmt, args.output, folder) if args.output else (None, {})
+    beside = args.output and not special_file(args.output)  # a device or pipe has no folder of files
+    shown, files = _pictures(derivation, spec, fmt, args.output, folder) if beside else (None, {})
     text = render_derivation(derivation, fmt, args.detail or spec.detail, source=args.spec, pictures=shown,
                              view=args.view or spec.view, template_dirs=tuple(args.templates),
                              flavour=args.markdown_flavour, notation=spec.notation,
                              heading_level=args.heading_level, numbered=args.numbered)
     if args.output:
-        if fmt == "html":
-            write_katex(Path(args.output).parent)
-        for name, data in files.items():
-            write_atomically(Path(args.output).parent / name, data)
-        write_atomically(Path(args.output), text)
+        with Writes(keep=[args.spec]) as writes:  # all of the files, or none of them
+            if fmt == "html" and beside:
+                write_katex(Path(args.output).parent, writes)
+            for name, data in files.items():
+                writes.write(Path(args.output).parent / name, data)
+            writes.write(Path(args.output), text, special=True)
     else:
         write_stdout(text)
     return 0

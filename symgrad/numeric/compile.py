@@ -32,6 +32,7 @@ from .backends import Backend, get_backend
 from .dense import arguments as dense_arguments
 from .dense import dense_source
 from .source import Identifiers, Printer, python_source
+from .stable import stable_program
 
 
 FORMS = ("matrix", "index")
@@ -70,7 +71,7 @@ class Compiled:
     evaluate: Callable[[dict[str, Any]], Evaluation] | None = field(default=None, repr=False)
     fast: Callable[..., tuple] | None = field(default=None, repr=False)
 
-    def __call__(self, **values: Any) -> Evaluation:
+    def __call__(self, /, **values: Any) -> Evaluation:  # any name, ``self`` too, is a value's
         known = [g.name for g in self.derivation.graph.groups]
         unknown = set(values) - set(known)
         if unknown:
@@ -212,6 +213,7 @@ def _compile_index(derivation: Derivation, backend: Backend) -> Compiled:
     program = [(d.symbol, d.expr) for d in graph.definitions]
     program += [(a.name, a.value) for a in derivation.adjoints if a.named]
     outputs = [graph.loss] + [g.result for g in derivation.gradients]
+    program, outputs = stable_program(program, outputs)
     if graph.kind != "network":  # a network's named deltas already share its common parts
         program, outputs = shared(program, outputs)
     source = python_source(leaves, program, outputs)

@@ -24,6 +24,7 @@ import sympy as sp
 
 from ..calculus.matrix import A_SCALAR, Z_SCALAR, Layer, MatrixForm
 from ..model.losses import get_loss
+from .stable import COLUMN_LOGSUMEXP, stable_output
 
 Printing = Callable[[sp.Expr, Mapping[sp.Symbol, str]], str]
 """Python source of a scalar formula applied entry by entry, its symbols named as given."""
@@ -88,7 +89,19 @@ def _read_again(form: MatrixForm, layer: Layer) -> bool:
     if layer is not form.layers[-1]:
         return layer.slope_written[0] == Z_SCALAR
     z = next(s for s, m in form.output.unit.items() if m == layer.Z)
-    return z in (form.output.outer or form.output.adjoint).value.free_symbols
+    return z in (form.output.outer or form.output.adjoint).value.free_symbols or \
+        z in output_terms(form).free_symbols
+
+
+def output_terms(form: MatrixForm) -> sp.Expr:
+    """One output unit's loss in its yhat, y and z, in stable forms (``stable_output``):
+    binary cross-entropy after a sigmoid from z, log-softmax as z - logsumexp."""
+    last, output = form.layers[-1], form.output
+    scalar = {matrix: symbol for symbol, matrix in output.unit.items()}
+    z = scalar[last.Z]
+    activation = None if last.slope is None else last.slope.expr.xreplace({Z_SCALAR: z})
+    loss = get_loss(form.loss_name).per_output(scalar[last.A], scalar[form.Y])
+    return stable_output(loss, scalar[last.A], z, activation)
 
 
 def _output(form: MatrixForm, activations: list[str], printing: Printing, per_sample: bool,
@@ -100,8 +113,11 @@ def _output(form: MatrixForm, activations: list[str], printing: Printing, per_sa
     names = {yhat: activations[-1], y: "y", scalar[last.Z]: f"Z{last.number}"}
     loss = get_loss(form.loss_name)
     entry = (output.outer or output.adjoint).value
-    shared, (terms, delta) = sp.cse([loss.per_output(yhat, y), entry],
-                                    symbols=sp.numbered_symbols("S", real=True))
+    terms = output_terms(form)
+    if COLUMN_LOGSUMEXP in terms.free_symbols:  # log-softmax: Z - LSE
+        lines.append(f"    LSE = _logsumexp_columns(Z{last.number})")
+        names[COLUMN_LOGSUMEXP] = "LSE"
+    shared, (terms, delta) = sp.cse([terms, entry], symbols=sp.numbered_symbols("S", real=True))
     for symbol, expr in shared:
         lines.append(f"    {symbol} = {printing(expr, names)}")
         names[symbol] = str(symbol)

@@ -1,5 +1,6 @@
 """The matrix view evaluated in numpy: the loss and every gradient of a dense network,
-layer by layer, from the view's own formulas (``symgrad.calculus.matrix``).
+layer by layer, from the view's own formulas (``symgrad.calculus.matrix``); the loss in the
+stable forms of ``stable`` (binary cross-entropy from the logit, log-softmax).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from ..model.functions import NUMPY_FUNCTIONS
 from ..model.losses import get_loss
 from .backends import softmax_columns
 from .compile import Evaluation
+from .dense import output_terms
+from .stable import COLUMN_LOGSUMEXP, logsumexp_columns
 
 
 def compile_matrix(form: MatrixForm) -> "MatrixFunction":
@@ -36,8 +39,10 @@ def compile_matrix(form: MatrixForm) -> "MatrixFunction":
     delta = sp.lambdify(arguments, entry, modules)
     roles = [unit[a] for a in arguments]
     loss = get_loss(form.loss_name)
-    y, yhat = sp.symbols("y yhat", real=True)
-    per_output = sp.lambdify((yhat, y), loss.per_output(yhat, y), modules)
+    scalar = {matrix: symbol for symbol, matrix in unit.items()}
+    last = form.layers[-1]
+    per_output = sp.lambdify([scalar[m] for m in (last.A, form.Y, last.Z)] + [COLUMN_LOGSUMEXP],
+                             output_terms(form), modules)
     if coupled:
         delta = _softmax_coupled(delta, tuple(roles), form.layers[-1].A)
     return MatrixFunction(form, tuple(layers), delta, tuple(roles), per_output, loss.mean)
@@ -89,7 +94,9 @@ class MatrixFunction:
                 of_value, slope = self.layers[i - 1][2]
                 _, _, Z_before, A_before = cache[i - 1]
                 delta = (W.T @ delta) * slope(A_before if of_value else Z_before)
-        terms = self.per_output(A, Y)
+        Z = cache[-1][2]
+        terms = self.per_output(A, Y, Z, logsumexp_columns(Z) if self.form.layers[-1].slope
+                                is None else None)
         loss = terms.mean(axis=0) if self.mean_over_outputs else terms.sum(axis=0)
         return Evaluation(np.asarray(loss.mean()), gradients)
 

@@ -25,15 +25,16 @@ from sympy.printing.numpy import NumPyPrinter
 
 from ..errors import DerivationError
 from ..model.functions import NUMPY_FUNCTIONS, leaky_relu, relu, sigmoid, softmax, softplus
+from .stable import NUMPY_STABLE, logsumexp
 
 
 CALLS: dict[type, str] = {
     sigmoid: "sigmoid", relu: "relu", leaky_relu: "leaky_relu", softplus: "softplus",
-    softmax: "softmax", sp.exp: "numpy.exp", sp.log: "numpy.log", sp.tanh: "numpy.tanh",
-    sp.Abs: "numpy.abs",
+    softmax: "softmax", logsumexp: "logsumexp", sp.exp: "numpy.exp", sp.log: "numpy.log",
+    sp.tanh: "numpy.tanh", sp.Abs: "numpy.abs",
 }
 """Functions printed as a call of the same arguments: an activation by its name in
-``NUMPY_FUNCTIONS``, an elementary function by its numpy name."""
+``NUMPY_FUNCTIONS`` (a stable form's in ``stable.NUMPY_STABLE``), an elementary function by its numpy name."""
 
 MODULES = ("numpy", "functools", "math", "scipy", "mpmath", "jnp", "torch")
 """Names left to the modules that generated code may refer to (NumPyPrinter's included)."""
@@ -57,7 +58,7 @@ class Source:
 
     def load(self, filename: str = "<symgrad>") -> Callable[..., list]:
         """The function, compiled; its lines are kept for tracebacks."""
-        namespace = {f"_{k}": v for k, v in NUMPY_FUNCTIONS.items()}
+        namespace = {f"_{k}": v for k, v in {**NUMPY_FUNCTIONS, **NUMPY_STABLE}.items()}
         for module in self.modules:
             importlib.import_module(module)
             top = module.partition(".")[0]
@@ -216,7 +217,7 @@ class Printer:
 
     def call(self, expr: sp.Function) -> tuple[str, int]:
         function = CALLS[type(expr)]
-        if function in NUMPY_FUNCTIONS:
+        if function in NUMPY_FUNCTIONS or function in NUMPY_STABLE:
             function = f"_{function}"
         return f"{function}({', '.join(self(a) for a in expr.args)})", ATOM
 

@@ -65,7 +65,10 @@ LATEX_SPECIALS = {
 }
 
 
-MARKDOWN_SPECIALS = set("\\`*_{}[]<>#|$~^!")
+MARKDOWN_SPECIALS = set("\\`*_{}[]#|$~^!")
+MARKDOWN_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+"""Written as entities, not ``\\<``: Python-Markdown (MkDocs) has no backslash escape for
+them, and every Markdown reads an entity as its character, never as the start of HTML."""
 
 
 def latex_escape(text: Any) -> str:
@@ -74,5 +77,7 @@ def latex_escape(text: Any) -> str:
 
 
 def markdown_escape(text: Any) -> str:
-    """User text made safe for Markdown: punctuation with a meaning escaped by ``\\``."""
-    return "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in str(text))
+    """User text made safe for Markdown: punctuation with a meaning escaped by ``\\``, and
+    the characters of HTML as entities."""
+    return "".join(MARKDOWN_ENTITIES.get(c) or ("\\" + c if c in MARKDOWN_SPECIALS else c)
+                   for c in str(text))
