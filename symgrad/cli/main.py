@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -27,8 +28,8 @@ from ..spec import Spec, function_options, load_spec, specified
 from ..teaching import SHEET_FORMATS
 from .documents import derive_spec, render_derivation
 from .files import Writes, special_file, write_katex
-from .options import (chosen_notation, jobs_option, notation_options, parse_assignments, split,
-                      top_level_split)
+from .options import (chosen_notation, global_options, jobs_option, limit_options,
+                      notation_options, parse_assignments, split, top_level_split)
 
 if TYPE_CHECKING:  # imported only when a document is written to a file (_pictures)
     from ..pictures import Pictures
@@ -42,27 +43,98 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 ok, 1 stale gallery, 2 bad input).
-    Each warning (``SymgradWarning``) is one line on standard error, once."""
-    parser = _build_parser()
+    """Run the command line; return the exit code (0 ok, 1 stale gallery, 2 bad input, 3 a
+    bug in symgrad, 130 interrupted). The one boundary for errors: a ``SymgradError`` is one
+    line; any other exception is one line saying it is a bug (``--debug``: the traceback);
+    standard output that cannot be written (a full disk) is one line, a closed pipe ends
+    quietly. Each warning (``SymgradWarning``) is one line on standard error, once."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SymgradWarning)
         try:
-            args = parser.parse_args(argv)
+            args = _build_parser().parse_args(argv)
             code = args.run(args)
+            write_stdout("")  # flushed: a full disk or a closed pipe is met here, not at exit
         except SymgradError as error:
-            print(f"symgrad: error: {error}", file=sys.stderr)
-            return 2
+            return _failed(f"error: {error}", 2)
+        except BrokenPipeError:
+            return _closed_pipe()
+        except KeyboardInterrupt:
+            return _failed("interrupted", 130)
+        except Exception as error:  # the boundary: anything else is a bug in symgrad
+            return _internal_error(error, _debugging(argv))
     for other in (w for w in caught if w.category is not SymgradWarning):
         warnings.showwarning(other.message, other.category, other.filename, other.lineno)
     for message in dict.fromkeys(str(w.message) for w in caught if w.category is SymgradWarning):
-        print(f"symgrad: warning: {message}", file=sys.stderr)
+        print(f"symgrad: warning: {_one_line(message)}", file=sys.stderr)
     return code
+
+
+MESSAGE_LIMIT = 400
+"""The most characters of a message the command line prints: one line, however long."""
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split("\n"))
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT - 3] + "..."
+
+
+def _failed(message: str, code: int) -> int:
+    print(f"symgrad: {_one_line(message)}", file=sys.stderr)
+    return code
+
+
+def _internal_error(error: BaseException, debug: bool) -> int:
+    """One line saying an unexpected exception is a bug; the traceback first with --debug."""
+    if debug:
+        traceback.print_exception(error)
+    detail = f"{type(error).__name__}: {_one_line(error)}" if str(error) else type(error).__name__
+    return _failed(f"internal error (a bug in symgrad, please report it): {detail}"
+                   + ("" if debug else " ; run with --debug for the traceback"), 3)
+
+
+def _debugging(argv: Sequence[str]) -> bool:
+    """Whether ``--debug`` was given (read from the words, so a failure while parsing them,
+    or before a subcommand's options were read, still honours it)."""
+    words = list(argv)[:list(argv).index("--")] if "--" in argv else argv
+    return "--debug" in words
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to standard output and flush it; a failure (a full disk) is a
+    ``SymgradError``; a closed pipe stays a ``BrokenPipeError``, which ``main`` ends quietly."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        _silence_stdout()
+        raise SymgradError(f"cannot write to standard output: {error.strerror or error}") from None
+
+
+def _closed_pipe() -> int:
+    """Standard output's reader went away (``| head``): stop quietly, as Unix tools do."""
+    _silence_stdout()
+    return 141  # 128 + SIGPIPE, the status a shell reports for a tool a closed pipe ended
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so the flush at exit of what could not be
+    written raises nothing more (no "Exception ignored" at exit)."""
+    if sys.stdout is not sys.__stdout__:  # captured (a test, a caller's redirection): theirs
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # a captured stdout has no descriptor
+        pass
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symgrad", description="Derive neural-network gradients step by step.")
     parser.add_argument("--version", action="version", version=f"symgrad {__version__}")
+    global_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     d = commands.add_parser("derive", help="derive the gradients a spec (or --expr) asks for")
     d.add_argument("spec", nargs="?", help="a YAML spec file")
@@ -73,7 +145,9 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--function", action="append", default=[], metavar="NAME[=ACTIVATION]",
                    help="with --expr, an unspecified function besides f; or the activation an "
                         "unspecified function stands for, e.g. f=sigmoid (repeatable)")
-    d.add_argument("--at", help="values, e.g. yhat=0.8,y=1.0 or x=[0.5,-0.2]")
+    d.add_argument("--at", help="values, e.g. yhat=0.8,y=1.0 or x=[0.5,-0.2]; with a spec, "
+                                "they replace the spec's values of those names and keep "
+                                "its others")
     d.add_argument("--learning-rate", help="add one gradient-descent step with this rate")
     d.add_argument("--title", help="the document's title")
     d.add_argument("--format", choices=FORMATS, help="output format (default: from -o, else markdown)")
@@ -96,6 +170,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="for a LaTeX fragment or beamer frames with -o: the folder of the "
                         "document that inputs them, which finds the figures from there "
                         "(default: the current folder)")
+    limit_options(d)
     d.set_defaults(run=_derive)
     g = commands.add_parser("gallery", help="regenerate output/ from examples/")
     g.add_argument("--examples", default="examples", help="folder of spec files (default: examples)")
@@ -105,6 +180,7 @@ def _build_parser() -> argparse.ArgumentParser:
     g.set_defaults(run=_gallery)
     e = _exercises_parser(commands)
     for command in (d, g, e):
+        global_options(command, top=False)
         command.add_argument("--no-verify", dest="verify", action="store_false",
                              help="skip checking every step numerically against sympy.diff")
     return parser
@@ -113,8 +189,8 @@ def _build_parser() -> argparse.ArgumentParser:
 def _derive(args: argparse.Namespace) -> int:
     spec = _quick_spec(args) if args.spec is None else _spec_with_overrides(args)
     fmt = args.format or _format_for(args.output)
+    folder = _figure_folder(args, fmt)  # every option checked before the work starts
     derivation = derive_spec(spec, source=args.spec, verify=args.verify)
-    folder = _figure_folder(args, fmt)
     beside = args.output and not special_file(args.output)  # a device or pipe has no folder of files
     shown, files = _pictures(derivation, spec, fmt, args.output, folder) if beside else (None, {})
     text = render_derivation(derivation, fmt, args.detail or spec.detail, source=args.spec, pictures=shown,
@@ -129,7 +205,7 @@ def _derive(args: argparse.Namespace) -> int:
                 writes.write(Path(args.output).parent / name, data)
             writes.write(Path(args.output), text, special=True)
     else:
-        sys.stdout.write(text)
+        write_stdout(text)
     return 0
 
 
@@ -179,12 +255,27 @@ def _spec_with_overrides(args: argparse.Namespace) -> Spec:
         raise SpecError("give a spec file or --expr, not both")
     if args.inputs or args.targets:
         raise SpecError("--inputs and --targets go with --expr (a spec has the keys inputs, targets)")
-    spec = load_spec(args.spec, args.notation)
+    spec = load_spec(args.spec, args.notation, **_limits(args))
     return Spec(specified(spec.graph, function_options(args.function)),
                 split(args.wrt) if args.wrt else spec.wrt,
-                parse_assignments(args.at) if args.at else spec.at,
+                _merged_at(spec.at, args.at),
                 args.learning_rate if args.learning_rate is not None else spec.learning_rate,
                 args.title or spec.title, spec.detail, spec.view, chosen_notation(args, spec.notation))
+
+
+def _merged_at(at: Any, given: str | None) -> Any:
+    """The spec's ``at`` with the values ``--at`` gives in place of those it names; the
+    spec's other values stay."""
+    if not given:
+        return at
+    return {**(at or {}), **parse_assignments(given)}
+
+
+def _limits(args: argparse.Namespace) -> dict[str, int]:
+    """The limits of work the command line was given (``--max-parameters``), as keywords:
+    the one place they are read. The spec reader takes them (a network's size, checked
+    before it is built); ``derive`` will take the same keywords once it has them."""
+    return {} if args.max_parameters is None else {"max_parameters": args.max_parameters}
 
 
 def _format_for(output: str | None) -> str:

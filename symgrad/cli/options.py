@@ -8,10 +8,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import yaml
-
-from ..errors import SpecError, SymgradError
+from ..errors import SpecError, SymgradError, quoted
 from ..render.notation import PRESETS, Notation, get_notation
+from ..spec.reading import load_value
 from ..teaching.batch import job_count
 
 
@@ -62,12 +61,41 @@ def parse_assignments(text: str, option: str = "--at") -> dict[str, Any]:
     for part in top_level_split(text):
         name, sep, value = part.partition("=")
         if not sep or not name.strip() or not value.strip():
-            raise SpecError(f"{option}: expected name=value, got {part!r}")
+            raise SpecError(f"{option}: expected name=value, got {quoted(part)}")
+        name = name.strip()
+        if name in values:
+            raise SpecError(f"{option}: {quoted(name)} is given twice")
         try:
-            values[name.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise SpecError(f"{option}: cannot read the value of {name.strip()}: {value!r}") from None
+            values[name] = load_value(value)
+        except SpecError as error:
+            raise SpecError(f"{option}: cannot read the value of {quoted(name)}, "
+                            f"{quoted(value)}: {error.message}") from None
     return values
+
+
+def global_options(command: argparse.ArgumentParser, *, top: bool) -> None:
+    """The options every command takes, before its name (``top``) or after it: given after
+    it they must not reset what was given before (``SUPPRESS``: no default there)."""
+    command.add_argument("--debug", action="store_true", default=False if top else argparse.SUPPRESS,
+                         help="on an internal error (a bug in symgrad), print its traceback")
+
+
+def limit_options(command: argparse.ArgumentParser) -> None:
+    """The limits of work a command can raise (``derive``)."""
+    command.add_argument("--max-parameters", type=positive_count, metavar="N",
+                         help="refuse a network with more than N parameters before building it "
+                              "(default: 100,000); raise it for a bigger network")
+
+
+def positive_count(text: str) -> int:
+    """A whole number of at least 1, as an option's value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {quoted(text)}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value}")
+    return value
 
 
 def jobs_option(command: argparse.ArgumentParser, what: str) -> None:

@@ -18,8 +18,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-import yaml
-
 from .batch import run_all
 from ..calculus.derivation import Derivation
 from ..calculus.engine import checked, derive
@@ -28,7 +26,7 @@ from ..model.losses import LOSSES
 from ..model.graph import ACTIVATIONS, Graph, Group, Role, network, neuron, with_loss
 from ..render.notation import DEFAULT, Notation
 from ..model.values import arrange, nest, read_rate
-from ..spec import Spec, parse_spec, read_spec_text
+from ..spec import Spec, load_yaml, read_spec_text, spec_from_data
 
 KEYS = ("count", "seed", "activations", "losses")
 COUNT, SEED = 4, 0
@@ -107,14 +105,11 @@ def parse_exercises(text: str, source: str = "<spec>",
                     notation: str | None = None) -> tuple[Spec, Settings]:
     """A spec given as YAML text, with its ``exercises:`` block (count, seed, activations,
     losses) read into ``Settings``; errors name ``source`` and the key."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return parse_spec(text, source, notation), Settings()  # it reports where YAML fails
+    data = load_yaml(text, source)  # bounded: no alias bomb, no key twice
     if not isinstance(data, Mapping) or "exercises" not in data:
-        return parse_spec(text, source, notation), Settings()
+        return spec_from_data(data, source, notation), Settings()
     rest = {k: v for k, v in data.items() if k != "exercises"}
-    spec = parse_spec(yaml.safe_dump(rest, sort_keys=False), source, notation)
+    spec = spec_from_data(rest, source, notation)
     try:
         return spec, settings(data["exercises"], spec)
     except SymgradError as error:

@@ -1,4 +1,5 @@
-"""Spec files: a YAML description of one derivation, read into ``derive``'s arguments.
+"""Spec files: a YAML description of one derivation, read into ``derive``'s arguments
+(the text and its YAML read safely by ``reading``; the keys and their types checked here).
 
 Errors name the file and the key (``two_layer.yaml: model.layers[1].activation: ...``).
 """
@@ -10,15 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import yaml
-
-from .errors import SpecError, SymgradError
-from .model.functions import read_functions, softmax
-from .model.graph import Dense, Graph, check_activation, from_expression, network, neuron, with_loss
-from .render.notation import DEFAULT, Notation, get_notation
-from .render.chapter import VIEWS
-from .render.document import DETAILS
-from .model.symbols import real_symbol
+from ..errors import LimitError, SpecError, SymgradError, quoted, suggestion
+from ..model.functions import read_functions, softmax
+from ..model.graph import Dense, Graph, check_activation, from_expression, network, neuron, with_loss
+from ..render.notation import DEFAULT, Notation, get_notation
+from ..render.chapter import VIEWS
+from ..render.document import DETAILS
+from ..model.symbols import real_symbol
+from .reading import MAX_SPEC_BYTES, MAX_SPEC_DEPTH, MAX_SPEC_NODES, load_yaml, read_spec_text
 
 KEYS = ("title", "expression", "inputs", "targets", "functions", "softmax", "model", "loss", "wrt",
         "at", "learning_rate", "detail", "view", "notation", "names")
@@ -30,9 +30,15 @@ NETWORK_KEYS = ("inputs", "layers", "batch")
 LAYER_KEYS = ("units", "activation")
 SOFTMAX_KEYS = ("inputs", "output")
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's parser with the safe constructor, where PyYAML has it: a wide network's values
-(12,610 numbers at 64x3) parse in a seventh of the pure-Python parser's time."""
+MAX_PARAMETERS = 100_000
+"""The most parameters a spec's network may have (``--max-parameters`` or ``max_parameters``
+raises it): checked on the spec's numbers, before a symbol is made. The derivation's own
+limit (``model/limits``) may be lower; this one only keeps the building bounded."""
+MAX_QUANTITIES = 1_000_000
+"""The most quantities a spec's network may name: its parameters, and per sample its
+inputs, weighted sums and activations (a batch multiplies those)."""
+__all__ = ["MAX_SPEC_BYTES", "MAX_SPEC_DEPTH", "MAX_SPEC_NODES", "Spec", "load_spec", "load_yaml",
+           "parse_spec", "read_spec_text", "spec_from_data"]
 
 
 @dataclass(frozen=True)
@@ -51,48 +57,33 @@ class Spec:
     notation: Notation = DEFAULT
 
 
-def load_spec(path: str | Path, notation: str | None = None) -> Spec:
+def load_spec(path: str | Path, notation: str | None = None, *,
+              max_parameters: int | None = None) -> Spec:
     """Read and check the spec file at ``path`` (``notation``: a preset in place of the
-    spec's own, as ``parse_spec`` takes it)."""
-    return parse_spec(read_spec_text(path), str(path), notation)
+    spec's own, and ``max_parameters``, as ``parse_spec`` takes them)."""
+    return parse_spec(read_spec_text(path), str(path), notation, max_parameters=max_parameters)
 
 
-def read_spec_text(path: str | Path) -> str:
-    """The text of the spec file at ``path``; SpecError naming it if it cannot be read."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise SpecError(f"cannot read spec: {getattr(error, 'strerror', None) or error}",
-                        source=str(path)) from None
-
-
-def parse_spec(text: str, source: str = "<spec>", notation: str | None = None) -> Spec:
+def parse_spec(text: str, source: str = "<spec>", notation: str | None = None, *,
+               max_parameters: int | None = None) -> Spec:
     """Check a spec given as YAML text; ``source`` names it in error messages. A
     ``notation`` (a preset's name) replaces the spec's own, before ``loss: quadratic`` is
-    read in its convention; the spec's ``names`` still apply."""
+    read in its convention; the spec's ``names`` still apply. A network with more than
+    ``max_parameters`` parameters (default ``MAX_PARAMETERS``) is refused before it is built
+    (``LimitError``)."""
+    return spec_from_data(load_yaml(text, source), source, notation, max_parameters=max_parameters)
+
+
+def spec_from_data(data: Any, source: str = "<spec>", notation: str | None = None, *,
+                   max_parameters: int | None = None) -> Spec:
+    """Check a spec already read from YAML (``load_yaml``), as ``parse_spec`` does."""
     try:
-        data = _yaml(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "not valid YAML"
-        raise SpecError(f"malformed YAML{where}: {problem}", source=source) from None
-    try:
-        return _spec(data, notation)
+        return _spec(data, notation, max_parameters or MAX_PARAMETERS)
     except SymgradError as error:
         raise error.located(source=source) from None
 
 
-def _yaml(text: str) -> Any:
-    """The YAML document in ``text``, parsed by libyaml where PyYAML has it; a malformed one
-    is parsed again by the pure-Python parser, whose error says what is wrong in its words."""
-    try:
-        return yaml.load(text, Loader=FAST_LOADER)
-    except yaml.YAMLError:
-        return yaml.safe_load(text)
-
-
-def _spec(data: Any, preset: str | None = None) -> Spec:
+def _spec(data: Any, preset: str | None = None, max_parameters: int = 0) -> Spec:
     mapping = _mapping(data, None, KEYS)
     given = [key for key in LOSS_SOURCES if key in mapping]
     if len(given) != 1:
@@ -106,7 +97,7 @@ def _spec(data: Any, preset: str | None = None) -> Spec:
     except SymgradError as error:
         raise error.located(key="functions") from None
     if given[0] == "model":
-        graph = _model(mapping, notation, declared)
+        graph = _model(mapping, notation, declared, max_parameters)
     elif given[0] == "expression":
         graph = _expression(mapping, declared)
     else:
@@ -124,6 +115,9 @@ def _spec(data: Any, preset: str | None = None) -> Spec:
     wrt = mapping.get("wrt", "all")
     if not (isinstance(wrt, str) or (isinstance(wrt, list) and all(isinstance(w, str) for w in wrt))):
         raise SpecError("wrt must be a name, a list of names, or all", key="wrt")
+    rate = mapping.get("learning_rate")
+    if isinstance(rate, (list, dict, bool)) or rate is not None and not isinstance(rate, (int, float, str)):
+        raise SpecError(f"learning_rate must be a number; got {quoted(rate)}", key="learning_rate")
     detail = mapping.get("detail", "standard")
     if detail not in DETAILS:
         raise SpecError(f"detail must be one of {', '.join(DETAILS)}", key="detail")
@@ -133,8 +127,11 @@ def _spec(data: Any, preset: str | None = None) -> Spec:
 
 def _notation(mapping: Mapping[str, Any]) -> Notation:
     """The spec's notation: a preset (``notation``) with some letters renamed (``names``)."""
+    preset = mapping.get("notation", "symgrad")
+    if not isinstance(preset, str):
+        raise SpecError(f"notation must be a preset's name; got {quoted(preset)}", key="notation")
     try:
-        preset = get_notation(mapping.get("notation", "symgrad"))
+        preset = get_notation(preset)
     except SymgradError as error:
         raise error.located(key="notation") from None
     names = mapping.get("names", {})
@@ -159,10 +156,23 @@ def _view(mapping: Mapping[str, Any], graph: Graph) -> str | None:
 def _mapping(data: Any, key: str | None, allowed: tuple[str, ...]) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise SpecError(f"expected a mapping with keys {', '.join(allowed)}", key=key)
-    for name in data:
-        if name not in allowed:
-            raise SpecError(f"unknown key {name!r} (known: {', '.join(allowed)})", key=key)
+    unknown = [name for name in data if name not in allowed]
+    if unknown:
+        raise SpecError(f"{unknown_keys(unknown, allowed)} (known: {', '.join(allowed)})", key=key)
     return data
+
+
+def unknown_keys(names: Sequence[Any], known: Sequence[str]) -> str:
+    """``unknown keys 'lerning_rate' (did you mean 'learning_rate'?), 'foo'``: all of them at
+    once, each quoted short, with the known key closest to each where one is close."""
+    shown = [f"{quoted(name)}{_did_you_mean(name, known)}" for name in names[:10]]
+    more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+    return f"unknown key{'s' if len(names) > 1 else ''} {', '.join(shown)}{more}"
+
+
+def _did_you_mean(name: Any, known: Sequence[str]) -> str:
+    hint = suggestion(name, known)  # "; did you mean 'x'?"
+    return f" ({hint[2:]})" if hint else ""
 
 
 def _expression(mapping: Mapping[str, Any], functions: tuple[str, ...] = ()) -> Graph:
@@ -206,15 +216,21 @@ def _softmax(mapping: Mapping[str, Any]) -> Graph:
 
 
 def _model(mapping: Mapping[str, Any], notation: Notation = DEFAULT,
-           functions: tuple[str, ...] = ()) -> Graph:
+           functions: tuple[str, ...] = (), max_parameters: int = 0) -> Graph:
     """The model with its loss; ``quadratic`` is the squared error in ``notation``'s
     convention (half of it, or all of it)."""
     if "loss" not in mapping:
         raise SpecError("a model needs a loss", key="loss")
-    model = mapping["model"]
-    is_network = isinstance(model, Mapping) and "layers" in model
-    built = _network(model, functions) if is_network else _neuron(model, functions)
-    loss = notation.quadratic if mapping["loss"] == "quadratic" else mapping["loss"]
+    model, loss = mapping["model"], mapping["loss"]
+    if not isinstance(model, Mapping):
+        raise SpecError(f"model must be a mapping: {{{', '.join(NEURON_KEYS)}}} for a neuron or "
+                        f"{{{', '.join(NETWORK_KEYS)}}} for a network", key="model")
+    if not isinstance(loss, str):
+        raise SpecError(f"loss must be a loss's name, such as squared_error; got {quoted(loss)}",
+                        key="loss")
+    is_network = "layers" in model
+    built = _network(model, functions, max_parameters) if is_network else _neuron(model, functions)
+    loss = notation.quadratic if loss == "quadratic" else loss
     try:
         return with_loss(built, loss)
     except SymgradError as error:
@@ -227,12 +243,12 @@ def _neuron(data: Any, functions: tuple[str, ...] = ()):
     if not isinstance(bias, bool):
         raise SpecError("bias must be true or false", key="model.bias")
     try:
-        return neuron(str(mapping.get("activation", "sigmoid")), bias=bias, functions=functions)
+        return neuron(_activation(mapping, "model"), bias=bias, functions=functions)
     except SymgradError as error:
         raise error.located(key="model.activation") from None
 
 
-def _network(data: Any, functions: tuple[str, ...] = ()):
+def _network(data: Any, functions: tuple[str, ...] = (), max_parameters: int = 0):
     mapping = _mapping(data, "model", NETWORK_KEYS)
     inputs = mapping.get("inputs")
     if not _positive_int(inputs):
@@ -244,19 +260,51 @@ def _network(data: Any, functions: tuple[str, ...] = ()):
     if batch is not None and not _positive_int(batch):
         raise SpecError("batch must be a positive whole number (the samples, one column each)",
                         key="model.batch")
-    return network(inputs, [_layer(layer, f"model.layers[{i}]", functions)
-                            for i, layer in enumerate(layers)], batch=batch, functions=functions)
+    dense = [_layer(layer, f"model.layers[{i}]", functions) for i, layer in enumerate(layers)]
+    _check_size(inputs, [layer.units for layer in dense], batch, max_parameters or MAX_PARAMETERS)
+    return network(inputs, dense, batch=batch, functions=functions)
+
+
+def _check_size(inputs: int, units: list[int], batch: int | None, max_parameters: int) -> None:
+    """Refuse, before a symbol is made, a network with more parameters than ``max_parameters``
+    or more quantities (per sample, times the batch) than ``MAX_QUANTITIES``."""
+    widths = [inputs, *units]
+    parameters = sum(n * (m + 1) for m, n in zip(widths, units))
+    if parameters > max_parameters:
+        raise LimitError(f"the network has {_count(parameters)} parameters, more than the "
+                         f"{max_parameters:,} symgrad derives (raise it with --max-parameters)",
+                         key="model")
+    quantities = parameters + (batch or 1) * (inputs + 2 * sum(units))
+    if quantities > MAX_QUANTITIES:
+        raise LimitError(f"the network has {_count(quantities)} quantities (parameters, and inputs, "
+                         f"sums and activations per sample), more than the {MAX_QUANTITIES:,} "
+                         f"symgrad derives", key="model")
+
+
+def _count(n: int) -> str:
+    """A count for a message: ``12,610``, or ``over 10^18`` for a count no one wrote down."""
+    return f"{n:,}" if n < 10**18 else "over 10^18"
 
 
 def _layer(data: Any, key: str, functions: tuple[str, ...] = ()) -> Dense:
     mapping = _mapping(data, key, LAYER_KEYS)
-    units, activation = mapping.get("units"), mapping.get("activation", "sigmoid")
+    units = mapping.get("units")
     if not _positive_int(units):
         raise SpecError("units must be a positive whole number", key=f"{key}.units")
+    activation = _activation(mapping, key)
     try:
-        return Dense(units, check_activation(str(activation), functions))
+        return Dense(units, check_activation(activation, functions))
     except SymgradError as error:
         raise error.located(key=f"{key}.activation") from None
+
+
+def _activation(mapping: Mapping[str, Any], key: str) -> str:
+    """The ``activation`` of a neuron or a layer (default: sigmoid), which must be a name."""
+    activation = mapping.get("activation", "sigmoid")
+    if not isinstance(activation, str):
+        raise SpecError(f"activation must be a name, such as sigmoid; got {quoted(activation)}",
+                        key=f"{key}.activation")
+    return activation
 
 
 def _positive_int(value: Any) -> bool:
@@ -270,7 +318,7 @@ def function_options(entries: Sequence[str]) -> dict[str, str | None]:
     for entry in entries:
         name, sep, activation = (part.strip() for part in entry.partition("="))
         if not NAME.fullmatch(name) or sep and not activation:
-            raise SpecError(f"--function: expected a name or name=activation, got {entry!r}")
+            raise SpecError(f"--function: expected a name or name=activation, got {quoted(entry)}")
         functions[name] = activation or None
     return functions
 
