@@ -36,10 +36,10 @@ class Bound:
     included: bool
 
 
-def real(values: Any, shape: tuple[int, ...]) -> np.ndarray:
+def real(values: Any, shape: tuple[int, ...], infinite: bool = False) -> np.ndarray:
     """``values`` (a function's result on a grid of ``shape``) as real doubles: a complex
-    value with a non-zero imaginary part, an infinity and anything that is no number are
-    NaN, so that a plot leaves them out."""
+    value with a non-zero imaginary part and anything that is no number are NaN, so that
+    a plot leaves them out, and so is an infinity unless ``infinite``."""
     array = np.broadcast_to(np.asarray(values), shape)
     if np.iscomplexobj(array):
         array = np.where(np.imag(array) == 0, np.real(array), np.nan)
@@ -47,7 +47,7 @@ def real(values: Any, shape: tuple[int, ...]) -> np.ndarray:
         array = np.asarray(array, dtype=float)
     except (TypeError, ValueError):  # objects (SymPy numbers) in the array: one at a time
         array = np.array([real_number(v) for v in np.ravel(array)]).reshape(shape)
-    return np.where(np.isfinite(array), array, np.nan)
+    return array if infinite else np.where(np.isfinite(array), array, np.nan)
 
 
 def real_number(value: Any) -> float:
@@ -81,7 +81,8 @@ def plotted_range(curve: Callable[[Any], Any], low: float, high: float, value: f
         return None
     xs = np.linspace(low, high, points)
     with np.errstate(all="ignore"):
-        finite = np.isfinite(real(curve(xs), xs.shape))
+        ys = real(curve(xs), xs.shape, infinite=True)
+    finite = np.isfinite(ys)
     middle = int(np.argmin(np.abs(xs - value)))
     finite[middle] = True
     start, end = middle, middle
@@ -91,20 +92,22 @@ def plotted_range(curve: Callable[[Any], Any], low: float, high: float, value: f
         end += 1
     bounds = []
     if start > 0:
-        bounds.append(_edge(curve, float(xs[start]), float(xs[start - 1]), high - low, "below"))
+        bounds.append(_edge(curve, float(xs[start]), float(xs[start - 1]), high - low, "below",
+                            ys[:start]))
         start = min(start + 1, middle)  # the last sample before a bound may be huge (log near 0)
     if end < points - 1:
-        bounds.append(_edge(curve, float(xs[end]), float(xs[end + 1]), high - low, "above"))
+        bounds.append(_edge(curve, float(xs[end]), float(xs[end + 1]), high - low, "above",
+                            ys[end + 1:]))
         end = max(end - 1, middle)
     return float(xs[start]), float(xs[end]), tuple(bounds)
 
 
 def _edge(curve: Callable[[Any], Any], inside: float, outside: float, width: float,
-          side: str) -> Bound:
-    """Where the finite stretch ends between ``inside`` and ``outside``, by bisection,
-    rounded to a ten-thousandth of the range's
+          side: str, beyond: np.ndarray) -> Bound:
+    """Where the finite stretch ends between ``inside`` and ``outside``, by bisection, and
+    why: ``overflow`` if the loss is +inf at every sample ``beyond`` it and a few points
+    further, else ``undefined``; the bound rounded to a ten-thousandth of the range's
     ``width`` (so that the document writes ``w > 0``, not ``w > 2.2e-17``)."""
-    beyond = at(curve, outside)
     for _ in range(BISECTIONS):
         middle = (inside + outside) / 2
         if middle in (inside, outside):
@@ -112,9 +115,10 @@ def _edge(curve: Callable[[Any], Any], inside: float, outside: float, width: flo
         if np.isfinite(at(curve, middle)):
             inside = middle
         else:
-            outside, beyond = middle, at(curve, middle)
+            outside = middle
     digits = max(0, int(-np.floor(np.log10(width * 1e-4)))) if width > 0 else 6
     bound = round(outside, digits) + 0.0
-    reason = "overflow" if beyond == np.inf and at(curve, outside + (outside - inside)) == np.inf \
-        else "undefined"
+    away = 1.0 if side == "above" else -1.0  # a few points past the bound, past the grid too
+    probes = [at(curve, bound + away * width * f) for f in (1e-3, 1e-2, 1e-1)]
+    reason = "overflow" if bool(np.all(np.append(beyond, probes) == np.inf)) else "undefined"
     return Bound(side, bound, reason, bool(np.isfinite(at(curve, bound))))
