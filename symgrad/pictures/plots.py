@@ -102,8 +102,8 @@ def effect(before: float, after: float) -> str:
 def tangents(derivation: Derivation) -> Tangents | None:
     """One tangent per parameter for a derivation with values and one or two scalar
     parameters (inputs and targets, which no step moves, left out); None otherwise, and
-    ``()`` (nothing to plot) if the loss at the given values is not a finite real number
-    in double precision."""
+    ``()`` (nothing to plot) if the loss or a slope at the given values is not a finite
+    real number in double precision."""
     worked, trained = derivation.worked, derivation.trained
     if worked is None or not 1 <= len(trained) <= 2:
         return None
@@ -116,25 +116,29 @@ def tangents(derivation: Derivation) -> Tangents | None:
 
 def _tangent(derivation: Derivation, composed: sp.Expr, parameter: sp.Symbol) -> Tangent | None:
     """The tangent plot's data along ``parameter``, over a range around its value that
-    stays where the loss is finite and real; None if it is not at the value itself."""
+    stays where the loss is finite and real; None if it or its slope is not finite in
+    double precision at the value itself."""
     worked = derivation.worked
     assert worked is not None
     others = {s: v for s, v in worked.given.items() if s != parameter}
     curve = sp.lambdify(parameter, composed.xreplace(others), "numpy")
-    value, slope = float(worked.given[parameter]), float(worked.gradients[parameter])
+    value, slope = real_number(worked.given[parameter]), real_number(worked.gradients[parameter])
     rate = None if worked.learning_rate is None else float(worked.learning_rate)
     step_to = None if rate is None else value - rate * slope
     step = 0.0 if step_to is None else abs(step_to - value)
+    loss = real_number(worked.loss)  # NaN beyond a double's range (an exact 10**400)
+    if not np.isfinite([value, slope, loss, step]).all():
+        return None
     half = max(0.5, 3 * step, 0.5 * abs(value))
     plotted = plotted_range(curve, value - half, value + half, value, POINTS)
-    if plotted is None or not np.isfinite(float(worked.loss)):
+    if plotted is None:
         return None
     low, high, bounds = plotted
     xs = np.linspace(low, high, POINTS)
     with np.errstate(all="ignore"):
         losses = real(curve(xs), xs.shape)
     step_loss = None if step_to is None else at(curve, step_to)
-    return Tangent(parameter, xs, losses, value, float(worked.loss), slope, rate,
+    return Tangent(parameter, xs, losses, value, loss, slope, rate,
                    step_to, step_loss, curve, bounds)
 
 

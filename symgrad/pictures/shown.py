@@ -34,8 +34,8 @@ class Pictures:
     from a document elsewhere)."""
 
     unplotted: bool = False
-    """Whether the loss would be plotted but is not a finite real number in double
-    precision at the given values (the document says so instead)."""
+    """Whether the loss would be plotted but it or its slope is not a finite real number
+    in double precision at the given values (the document says so instead)."""
 
     def file(self, picture: str, extension: str) -> str:
         """The file name of ``picture`` (graph, tangent) as ``extension`` (svg, pdf)."""
