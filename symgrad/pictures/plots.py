@@ -263,7 +263,7 @@ def _evaluate(function: Callable[..., list], arguments: list) -> tuple[float, li
         loss, *gradients = function(*arguments)
     except OverflowError:
         return float("inf"), []
-    except (ZeroDivisionError, ValueError):
+    except (ZeroDivisionError, ValueError, TypeError):  # a math domain error, a complex power
         return float("nan"), []
     number = real_number(loss)  # a complex loss (a root of a negative number) is NaN
     if not np.isfinite(number):
