@@ -317,6 +317,12 @@ ELSEWHERE = [
                      "calculus/verify.py: the check against central differences fails at "
                      "p = 0.001 (-1000 against -1000.033: the step is too wide near log's "
                      "pole), so a right derivation exits 2"))),
+    pytest.param(["--expr", "-y*log(sigmoid(w*x)) - (1 - y)*log(1 - sigmoid(w*x))",
+                  "--inputs", "x", "--targets", "y", "--at", "w=100,x=1.5,y=1"],
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "calculus/worked.py at 30 digits: 1 - sigmoid(150) cancels to 0, so "
+                     "0 * log(0) is NaN and a binary cross-entropy whose exact loss is 7e-66 "
+                     "is refused: 'L is not a finite number at these values'"))),
 ]
 """Crashes (or refusals) found by this file outside the pictures, kept visible: each
 should pass once its owner fixes it (strict: then the mark must go)."""
