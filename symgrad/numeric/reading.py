@@ -258,7 +258,8 @@ def _activation_warning(derivation: Derivation, factor: Factor) -> Caution | Non
     if name is None or factor.wrt not in definition.expr.free_symbols:
         return None
     value = derivation.worked.factors[(factor.of, factor.wrt)]
-    argument = derivation.worked.forward.get(factor.wrt)
+    # the activation's argument is a defined quantity (z = w x + b) or a given value (z)
+    argument = derivation.worked.forward.get(factor.wrt, derivation.worked.given.get(factor.wrt))
     if name in LARGEST_SLOPE and abs(value) < SATURATED * LARGEST_SLOPE[name]:
         kind = "cancelled" if _cancelled(derivation, factor, name) else "saturated"
         return Caution(kind, factor, value, argument)

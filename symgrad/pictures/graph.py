@@ -84,6 +84,12 @@ class GraphPicture:
         given values)."""
         return compact(self.worked, len(self.nodes))
 
+    @property
+    def unnumbered(self) -> int:
+        """How many edges of a graph with values carry no number: their local derivative
+        is not a finite real number at the values (see ``drawn_number``)."""
+        return sum(1 for e in self.edges if e.value is None) if self.worked else 0
+
     def node(self, symbol: sp.Symbol) -> Node:
         """The node of ``symbol``."""
         return next(n for n in self.nodes if n.symbol == symbol)
@@ -157,8 +163,8 @@ def _edge(derivation: Derivation, source: sp.Symbol, target: sp.Symbol) -> Edge:
         return Edge(source, target, factor)
     value = worked.factors.get((target, source))
     if value is None:
-        value = sp.Float(factor.result.xreplace({**worked.given, **worked.forward}).evalf(30), 30)
-    return Edge(source, target, factor, value)
+        value = factor.result.xreplace({**worked.given, **worked.forward})
+    return Edge(source, target, factor, drawn_number(value))
 
 
 def _numbers(derivation: Derivation, symbol: sp.Symbol) -> tuple[sp.Expr | None, sp.Expr | None]:
@@ -166,7 +172,25 @@ def _numbers(derivation: Derivation, symbol: sp.Symbol) -> tuple[sp.Expr | None,
     worked = derivation.worked
     if worked is None:
         return None, None
-    value = worked.forward.get(symbol, worked.given.get(symbol))
+    value = drawn_number(worked.forward.get(symbol, worked.given.get(symbol)))
     if symbol == derivation.loss:
         return value, sp.Integer(1)
-    return value, worked.adjoints.get(symbol, worked.gradients.get(symbol))
+    return value, drawn_number(worked.adjoints.get(symbol, worked.gradients.get(symbol)))
+
+
+def drawn_number(value: object) -> sp.Number | None:
+    """``value`` as a real, finite number, as a picture writes it: a number as it is (an
+    exact given value stays exact), anything else evaluated to 30 digits; None if it is
+    unknown or does not evaluate to one (undefined, infinite, complex, or a function SymPy
+    cannot evaluate): the picture then writes no number there."""
+    if value is None:
+        return None
+    try:
+        number = sp.sympify(value)
+        if not number.is_Number:
+            number = number.evalf(30)
+    except (TypeError, ValueError, ArithmeticError, sp.SympifyError):
+        return None
+    if not (number.is_Number and number.is_finite and number.is_extended_real):
+        return None
+    return number

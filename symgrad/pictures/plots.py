@@ -17,6 +17,7 @@ import sympy as sp
 
 from ..calculus.derivation import Derivation
 from ..model.functions import expand_activations
+from .domain import Bound, at, plotted_range, real, real_number
 
 POINTS = 201
 """Points on each loss curve."""
@@ -37,7 +38,9 @@ class Tangent:
     the point (``value``, ``loss``), the ``slope`` (the derived gradient), and with a
     learning rate the gradient-descent step to ``value - rate * slope`` and the loss there
     along the line (without one, ``rate``, ``step_to`` and ``step_loss`` are None: no step
-    is drawn)."""
+    is drawn). ``bounds``: the ends where the plotted range stops short because the loss is
+    not a finite real number beyond them (``symgrad.pictures.domain``); the loss is NaN
+    in ``losses`` wherever it is not one."""
 
     parameter: sp.Symbol
     xs: np.ndarray
@@ -49,6 +52,7 @@ class Tangent:
     step_to: float | None
     step_loss: float | None
     curve: Callable[[Any], Any] = field(repr=False, compare=False)
+    bounds: tuple[Bound, ...] = ()
 
     @property
     def inset(self) -> tuple[float, float] | None:
@@ -69,8 +73,9 @@ class Tangent:
 
     @property
     def step_effect(self) -> str | None:
-        """What the step does to the loss along the line: ``lower``, ``higher``, ``same``
-        or ``overflow`` (not finite there); None without a step."""
+        """What the step does to the loss along the line: ``lower``, ``higher``, ``same``,
+        ``overflow`` (too large there) or ``undefined`` (not a finite real number there);
+        None without a step."""
         return None if self.step_loss is None else effect(self.loss, self.step_loss)
 
     def loss_at(self, x: float | np.ndarray) -> float | np.ndarray:
@@ -83,9 +88,12 @@ Tangents = tuple[Tangent, ...]
 
 def effect(before: float, after: float) -> str:
     """``lower``, ``higher`` or ``same`` (within a relative 1e-12): the loss ``after`` a
-    step against ``before`` it; ``overflow`` if ``after`` is not finite."""
-    if not np.isfinite(after):
+    step against ``before`` it; ``overflow`` if ``after`` is +inf, ``undefined`` if it is
+    NaN or -inf (not a real number, or the loss unbounded below there)."""
+    if after == np.inf:
         return "overflow"
+    if not np.isfinite(after):
+        return "undefined"
     if abs(after - before) <= 1e-12 * max(abs(before), abs(after)):
         return "same"
     return "lower" if after < before else "higher"
@@ -93,40 +101,45 @@ def effect(before: float, after: float) -> str:
 
 def tangents(derivation: Derivation) -> Tangents | None:
     """One tangent per parameter for a derivation with values and one or two scalar
-    parameters (inputs and targets, which no step moves, left out); None otherwise."""
+    parameters (inputs and targets, which no step moves, left out); None otherwise, and
+    ``()`` (nothing to plot) if the loss or a slope at the given values is not a finite
+    real number in double precision."""
     worked, trained = derivation.worked, derivation.trained
     if worked is None or not 1 <= len(trained) <= 2:
         return None
     if any(derivation.graph.group(p.name) is None for p in trained):
         return None
     composed = expand_activations(derivation.graph.composed())
-    return tuple(_tangent(derivation, composed, p) for p in trained)
+    shown = [_tangent(derivation, composed, p) for p in trained]
+    return () if None in shown else tuple(t for t in shown if t is not None)
 
 
-def _tangent(derivation: Derivation, composed: sp.Expr, parameter: sp.Symbol) -> Tangent:
+def _tangent(derivation: Derivation, composed: sp.Expr, parameter: sp.Symbol) -> Tangent | None:
+    """The tangent plot's data along ``parameter``, over a range around its value that
+    stays where the loss is finite and real; None if it or its slope is not finite in
+    double precision at the value itself."""
     worked = derivation.worked
     assert worked is not None
     others = {s: v for s, v in worked.given.items() if s != parameter}
     curve = sp.lambdify(parameter, composed.xreplace(others), "numpy")
-    value, slope = float(worked.given[parameter]), float(worked.gradients[parameter])
+    value, slope = real_number(worked.given[parameter]), real_number(worked.gradients[parameter])
     rate = None if worked.learning_rate is None else float(worked.learning_rate)
     step_to = None if rate is None else value - rate * slope
     step = 0.0 if step_to is None else abs(step_to - value)
+    loss = real_number(worked.loss)  # NaN beyond a double's range (an exact 10**400)
+    if not np.isfinite([value, slope, loss, step]).all():
+        return None
     half = max(0.5, 3 * step, 0.5 * abs(value))
-    xs = np.linspace(value - half, value + half, POINTS)
+    plotted = plotted_range(curve, value - half, value + half, value, POINTS)
+    if plotted is None:
+        return None
+    low, high, bounds = plotted
+    xs = np.linspace(low, high, POINTS)
     with np.errstate(all="ignore"):
-        losses = np.broadcast_to(np.asarray(curve(xs), dtype=float), xs.shape)
-        step_loss = None if step_to is None else _at(curve, step_to)
-    return Tangent(parameter, xs, np.array(losses), value, float(worked.loss), slope, rate,
-                   step_to, step_loss, curve)
-
-
-def _at(function: Callable[..., Any], *point: float) -> float:
-    """``function`` at ``point`` in double precision: inf where it overflows."""
-    try:
-        return float(function(*(np.float64(x) for x in point)))
-    except OverflowError:
-        return float("inf")
+        losses = real(curve(xs), xs.shape)
+    step_loss = None if step_to is None else at(curve, step_to)
+    return Tangent(parameter, xs, losses, value, loss, slope, rate,
+                   step_to, step_loss, curve, bounds)
 
 
 @dataclass(frozen=True)
@@ -148,13 +161,20 @@ class Contour:
     step_loss: float | None = None
 
     @property
+    def masked(self) -> bool:
+        """Whether the loss is not a finite real number somewhere on the grid (left blank)."""
+        return not bool(np.all(np.isfinite(self.losses)))
+
+    @property
     def step_effect(self) -> str | None:
         """What the step does to the loss (see ``effect``); None without a step."""
         return None if self.step_loss is None else effect(self.loss, self.step_loss)
 
 
 def contour(derivation: Derivation) -> Contour | None:
-    """The contour data for a derivation with values and exactly two scalar parameters."""
+    """The contour data for a derivation with values and exactly two scalar parameters,
+    over the ranges of their tangent plots (NaN where the loss is not a finite real
+    number); None if fewer than a quarter of the grid's points have a finite loss."""
     shown = tangents(derivation)
     if shown is None or len(shown) != 2:
         return None
@@ -167,10 +187,12 @@ def contour(derivation: Derivation) -> Contour | None:
     ys = np.linspace(second.xs[0], second.xs[-1], GRID)
     grid_x, grid_y = np.meshgrid(xs, ys)
     with np.errstate(all="ignore"):
-        losses = np.broadcast_to(np.asarray(loss(grid_x, grid_y), dtype=float), grid_x.shape)
-        step_to = None if first.rate is None else (first.step_to, second.step_to)
-        step_loss = None if step_to is None else _at(loss, *step_to)
-    return Contour((p, q), xs, ys, np.array(losses), (first.value, second.value),
+        losses = real(loss(grid_x, grid_y), grid_x.shape)
+    if np.count_nonzero(np.isfinite(losses)) < losses.size / 4:
+        return None
+    step_to = None if first.rate is None else (first.step_to, second.step_to)
+    step_loss = None if step_to is None else at(loss, *step_to)
+    return Contour((p, q), xs, ys, losses, (first.value, second.value),
                    (first.slope, second.slope), first.rate, step_to, first.loss, step_loss)
 
 
@@ -241,6 +263,9 @@ def _evaluate(function: Callable[..., list], arguments: list) -> tuple[float, li
         loss, *gradients = function(*arguments)
     except OverflowError:
         return float("inf"), []
-    except ZeroDivisionError:
+    except (ZeroDivisionError, ValueError, TypeError):  # a math domain error, a complex power
         return float("nan"), []
-    return float(loss), [np.float64(g) for g in gradients]
+    number = real_number(loss)  # a complex loss (a root of a negative number) is NaN
+    if not np.isfinite(number):
+        return number, []
+    return number, [np.float64(real_number(g)) for g in gradients]

@@ -33,6 +33,10 @@ class Pictures:
     when they are beside it, else a relative path ending in ``/`` (a fragment ``\\input``
     from a document elsewhere)."""
 
+    unplotted: bool = False
+    """Whether the loss would be plotted but it or its slope is not a finite real number
+    in double precision at the given values (the document says so instead)."""
+
     def file(self, picture: str, extension: str) -> str:
         """The file name of ``picture`` (graph, tangent) as ``extension`` (svg, pdf)."""
         return f"{self.stem}.{picture}.{extension}"
@@ -56,5 +60,6 @@ def pictures(derivation: Derivation, stem: str, folder: str = "") -> Pictures:
     nodes = len(known)
     edges = sum(len(d.expr.free_symbols & known) for d in graph.definitions)
     drawn = computational_graph(derivation) if nodes <= MAX_DRAWN_NODES else None
-    return Pictures(stem, drawn, (nodes, edges), plots.tangents(derivation),
-                    plots.contour(derivation), plots.training(derivation), folder)
+    tangent = plots.tangents(derivation)
+    return Pictures(stem, drawn, (nodes, edges), tangent or None, plots.contour(derivation),
+                    plots.training(derivation), folder, tangent == ())

@@ -16,6 +16,7 @@ labels at 8 pt. ``svg.py`` draws it in pixels (``SVG_PX`` a point), the TikZ tem
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -208,8 +209,13 @@ def _label(edge: Edge, compact: bool) -> tuple[str, str | None]:
 
 
 def number(value: sp.Expr, compact: bool) -> str:
-    """A number as the documents write it; in a compact graph to ``DIGITS``."""
-    return plain.number(float(f"{float(value):.{DIGITS}g}") if compact else value)
+    """A number as the documents write it; in a compact graph to ``DIGITS`` (a number
+    beyond a double's range as the documents write it)."""
+    try:
+        rounded = float(f"{float(value):.{DIGITS}g}") if compact else math.inf
+    except OverflowError:  # an exact integer past the largest double
+        rounded = math.inf
+    return plain.number(rounded if math.isfinite(rounded) else value)
 
 
 @functools.lru_cache(maxsize=4096)

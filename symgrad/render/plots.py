@@ -11,6 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import plain
+from ..pictures.domain import real
 from ..pictures.plots import Contour, Tangent, Tangents, Training
 
 
@@ -84,7 +85,7 @@ def _inset(ax, tangent: Tangent, name: str, falling: bool) -> None:  # type: ign
     low, high = tangent.inset
     xs = np.linspace(low, high, 101)
     with np.errstate(all="ignore"):
-        losses = np.broadcast_to(np.asarray(tangent.loss_at(xs), dtype=float), xs.shape)
+        losses = real(tangent.loss_at(xs), xs.shape)
     inset = ax.inset_axes([0.55, 0.5, 0.42, 0.4] if falling else [0.08, 0.5, 0.42, 0.4])
     inset.plot(xs, losses, color="#1f4e9c")
     inset.plot(xs, tangent.loss + tangent.slope * (xs - tangent.value), color="#b00020", linestyle="--")
@@ -92,8 +93,9 @@ def _inset(ax, tangent: Tangent, name: str, falling: bool) -> None:  # type: ign
     inset.plot([tangent.step_to], [tangent.step_loss], "o", color="#2a7d2a", markersize=4)
     _step(inset, tangent)
     inset.axvline(tangent.step_to, color="#2a7d2a", linestyle=":", lw=1)
-    spread = float(np.max(losses) - np.min(losses)) or abs(tangent.loss) or 1.0
-    inset.set_ylim(float(np.min(losses)) - 0.15 * spread, float(np.max(losses)) + 0.15 * spread)
+    low_loss, high_loss = float(np.nanmin(losses)), float(np.nanmax(losses))
+    spread = high_loss - low_loss or abs(tangent.loss) or 1.0
+    inset.set_ylim(low_loss - 0.15 * spread, high_loss + 0.15 * spread)
     inset.set_xlim(low, high)
     inset.set_title(f"the step, {name} enlarged {tangent.magnified:.0f} times", fontsize=6.5)
     inset.tick_params(labelsize=5.5)
