@@ -412,3 +412,11 @@ def test_a_mutated_spec_gives_a_document_or_one_line(capsys, tmp_path, text, suf
     else:
         assert output.is_file() and output.stat().st_size > 0
         assert all(line.startswith("symgrad: warning: ") for line in err.splitlines()), err
+
+
+@pytest.mark.parametrize("argv, close", [(["derivee", "x.yaml"], "derive"),
+                                         (["derive", "--expr", "w", "--format", "markdwn"], "markdown")])
+def test_a_misspelt_command_or_choice_gets_the_closest(capsys, argv, close):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.endswith(f"did you mean '{close}'?")

@@ -9,6 +9,7 @@ documents (``gallery``) only when one of them runs.
 from __future__ import annotations
 
 import argparse
+import re
 import os
 import sys
 import traceback
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from .. import __version__
 from ..calculus.derivation import Derivation
-from ..errors import SpecError, SymgradError, SymgradWarning
+from ..errors import SpecError, SymgradError, SymgradWarning, suggestion
 from ..model.graph import from_expression
 from ..render.notation import DEFAULT, using
 from ..render.flavours import FLAVOURS
@@ -39,7 +40,14 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line and exit 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        choice = CHOICE.search(message)
+        if choice:
+            message += suggestion(choice[1], [c.strip(" '") for c in choice[2].split(",")])
         raise SpecError(message)
+
+
+CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)$")
+"""argparse's message for a misspelt command or option value: the word and the choices."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
