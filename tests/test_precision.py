@@ -288,3 +288,15 @@ def test_central_differences_still_fail_a_wrong_gradient(expr, at, factor):
     wrong = {p: g * sp.Float(factor) for p, g in d.worked.gradients.items()}
     failed = verify_numbers(replace(d, worked=replace(d.worked, gradients=wrong)))
     assert not failed.passed and "central differences" in failed.failures[0]
+
+
+def test_a_value_past_every_exponent_range_in_json_and_the_document():
+    """e^w at w = -10^304: about 10^(-4.3 x 10^303), underflowing float64 to 0.0, its note
+    and the document's number a power of ten whose exponent is rounded."""
+    d = derive("exp(w)", "w", at={"w": -1e304})
+    log10 = -mpmath.mpf(10) ** 304 / mpmath.log(10)
+    data = strict_json(render(d, "json"))
+    text = f"10^({mpmath.nstr(log10, 6, min_fixed=1, max_fixed=0)})"
+    assert data["loss"] == 0.0
+    assert {"path": "loss", "value": text, "note": "underflows float64 to 0.0"} in data["notes"]
+    assert f"L = {_exponent(log10)}$" in render(d, "markdown")
