@@ -300,3 +300,12 @@ def test_a_value_past_every_exponent_range_in_json_and_the_document():
     assert data["loss"] == 0.0
     assert {"path": "loss", "value": text, "note": "underflows float64 to 0.0"} in data["notes"]
     assert f"L = {_exponent(log10)}$" in render(d, "markdown")
+
+
+@pytest.mark.parametrize("w", [-120, -1000, -3000])
+def test_a_function_of_a_sum_keeps_the_digits_of_its_smallest_term(w):
+    """log(1 + e^w): the sum 1 + e^-1000 at 50 digits is 1.0, whose log is 0; the loss is
+    log1p(e^w) (mpmath), and so is the loss with a huge learning rate (two workings, one
+    exact and one not, compared)."""
+    d = derive("log(1 + exp(w))", "w", at={"w": w}, learning_rate=1e308)
+    assert _relative(d.worked.loss, mpmath.log1p(mpmath.exp(w))) < 1e-25

@@ -102,7 +102,7 @@ def _agree(first: list[dict], second: list[dict]) -> bool:
             if isinstance(x, Fraction) and isinstance(y, Fraction):
                 if x != y:
                     return False
-            elif abs(x - y) > tolerance * max(abs(x), abs(y)):
+            elif abs(_mpf(x) - _mpf(y)) > tolerance * max(abs(_mpf(x)), abs(_mpf(y))):
                 return False
     return True
 
@@ -157,22 +157,28 @@ def _mpf(value: Value) -> mpmath.mpf:
 LOG10_2 = 0.30102999566398120
 
 
-def _value(expr: sp.Expr, env: dict[sp.Expr, Value]) -> Value:
+def _value(expr: sp.Expr, env: dict[sp.Expr, Value], argument: bool = False) -> Value:
     """Sums, products and integer powers by Python (a wide layer's weighted sums, which
     SymPy would rebuild product by product); a function or power of worked arguments by
-    SymPy, and anything else (a Piecewise) by SymPy at the values of its symbols."""
+    SymPy, and anything else (a Piecewise) by SymPy at the values of its symbols. A sum
+    that is a function's ``argument`` must keep the digits of its smallest term too
+    (log(1 + e^-120) is e^-120, not log(1.0) = 0)."""
     known = env.get(expr)  # one look-up, not two: most of a network's calls end here
     if known is not None:
         return known
     if isinstance(expr, (sp.Add, sp.Mul)):
         op = operator.add if isinstance(expr, sp.Add) else operator.mul
-        return _arithmetic(op, [_value(a, env) for a in expr.args])
+        terms = [_value(a, env) for a in expr.args]
+        total = _arithmetic(op, terms)
+        if argument and op is operator.add and _Strict.on and isinstance(total, mpmath.mpf):
+            _check_cancellation(terms, total, smallest=True)
+        return total
     if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
         return _power(_value(expr.base, env), int(expr.exp))
     if expr.is_Rational:
         return Fraction(int(expr.p), int(expr.q))
     if isinstance(expr, (Application, sp.Pow)) and all(isinstance(a, sp.Expr) for a in expr.args):
-        arguments = [_value(a, env) for a in expr.args]
+        arguments = [_value(a, env, argument=True) for a in expr.args]
         if any(isinstance(a, mpmath.mpf) and not mpmath.isfinite(a) for a in arguments):
             return mpmath.nan
         value = expr.func(*(_exact(_argument(a)) for a in arguments)).evalf(mpmath.mp.dps)
@@ -230,17 +236,19 @@ def _bits(value: Fraction) -> int:
     return value.numerator.bit_length() + value.denominator.bit_length()
 
 
-def _check_cancellation(terms: list[mpmath.mpf], total: mpmath.mpf) -> None:
+def _check_cancellation(terms: list[Value], total: mpmath.mpf, smallest: bool = False) -> None:
     """Raise ``_Cancelled`` if ``total`` kept fewer than PRECISION + AGREE of the digits
-    of its largest term (a total of exactly 0 from terms that are not is all lost)."""
+    of its largest term (a total of exactly 0 from terms that are not is all lost), or with
+    ``smallest``, of its smallest term."""
     if not mpmath.isfinite(total):
         return
-    largest = max((mpmath.mag(t) for t in terms if t), default=None)
-    if largest is None:
+    sizes = [mpmath.mag(_mpf(t)) for t in terms if t]
+    if not sizes:
         return
     if not total:
         raise _Cancelled(None)
-    lost = int((largest - mpmath.mag(total)) * LOG10_2) + 1
+    gap = mpmath.mag(total) - min(sizes) if smallest else max(sizes) - mpmath.mag(total)
+    lost = int(gap * LOG10_2) + 1
     if mpmath.mp.dps - lost < PRECISION + AGREE // 2:
         raise _Cancelled(lost)
 
