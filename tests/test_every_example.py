@@ -300,35 +300,32 @@ def test_losses_near_the_edge_of_their_domain(tmp_path, monkeypatch, expr, at, r
 
 
 ELSEWHERE = [
-    pytest.param(["--expr", "exp(w)", "--at", "w=700", "--learning-rate", "1"],
-                 marks=pytest.mark.xfail(strict=True, raises=ArithmeticError, reason=(
-                     "decimal.InvalidOperation in render/latex/text.py num() of the loss "
-                     "after the step (prose.j2 after_step), an underflow past Decimal's range"))),
-    pytest.param(["--expr", "exp(exp(w))", "--at", "w=20"],
-                 marks=pytest.mark.xfail(strict=True, raises=ArithmeticError, reason=(
-                     "decimal.InvalidOperation in num() of a worked value beyond Decimal's "
-                     "exponent range (exp(exp(20)), about 10**(2.1e8)), in the text"))),
-    pytest.param(["--expr", "max(v**2, log(w))", "--at", "w=-0.5,v=-0.5"],
-                 marks=pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-                     "calculus/worked.py compares a complex log(-0.5) inside max(): "
-                     "ValueError 'not comparable' instead of a SymgradError"))),
-    pytest.param(["--expr", LOG_LOSS, "--targets", "y", "--at", "p=0.001,y=1"],
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "calculus/verify.py: the check against central differences fails at "
-                     "p = 0.001 (-1000 against -1000.033: the step is too wide near log's "
-                     "pole), so a right derivation exits 2"))),
-    pytest.param(["--expr", "-y*log(sigmoid(w*x)) - (1 - y)*log(1 - sigmoid(w*x))",
-                  "--inputs", "x", "--targets", "y", "--at", "w=100,x=1.5,y=1"],
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "calculus/worked.py at 30 digits: 1 - sigmoid(150) cancels to 0, so "
-                     "0 * log(0) is NaN and a binary cross-entropy whose exact loss is 7e-66 "
-                     "is refused: 'L is not a finite number at these values'"))),
+    # a loss after the step of about 10^(-4.4 x 10^303), beyond any exponent float64 or Decimal holds
+    ["--expr", "exp(w)", "--at", "w=700", "--learning-rate", "1"],
+    ["--expr", "exp(exp(w))", "--at", "w=20"],  # about 10^(2.1 x 10^8)
+    # central differences at p = 0.001, next to log's pole
+    ["--expr", LOG_LOSS, "--targets", "y", "--at", "p=0.001,y=1"],
+    # 1 - sigmoid(150) cancels to 0 at 30 digits; the loss is 7e-66
+    ["--expr", "-y*log(sigmoid(w*x)) - (1 - y)*log(1 - sigmoid(w*x))",
+     "--inputs", "x", "--targets", "y", "--at", "w=100,x=1.5,y=1"],
+    [str(ROOT / "examples" / "15_neuron_cross_entropy.yaml"), "--at", "w=100"],
 ]
-"""Crashes (or refusals) found by this file outside the pictures, kept visible: each
-should pass once its owner fixes it (strict: then the mark must go)."""
+"""Documents that once crashed or were refused outside the pictures: each must now be
+written."""
 
 
 @pytest.mark.parametrize("argv", ELSEWHERE)
 def test_documents_that_fail_outside_the_pictures(tmp_path, argv):
     assert main(["derive", *argv, "-o", str(tmp_path / "doc.md")]) == 0
     check_markdown(tmp_path / "doc.md")
+
+
+def test_a_value_that_is_not_real_outside_the_pictures_is_one_line_error(tmp_path, capsys):
+    """max(v^2, log(w)) at w = -0.5: log(-0.5) is complex, which max cannot compare (once a
+    ValueError, exit 3); now a ValuesError naming the part and its value, exit 2."""
+    code = main(["derive", "--expr", "max(v**2, log(w))", "--at", "w=-0.5,v=-0.5",
+                 "-o", str(tmp_path / "doc.md")])
+    err = capsys.readouterr().err
+    assert code == 2 and not (tmp_path / "doc.md").exists()
+    assert len(err.strip().splitlines()) == 1
+    assert "log(w) is not a real number at w = -0.5" in err

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import mpmath
 import pytest
@@ -14,7 +15,7 @@ import sympy as sp
 
 from symgrad import derive, parse_spec, render
 from symgrad.cli.main import main
-from symgrad.errors import LimitError
+from symgrad.errors import LimitError, ValuesError
 from symgrad.render.latex import num
 
 mpmath.mp.dps = 50
@@ -151,10 +152,62 @@ def test_a_tiny_gradient_is_not_called_zero():
     assert "The gradient is positive" in text and "flat point" not in text
 
 
-@pytest.mark.parametrize("expr, at", [("exp(exp(w))", {"w": 20}), ("exp(exp(exp(w)))", {"w": 3})])
-def test_values_beyond_the_worked_range_are_refused(expr, at):
-    with pytest.raises(LimitError, match="beyond"):
-        derive(expr, "w", at=at)
+def test_a_function_of_a_number_beyond_the_worked_range_is_refused():
+    """e^(e^(e^20)): the outer exp's argument is about 10^(2.1 x 10^8), whose exp would
+    not end."""
+    with pytest.raises(LimitError, match="beyond 10\\^1000"):
+        derive("exp(exp(exp(w)))", "w", at={"w": 20})
+
+
+def _exponent(text: str) -> str:
+    """``10^{-4.40475 \\times 10^{303}}`` from log10 of a value, by mpmath's own printing."""
+    mantissa, exponent = mpmath.nstr(text, 6, min_fixed=1, max_fixed=0).split("e")
+    return rf"10^{{{mantissa.rstrip('0').rstrip('.')} \times 10^{{{int(exponent)}}}}}"
+
+
+def test_a_loss_after_the_step_past_every_exponent_range_is_written():
+    """e^w at w = 700 with learning rate 1: w becomes 700 - e^700, and the loss
+    e^(700 - e^700), about 10^(-4.4 x 10^303), is written as a power of ten."""
+    d = derive("exp(w)", "w", at={"w": 700}, learning_rate=1)
+    log10 = (700 - mpmath.exp(700)) / mpmath.log(10)
+    text = render(d, "markdown")
+    assert f"After the step the loss is ${_exponent(log10)}$" in text
+    assert strict_json(render(d, "json"))["updated"]["w"] == float(700 - mpmath.exp(700))
+
+
+@pytest.mark.parametrize("expr, at, reference", [
+    ("exp(exp(w))", {"w": 20}, lambda: mpmath.exp(mpmath.exp(20)) * mpmath.exp(20)),
+    ("exp(exp(exp(w)))", {"w": 3},
+     lambda: mpmath.exp(mpmath.exp(mpmath.exp(3)) + mpmath.exp(3) + 3))])
+def test_values_far_beyond_float64_are_worked(expr, at, reference):
+    """e^(e^20) e^20, about 10^(2.1 x 10^8), and a gradient of about 10^(2.3 x 10^8):
+    worked to 25 digits, written in full, and in JSON null with a note."""
+    d = derive(expr, "w", at=at, verify=True)
+    value = reference()
+    assert _relative(next(iter(d.worked.gradients.values())), value) < 1e-25
+    assert _shown(value) in render(d, "markdown")
+    data = strict_json(render(d, "json"))
+    assert data["gradients"]["w"] is None
+    assert any(n["path"] == "gradients.w" and n["note"] == "overflows float64" for n in data["notes"])
+
+
+@pytest.mark.parametrize("expr, at, quantity", [
+    ("max(v**2, log(w))", {"w": -0.5, "v": -0.5}, "log(w) is not a real number at w = -0.5"),
+    ("sqrt(w) + w", {"w": -4}, "is not a real number at w = -4"),
+])
+def test_a_value_that_is_not_real_is_refused_naming_it(expr, at, quantity):
+    with pytest.raises(ValuesError, match=re.escape(quantity)):
+        derive(expr, sorted(at), at=at)
+
+
+def test_a_cross_entropy_at_a_saturated_sigmoid_keeps_its_digits():
+    """1 - sigmoid(150) cancels to 0 at 30 digits; the loss is log(1 + e^-150) = 7.2e-66
+    (y = 1: the (1 - y) log(1 - sigmoid) term is exactly 0) and dL/dw = x (sigmoid - y)."""
+    d = derive("-y*log(sigmoid(w*x)) - (1 - y)*log(1 - sigmoid(w*x))", "w",
+               at={"w": 100, "x": 1.5, "y": 1})
+    e = mpmath.exp(-150)
+    assert _relative(d.worked.loss, mpmath.log1p(e)) < 1e-25
+    assert _relative(by_name(d.worked.gradients)["w"], -1.5 * e / (1 + e)) < 1e-25
 
 
 @pytest.mark.parametrize("value, text", [
@@ -207,3 +260,52 @@ def test_the_tie_convention_is_stated():
     text = render(d, "markdown")
     assert "first argument" in text and "subgradient" in text
     assert [float(by_name(d.worked.gradients)[n]) for n in "wxb"] == [0.0, 0.0, 1.0]
+
+
+LOG_LOSS = "-y*log(p) - (1 - y)*log(1 - p)"
+
+
+@pytest.mark.parametrize("at", [{"p": 0.001, "y": 1}, {"p": 0.999, "y": 0}, {"p": 1e-5, "y": 0.3}])
+def test_central_differences_next_to_a_pole_pass_a_right_gradient(at):
+    """dL/dp = -y/p + (1 - y)/(1 - p), 1000 at p = 0.001: a step of 1e-5 there gave
+    1000.033 and failed a right derivation."""
+    d = derive(LOG_LOSS, "p", at=at, verify=True)
+    assert d.verification.passed, d.verification.failures
+    p, y = mpmath.mpf(str(at["p"])), mpmath.mpf(str(at["y"]))  # as given, exactly
+    assert _relative(by_name(d.worked.gradients)["p"], -y / p + (1 - y) / (1 - p)) < 1e-25
+
+
+@pytest.mark.parametrize("factor", [1 + 1e-3, 1 - 1e-4, 2, -1])
+@pytest.mark.parametrize("expr, at", [(LOG_LOSS, {"p": 0.001, "y": 1}), ("tanh(w)*w", {"w": 0.7}),
+                                      ("exp(w)", {"w": 700}), ("w**2 + x", {"w": 1e6, "x": 1})])
+def test_central_differences_still_fail_a_wrong_gradient(expr, at, factor):
+    """The extrapolated central differences, with their error estimate, are no looser than
+    the check of one step: a gradient off by 1e-4 of itself fails."""
+    from dataclasses import replace
+    from symgrad.calculus.verify import verify_numbers
+    d = derive(expr, sorted(at)[:1], at=at)
+    assert verify_numbers(d).passed
+    wrong = {p: g * sp.Float(factor) for p, g in d.worked.gradients.items()}
+    failed = verify_numbers(replace(d, worked=replace(d.worked, gradients=wrong)))
+    assert not failed.passed and "central differences" in failed.failures[0]
+
+
+def test_a_value_past_every_exponent_range_in_json_and_the_document():
+    """e^w at w = -10^304: about 10^(-4.3 x 10^303), underflowing float64 to 0.0, its note
+    and the document's number a power of ten whose exponent is rounded."""
+    d = derive("exp(w)", "w", at={"w": -1e304})
+    log10 = -mpmath.mpf(10) ** 304 / mpmath.log(10)
+    data = strict_json(render(d, "json"))
+    text = f"10^({mpmath.nstr(log10, 6, min_fixed=1, max_fixed=0)})"
+    assert data["loss"] == 0.0
+    assert {"path": "loss", "value": text, "note": "underflows float64 to 0.0"} in data["notes"]
+    assert f"L = {_exponent(log10)}$" in render(d, "markdown")
+
+
+@pytest.mark.parametrize("w", [-120, -1000, -3000])
+def test_a_function_of_a_sum_keeps_the_digits_of_its_smallest_term(w):
+    """log(1 + e^w): the sum 1 + e^-1000 at 50 digits is 1.0, whose log is 0; the loss is
+    log1p(e^w) (mpmath), and so is the loss with a huge learning rate (two workings, one
+    exact and one not, compared)."""
+    d = derive("log(1 + exp(w))", "w", at={"w": w}, learning_rate=1e308)
+    assert _relative(d.worked.loss, mpmath.log1p(mpmath.exp(w))) < 1e-25

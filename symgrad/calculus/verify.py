@@ -254,21 +254,24 @@ def verify_kinds(kinds: Sequence[Kind], graph: Graph, seed: int = 0) -> Verifica
     return total
 
 
-STEP = 1e-5
-"""The central differences' step along a unit direction."""
+STEP, SHRINK, STEPS = 1e-2, 2.0, 16
+"""The central differences' steps along a unit direction: ``STEP``, then each ``SHRINK``
+times the last, ``STEPS`` of them (down to 3e-7), extrapolated to a step of 0 (Ridders)."""
 
-FD_RTOL, FD_ATOL = 1e-5, 1e-7
-"""A directional derivative's tolerance, relative to its gradient's length and the loss."""
+FD_RTOL, FD_ATOL = 1e-5, 1e-10
+"""A directional derivative's tolerance, relative to its gradient's length and the loss,
+besides the extrapolation's own error estimate."""
 
 
 def verify_numbers(derivation: Derivation, seed: int = 0) -> Verification:
     """The worked numbers against float64 arithmetic that shares none of their code: every
     forward quantity computed again by numpy from the definitions, and each group's
     gradient (W1, b1, ...) along a random unit direction u against central differences of
-    that loss, (L(p + h u) - L(p - h u)) / 2h. ``numbers`` counts the values compared; a
-    difference across a kink (ReLU at 0), a loss undefined a step away, or a quantity that
-    float64 cannot hold (its worked value or numpy's beyond float64's range), is
-    ``undefined``, not compared."""
+    that loss, (L(p + h u) - L(p - h u)) / 2h at ever smaller steps h, extrapolated to h = 0
+    (``_ridders``: a step wide next to a pole, log(p) at p = 0.001, is not trusted).
+    ``numbers`` counts the values compared; a difference across a kink (ReLU at 0), a loss
+    undefined at every step, or a quantity that float64 cannot hold (its worked value or
+    numpy's beyond float64's range), is ``undefined``, not compared."""
     graph, worked = derivation.graph, derivation.worked
     wanted = set(derivation.parameters)
     groups = [[s for s in g.symbols if s in wanted] for g in graph.groups]
@@ -276,11 +279,13 @@ def verify_numbers(derivation: Derivation, seed: int = 0) -> Verification:
     rng = np.random.default_rng(seed)
     directions = [dict(zip(g, _unit(rng, len(g)))) for g in groups]
     leaves = [s for g in graph.groups for s in g.symbols]
-    lanes = {s: np.full(1 + 2 * len(groups), float(worked.given[s])) for s in dict.fromkeys(leaves)}
+    steps = STEP / SHRINK ** np.arange(STEPS)
+    lanes = {s: np.full(1 + 2 * STEPS * len(groups), float(worked.given[s]))
+             for s in dict.fromkeys(leaves)}
     for i, direction in enumerate(directions):
+        start = 1 + 2 * STEPS * i  # STEPS lanes ahead, then STEPS behind
         for s, u in direction.items():
-            lanes[s][1 + 2 * i] += STEP * u
-            lanes[s][2 + 2 * i] -= STEP * u
+            lanes[s][start:start + 2 * STEPS] += np.concatenate([steps, -steps]) * u
     forward = _float_forward(graph, lanes)
     # beyond float64 (e^800, or e^710 * 10^-10 by way of an overflowing e^710), no check
     representable = {s: v for s, v in forward.items()
@@ -291,7 +296,10 @@ def verify_numbers(derivation: Derivation, seed: int = 0) -> Verification:
     loss, smooth = forward[graph.loss], _smooth(graph)
     undefined = len(forward) - len(representable)
     for i, direction in enumerate(directions):
-        outcome = _directional(worked, direction, loss[1 + 2 * i], loss[2 + 2 * i], loss[0])
+        start = 1 + 2 * STEPS * i
+        with np.errstate(all="ignore"):
+            differences = (loss[start:start + STEPS] - loss[start + STEPS:start + 2 * STEPS]) / (2 * steps)
+        outcome = _directional(worked, direction, differences, loss[0])
         if outcome and not smooth:  # perhaps across a kink
             outcome = None
         undefined += outcome is None
@@ -306,23 +314,52 @@ def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
     return u / np.linalg.norm(u)
 
 
-def _directional(worked, direction: dict[sp.Symbol, float], ahead: float, behind: float,
+def _directional(worked, direction: dict[sp.Symbol, float], differences: np.ndarray,
                  loss: float) -> str | None | bool:
-    """A failure line, None when the loss a step away is not a number, False when the
-    gradient along ``direction`` matches the central difference."""
-    if not (np.isfinite(ahead) and np.isfinite(behind) and np.isfinite(loss)):
+    """A failure line, None when no step's difference is a number, False when the gradient
+    along ``direction`` matches the central differences extrapolated to a step of 0, within
+    the tolerance and the extrapolation's error estimate."""
+    finite = np.isfinite(differences)
+    if not (finite[-1] and np.isfinite(loss)):
         return None
+    # the steps from the widest one from which every narrower difference is a number
+    first = STEPS - int(np.argmin(finite[::-1])) if not finite.all() else 0
     gradient = np.array([float(worked.gradients[s]) for s in direction])
     with np.errstate(all="ignore"):
         exact = float(gradient @ np.array(list(direction.values())))
-        if not (np.isfinite(exact) and np.isfinite(np.linalg.norm(gradient))):
+        largest = float(np.max(np.abs(gradient)))  # |g| as max |g_i| |g / max|, not squaring e^700
+        length = largest * float(np.linalg.norm(gradient / largest)) if largest else 0.0
+        if not (np.isfinite(exact) and np.isfinite(length)):
             return None  # a gradient beyond float64's range
-    difference = (ahead - behind) / (2 * STEP)
-    if abs(difference - exact) <= FD_RTOL * np.linalg.norm(gradient) + FD_ATOL * (1 + abs(loss)):
+    difference, error = _ridders(differences[first:])
+    tolerance = FD_RTOL * length + FD_ATOL * (1 + abs(loss))
+    if abs(difference - exact) <= tolerance + 2 * error:
         return False
-    first = next(iter(direction))
-    return (f"the gradient along a random direction of {first}'s group is {exact!r}, but "
+    name = next(iter(direction))
+    return (f"the gradient along a random direction of {name}'s group is {exact!r}, but "
             f"central differences of the loss give {difference!r}")
+
+
+def _ridders(differences: np.ndarray) -> tuple[float, float]:
+    """The central differences at steps shrinking by ``SHRINK`` extrapolated to a step of
+    0 (Ridders' method: Richardson's tableau, each column cancelling one more power of h^2)
+    and the estimate's error, taken where that error is smallest; the tableau stops where
+    it grows (rounding error overtaking the step's)."""
+    factor = SHRINK ** 2
+    best, error = float(differences[0]), float("inf")
+    previous = [float(differences[0])]
+    for i in range(1, len(differences)):
+        row, scale = [float(differences[i])], factor
+        for j in range(1, i + 1):
+            row.append((row[j - 1] * scale - previous[j - 1]) / (scale - 1))
+            scale *= factor
+            estimate = max(abs(row[j] - row[j - 1]), abs(row[j] - previous[j - 1]))
+            if estimate <= error:
+                best, error = row[j], estimate
+        if abs(row[i] - previous[i - 1]) >= 2 * error:
+            break
+        previous = row
+    return best, error if len(differences) > 1 else 0.0  # one step: no estimate
 
 
 NONSMOOTH = (relu, leaky_relu, sp.Abs, sp.Piecewise, sp.Heaviside, sp.Max, sp.Min, sp.sign)

@@ -6,9 +6,15 @@ Inexact numbers are worked with adaptive precision: every value is worked out tw
 ``WORKING`` digits and at more, and again at twice as many until the two agree to ``AGREE``
 digits and no sum cancelled more digits than were spare (1 - tanh^2 at a saturated tanh,
 where the digits of tanh that matter are its 35th onwards), up to ``MAX_WORKING`` digits.
-Magnitudes are bounded: a value beyond 10^(+-``MAX_EXPONENT``), or a function (such as
-exp) of a number beyond 10^``MAX_ARGUMENT``, is refused with a ``LimitError``; exact
-fractions that would pass ``MAX_EXACT_BITS`` are worked in mpmath instead.
+A function's arguments are worked out first, so that a cancelling sum inside one
+(log(1 - sigmoid(150))) raises the precision as any other does.
+
+Magnitudes: mpmath's numbers have exponents of any size, so a value far beyond float64's
+range (e^(e^20), about 10^(2.1 x 10^8), or e^(-10^304)) is worked and kept like any other;
+only a function (such as exp) of a number beyond 10^``MAX_ARGUMENT`` is refused with a
+``LimitError`` (e^(10^1001) would not end), and exact fractions that would pass
+``MAX_EXACT_BITS`` are worked in mpmath instead. A value that is not a real number (log of
+a negative number) is refused with a ``ValuesError`` naming it and the values it is at.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Callable, Mapping, Sequence, Union
 
 import mpmath
 import sympy as sp
+from sympy.core.function import Application
 
 from ..errors import LimitError, ValuesError
 from ..model.graph import Definition
@@ -38,9 +45,6 @@ float64's 17, so a JSON number is right to its last digit)."""
 MAX_WORKING = 3200
 """The most digits a value is worked in (1 - tanh(z)^2 needs about 0.87 z of them): past
 this a sum that cancels to nothing is taken to be 0."""
-
-MAX_EXPONENT = 10**6
-"""The largest decimal exponent, either way, of a worked value."""
 
 MAX_ARGUMENT = 1000
 """The largest decimal exponent of a number a function (exp, sin, ...) is evaluated at."""
@@ -98,7 +102,7 @@ def _agree(first: list[dict], second: list[dict]) -> bool:
             if isinstance(x, Fraction) and isinstance(y, Fraction):
                 if x != y:
                     return False
-            elif abs(x - y) > tolerance * max(abs(x), abs(y)):
+            elif abs(_mpf(x) - _mpf(y)) > tolerance * max(abs(_mpf(x)), abs(_mpf(y))):
                 return False
     return True
 
@@ -120,6 +124,12 @@ def _number(expr: sp.Expr, env: dict[sp.Expr, Value], what: str | Callable[[], s
     except _Range as beyond:
         what = what if isinstance(what, str) else what()
         raise LimitError(f"{what} {beyond.args[0]}") from None
+    except _NotReal as complex_:
+        what = what if isinstance(what, str) else what()
+        part, at = complex_.args
+        inside = "" if part == expr else f" (in {what})"
+        raise ValuesError(f"{part} is not a real number at {at}{inside}" if at else
+                          f"{what} is not a real number{inside}") from None
     if not (isinstance(value, Fraction) or mpmath.isfinite(value)):
         what = what if isinstance(what, str) else what()
         raise ValuesError(f"{what} is not a finite number at these values (got {sp.Float(value)})")
@@ -127,40 +137,61 @@ def _number(expr: sp.Expr, env: dict[sp.Expr, Value], what: str | Callable[[], s
 
 
 class _Range(Exception):
-    """A value, or a function's argument, beyond the magnitudes worked numbers take."""
+    """A function's argument beyond the magnitudes worked numbers evaluate functions at."""
 
 
-def _in_range(value: Value) -> Value:
-    """``value``, if its decimal exponent is at most ``MAX_EXPONENT`` in size."""
-    if isinstance(value, mpmath.mpf) and value and mpmath.isfinite(value):
-        exponent = float(mpmath.mag(value) * LOG10_2)
-        if abs(exponent) > MAX_EXPONENT:
-            raise _Range(f"is about 10^({exponent:.3g}), beyond the range of worked numbers "
-                         f"(10^(+-{MAX_EXPONENT}))")
-    return value
+class _NotReal(Exception):
+    """A part of an expression that is not a real number (with the values it is at)."""
+
+
+def _at(expr: sp.Expr, env: dict[sp.Expr, Value]) -> str:
+    """``w = -0.5, v = 2``: the values of ``expr``'s symbols, for a message."""
+    named = sorted((s for s in expr.free_symbols if s in env), key=sp.default_sort_key)
+    return ", ".join(f"{s} = {mpmath.nstr(_mpf(env[s]), 6)}" for s in named)
+
+
+def _mpf(value: Value) -> mpmath.mpf:
+    return _rational(value) if isinstance(value, Fraction) else value
 
 
 LOG10_2 = 0.30102999566398120
 
 
-def _value(expr: sp.Expr, env: dict[sp.Expr, Value]) -> Value:
+def _value(expr: sp.Expr, env: dict[sp.Expr, Value], argument: bool = False) -> Value:
     """Sums, products and integer powers by Python (a wide layer's weighted sums, which
-    SymPy would rebuild product by product); anything else evaluated by SymPy."""
+    SymPy would rebuild product by product); a function or power of worked arguments by
+    SymPy, and anything else (a Piecewise) by SymPy at the values of its symbols. A sum
+    that is a function's ``argument`` must keep the digits of its smallest term too
+    (log(1 + e^-120) is e^-120, not log(1.0) = 0)."""
     known = env.get(expr)  # one look-up, not two: most of a network's calls end here
     if known is not None:
         return known
     if isinstance(expr, (sp.Add, sp.Mul)):
         op = operator.add if isinstance(expr, sp.Add) else operator.mul
-        return _arithmetic(op, [_value(a, env) for a in expr.args])
+        terms = [_value(a, env) for a in expr.args]
+        total = _arithmetic(op, terms)
+        if argument and op is operator.add and _Strict.on and isinstance(total, mpmath.mpf):
+            _check_cancellation(terms, total, smallest=True)
+        return total
     if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
         return _power(_value(expr.base, env), int(expr.exp))
     if expr.is_Rational:
         return Fraction(int(expr.p), int(expr.q))
-    numbers = {s: _exact(_argument(env[s])) for s in expr.free_symbols if s in env}
-    value = expr.xreplace(numbers).evalf(mpmath.mp.dps)
+    if isinstance(expr, (Application, sp.Pow)) and all(isinstance(a, sp.Expr) for a in expr.args):
+        arguments = [_value(a, env, argument=True) for a in expr.args]
+        if any(isinstance(a, mpmath.mpf) and not mpmath.isfinite(a) for a in arguments):
+            return mpmath.nan
+        value = expr.func(*(_exact(_argument(a)) for a in arguments)).evalf(mpmath.mp.dps)
+    else:
+        numbers = {s: _exact(_argument(env[s])) for s in expr.free_symbols if s in env}
+        value = expr.xreplace(numbers).evalf(mpmath.mp.dps)
     if value.is_Rational:
         return Fraction(int(value.p), int(value.q))
-    return _in_range(mpmath.mpf(value)) if value.is_Number and value.is_real else mpmath.nan
+    if value.is_Number and value.is_real:
+        return mpmath.mpf(value)
+    if value.is_number and value.is_finite and value.is_extended_real is False:
+        raise _NotReal(expr, _at(expr, env))
+    return mpmath.nan
 
 
 def _argument(value: Value) -> Value:
@@ -182,7 +213,7 @@ def _power(base: Value, exponent: int) -> Value:
         if base == 0 and exponent < 0:
             raise ZeroDivisionError
         base = _rational(base)
-    return _in_range(base ** exponent)
+    return base ** exponent
 
 
 def _arithmetic(op: Callable[[Value, Value], Value], values: list[Value]) -> Value:
@@ -192,30 +223,32 @@ def _arithmetic(op: Callable[[Value, Value], Value], values: list[Value]) -> Val
     if all(isinstance(v, Fraction) for v in values):
         result = functools.reduce(op, values)
         if op is operator.mul and _bits(result) > MAX_EXACT_BITS:
-            return _in_range(_rational(result))
+            return _rational(result)
         return result
     values = [_rational(v) if isinstance(v, Fraction) else v for v in values]
     result = functools.reduce(op, values)
     if op in (operator.add, operator.sub) and _Strict.on:
         _check_cancellation(values, result)
-    return _in_range(result)
+    return result
 
 
 def _bits(value: Fraction) -> int:
     return value.numerator.bit_length() + value.denominator.bit_length()
 
 
-def _check_cancellation(terms: list[mpmath.mpf], total: mpmath.mpf) -> None:
+def _check_cancellation(terms: list[Value], total: mpmath.mpf, smallest: bool = False) -> None:
     """Raise ``_Cancelled`` if ``total`` kept fewer than PRECISION + AGREE of the digits
-    of its largest term (a total of exactly 0 from terms that are not is all lost)."""
+    of its largest term (a total of exactly 0 from terms that are not is all lost), or with
+    ``smallest``, of its smallest term."""
     if not mpmath.isfinite(total):
         return
-    largest = max((mpmath.mag(t) for t in terms if t), default=None)
-    if largest is None:
+    sizes = [mpmath.mag(_mpf(t)) for t in terms if t]
+    if not sizes:
         return
     if not total:
         raise _Cancelled(None)
-    lost = int((largest - mpmath.mag(total)) * LOG10_2) + 1
+    gap = mpmath.mag(total) - min(sizes) if smallest else max(sizes) - mpmath.mag(total)
+    lost = int(gap * LOG10_2) + 1
     if mpmath.mp.dps - lost < PRECISION + AGREE // 2:
         raise _Cancelled(lost)
 

@@ -102,8 +102,15 @@ def _finite(data: Any, path: str, notes: list[dict[str, str]]) -> Any:
 
 
 def _text(value: sp.Float) -> str:
-    """An exact value beyond float64 as text, to 6 significant digits: ``2.72637e+347``."""
-    return mpmath.nstr(mpmath.mpf(value._mpf_), 6, min_fixed=1, max_fixed=0)
+    """An exact value beyond float64 as text, to 6 significant digits: ``2.72637e+347``;
+    past 10^(+-10^9), as ``latex.num`` writes it, a power of ten whose exponent is rounded:
+    ``10^(-4.40475e+303)``."""
+    number = mpmath.mpf(value._mpf_)
+    if abs(mpmath.mag(number)) * 0.30103 < latex.text.MAX_EXPONENT:
+        return mpmath.nstr(number, 6, min_fixed=1, max_fixed=0)
+    with mpmath.workdps(30):
+        exponent = mpmath.nstr(mpmath.log10(abs(number)), 6, min_fixed=1, max_fixed=0)
+    return f"{'-' if number < 0 else ''}10^({exponent})"
 
 
 def _printer() -> Callable[[sp.Expr], str]:

@@ -7,6 +7,7 @@ import re
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from typing import Any
 
+import mpmath
 import sympy as sp
 
 from .pieces import Math
@@ -33,11 +34,17 @@ def num(value: Any, digits: int = DIGITS) -> str:
     """``value`` rounded to ``digits`` significant digits, as LaTeX math.
 
     No trailing zeros; scientific notation (``1.5 \\times 10^{-5}``) only outside
-    1e-4 <= |x| < 1e6, at any exponent (a worked number may be far beyond float64's range).
-    Exact zero is ``0``; an infinity is ``\\infty``, a nan ``\\text{NaN}``.
+    1e-4 <= |x| < 1e6, at any exponent (a worked number may be far beyond float64's range);
+    past 10^(+-``MAX_EXPONENT``), where the digits of the exponent outnumber those of the
+    mantissa, a power of ten whose exponent is itself rounded (e^(-10^304) is
+    ``10^{-4.40475 \\times 10^{303}}``). Exact zero is ``0``; an infinity is
+    ``\\infty``, a nan ``\\text{NaN}``.
     """
+    huge = _beyond_decimal(value)
+    if huge is not None:
+        return huge
     with localcontext() as context:
-        context.prec, context.Emax, context.Emin = 50, MAX_EXPONENT, -MAX_EXPONENT
+        context.prec, context.Emax, context.Emin = 50, 2 * MAX_EXPONENT, -2 * MAX_EXPONENT
         d = Decimal(str(sp.Float(sp.sympify(value), 30)).replace("oo", "Infinity"))
         if not d.is_finite():
             return r"\text{NaN}" if d.is_nan() else (r"-\infty" if d < 0 else r"\infty")
@@ -52,7 +59,20 @@ def num(value: Any, digits: int = DIGITS) -> str:
 
 
 MAX_EXPONENT = 10**9
-"""The largest decimal exponent ``num`` writes (beyond any worked number's)."""
+"""The largest decimal exponent ``num`` writes out in full."""
+
+
+def _beyond_decimal(value: Any) -> str | None:
+    """``value`` as ``10^{exponent}`` (signed), if it is beyond 10^(+-``MAX_EXPONENT``)."""
+    number = sp.sympify(value)
+    if not (number.is_Number and number.is_finite and number):
+        return None
+    magnitude = mpmath.mpf(sp.Float(number, 30)._mpf_)
+    if abs(mpmath.mag(magnitude)) * 0.30103 < MAX_EXPONENT:  # mag is log2, to within 1
+        return None
+    with mpmath.workdps(30):
+        exponent = mpmath.log10(abs(magnitude))
+    return f"{'-' if magnitude < 0 else ''}10^{{{num(sp.Float(exponent, 30))}}}"
 
 
 LITERAL = re.compile(r"^(-?\d+(?:\.\d*)?)[eE]([+-]?\d+)$")
