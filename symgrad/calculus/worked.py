@@ -248,7 +248,7 @@ def _check_cancellation(terms: list[Value], total: mpmath.mpf, smallest: bool = 
     if not total:
         raise _Cancelled(None)
     gap = mpmath.mag(total) - min(sizes) if smallest else max(sizes) - mpmath.mag(total)
-    lost = int(gap * LOG10_2) + 1
+    lost = gap * 30103 // 100000 + 1  # decimal digits, in integers: gap may pass a float's range
     if mpmath.mp.dps - lost < PRECISION + AGREE // 2:
         raise _Cancelled(lost)
 

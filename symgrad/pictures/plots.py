@@ -116,8 +116,8 @@ def tangents(derivation: Derivation) -> Tangents | None:
 
 def _tangent(derivation: Derivation, composed: sp.Expr, parameter: sp.Symbol) -> Tangent | None:
     """The tangent plot's data along ``parameter``, over a range around its value that
-    stays where the loss is finite and real; None if it or its slope is not finite in
-    double precision at the value itself."""
+    stays where the loss is finite and real; None if it, its slope or the plotted range
+    (three steps) is not finite in double precision at the value itself."""
     worked = derivation.worked
     assert worked is not None
     others = {s: v for s, v in worked.given.items() if s != parameter}
@@ -130,6 +130,8 @@ def _tangent(derivation: Derivation, composed: sp.Expr, parameter: sp.Symbol) ->
     if not np.isfinite([value, slope, loss, step]).all():
         return None
     half = max(0.5, 3 * step, 0.5 * abs(value))
+    if not np.isfinite([value - half, value + half, 2 * half]).all():
+        return None  # a step beyond a double's range (a learning rate of 1e308)
     plotted = plotted_range(curve, value - half, value + half, value, POINTS)
     if plotted is None:
         return None
