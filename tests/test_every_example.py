@@ -329,3 +329,11 @@ def test_a_value_that_is_not_real_outside_the_pictures_is_one_line_error(tmp_pat
     assert code == 2 and not (tmp_path / "doc.md").exists()
     assert len(err.strip().splitlines()) == 1
     assert "log(w) is not a real number at w = -0.5" in err
+
+
+def test_a_step_beyond_a_doubles_range_is_said_not_plotted(tmp_path):
+    out = tmp_path / "doc.md"
+    argv = ["derive", "--expr", "log(1 + exp(w*x))", "--wrt", "w", "--inputs", "x",
+            "--at", "w=-1e-300,x=-3", "--learning-rate", "1e308", "-o", str(out)]
+    assert main(argv) == 0
+    assert "so the loss is not plotted" in out.read_text(encoding="utf-8")
