@@ -10,9 +10,10 @@ from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
-from ..errors import DerivationError, SymgradWarning, ValuesError
+from ..errors import DerivationError, SymgradWarning, ValuesError, quoted
 from ..model.functions import numbers_refused, read_functions
 from ..model.graph import Graph, Model, Role, from_expression
+from ..model.limits import Limits, check_expression, check_graph, read_limits
 from ..model.values import read_rate, read_values
 from .backprop import backpropagate, gradient
 from .backward import Backward
@@ -24,8 +25,8 @@ from .worked import evaluate
 
 def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, *,
            at: Mapping[str, Any] | None = None, learning_rate: Any = None,
-           title: str | None = None, verify: bool = False, functions: Any = None
-           ) -> Derivation:
+           title: str | None = None, verify: bool = False, functions: Any = None,
+           limits: Limits | None = None) -> Derivation:
     """Derive dL/dp for each parameter p named by ``wrt`` (default: all), step by step.
 
     ``loss`` is a graph (``with_loss(network(...), "mse")``), an expression string such
@@ -41,9 +42,15 @@ def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, 
     or maps each to the activation it stands for (``{"f": "sigmoid"}``): left unspecified,
     a function's derivative is written f' and the loss has no numbers (``at`` raises
     ``ValuesError``); given one, the derivation is that activation's.
+
+    ``limits`` (a ``symgrad.Limits``) raises or lowers the limits of work: a loss with more
+    parameters or nodes than they allow raises ``LimitError`` before anything is derived.
     """
+    limits = read_limits(limits)
+    _check_options(title, verify)
     declared, choices = read_functions(functions)
     graph = as_graph(loss, declared)
+    check_graph(graph, limits)
     if choices:
         graph = graph.specified(choices)
     if at is not None and graph.unspecified:
@@ -65,6 +72,13 @@ def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, 
     derivation = Derivation(title or default_title(graph, parameters), graph, parameters,
                             backward, gradients, worked)
     return checked(derivation) if verify else derivation
+
+
+def _check_options(title: Any, verify: Any) -> None:
+    if title is not None and not isinstance(title, str):
+        raise DerivationError(f"title must be a string, got {quoted(title)}")
+    if not isinstance(verify, bool):
+        raise DerivationError(f"verify must be True or False, got {quoted(verify)}")
 
 
 def checked(derivation: Derivation) -> Derivation:
@@ -112,6 +126,8 @@ def as_graph(loss: Graph | Model | str | sp.Expr, functions: Sequence[str] = ())
         return loss
     if isinstance(loss, Model):
         raise DerivationError("a model needs a loss: use with_loss(model, 'half_squared_error')")
+    if isinstance(loss, sp.Expr):
+        check_expression(loss)
     if isinstance(loss, (str, sp.Expr)):
         return from_expression(loss, functions=functions)
     raise DerivationError(f"cannot derive a {type(loss).__name__}: give a graph or an expression")
