@@ -57,6 +57,7 @@ def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, 
         raise ValuesError(numbers_refused(graph.unspecified[0]))
     parameters = graph.resolve(wrt)
     backward = backpropagate(graph, parameters)
+    defined(backward)
     if graph.written.orders:  # sums derived from the author's keep their order
         steps = [f.step for f in backward.factors.values()]
         graph = replace(graph, written=with_results(graph.written, steps))
@@ -72,6 +73,20 @@ def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, 
     derivation = Derivation(title or default_title(graph, parameters), graph, parameters,
                             backward, gradients, worked)
     return checked(derivation) if verify else derivation
+
+
+UNDEFINED = (sp.zoo, sp.nan, sp.oo, -sp.oo)
+"""What no derivative may hold: complex infinity (``log(0)`` is ``zoo``), NaN, infinities."""
+
+
+def defined(backward: Backward) -> None:
+    """DerivationError if a local derivative is undefined everywhere (d/dw 0**w holds
+    log(0), complex infinity): nothing could compute, check or write it."""
+    for factor in backward.factors.values():
+        if factor.result.has(*UNDEFINED):
+            raise DerivationError(f"d{factor.of}/d{factor.wrt} of {quoted(str(factor.expr))} is "
+                                  f"undefined everywhere (it holds {factor.result.atoms(*UNDEFINED).pop()}, "
+                                  f"as log(0) does)")
 
 
 def _check_options(title: Any, verify: Any) -> None:
@@ -128,6 +143,9 @@ def as_graph(loss: Graph | Model | str | sp.Expr, functions: Sequence[str] = ())
         raise DerivationError("a model needs a loss: use with_loss(model, 'half_squared_error')")
     if isinstance(loss, sp.Expr):
         check_expression(loss)
+        if loss.has(*UNDEFINED):
+            raise DerivationError(f"the loss {quoted(str(loss))} is undefined: it holds zoo, "
+                                  f"nan or an infinity")
     if isinstance(loss, (str, sp.Expr)):
         return from_expression(loss, functions=functions)
     raise DerivationError(f"cannot derive a {type(loss).__name__}: give a graph or an expression")

@@ -41,9 +41,9 @@ larger power of a value is exact arithmetic on numbers of hundreds of thousands 
 
 def check_number(number: sp.Rational, text: str) -> sp.Rational:
     """``number`` if its numerator and denominator have at most ``MAX_DIGITS`` digits;
-    LimitError otherwise (counted from bit lengths: the digits are never written out)."""
+    LimitError otherwise (compared, never written out in digits)."""
     for part in (number.p, number.q):
-        if _digits(part) > MAX_DIGITS:
+        if too_long(part):
             raise LimitError(f"a number in {text} has more than {MAX_DIGITS} digits "
                              f"(the limit MAX_DIGITS)")
     return number
@@ -63,6 +63,15 @@ def check_power(base: sp.Expr, exponent: sp.Expr, text: str) -> None:
     if exponent.is_Rational and exponent.is_integer and largest * abs(int(exponent)) > MAX_DIGITS + 1:
         raise LimitError(f"a power in {text} would hold a number of more than {MAX_DIGITS} "
                          f"digits (the limit MAX_DIGITS)")
+
+
+LARGEST = 10**MAX_DIGITS
+"""The first whole number of more than ``MAX_DIGITS`` digits."""
+
+
+def too_long(n: int) -> bool:
+    """True when the whole number ``n`` has more than ``MAX_DIGITS`` digits."""
+    return abs(n) >= LARGEST
 
 
 def _digits(n: int) -> int:

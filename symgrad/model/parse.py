@@ -124,6 +124,8 @@ def _parse(text: str) -> tuple[sp.Expr, AsWritten]:
     try:
         tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
     except SyntaxError as error:
+        if "too many nested" in error.msg:  # Python's parser stops at 200 parentheses
+            raise _too_deep(shown) from None
         raise ParseError(f"cannot parse {shown}: {error.msg}") from None
     except (RecursionError, MemoryError, ValueError):
         raise _too_deep(shown) from None

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 import sympy as sp
 
 from ..errors import LimitError, SpecError, ValuesError, quoted
-from .limits import MAX_DIGITS
+from .limits import MAX_DIGITS, too_long
 
 
 def read_number(value: Any, where: str) -> sp.Rational:
@@ -21,7 +21,7 @@ def read_number(value: Any, where: str) -> sp.Rational:
         value = _from_text(value, where)
     if isinstance(value, float) and not math.isfinite(value):
         raise ValuesError(f"{where} is not a finite number: {value!r}")
-    if isinstance(value, int) and value.bit_length() > MAX_DIGITS * 3.33:
+    if isinstance(value, int) and too_long(value):
         raise LimitError(f"{where} has more than {MAX_DIGITS} digits (the limit MAX_DIGITS)")
     return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
 
