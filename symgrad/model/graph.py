@@ -310,7 +310,7 @@ def network_size(inputs: int, layers: Sequence, batch: int | None, limits: Limit
     for what, size in [("inputs", inputs), ("batch", batch)] + [("units", l.units) for l in layers]:
         if size is None and what == "batch":
             continue
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        if isinstance(size, bool) or not hasattr(size, "__index__") or size < 1:
             raise DerivationError(f"a network's {what} must be a whole number of at least 1, "
                                   f"got {quoted(size)}")
     limits.check("max_inputs", inputs * (batch or 1), "a network of {} input values")
