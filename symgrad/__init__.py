@@ -6,11 +6,14 @@
 (0.02, -0.2)
 """
 
+import functools
+
 from .calculus.backward import Adjoint, Factor, Gradient, Path
 from .calculus.derivation import Derivation, Worked
 from .calculus.engine import derive
-from .errors import (DerivationError, ParseError, SpecError, SymgradError, UnknownNameError,
-                     ValuesError)
+from .errors import (DerivationError, LimitError, ParseError, SpecError, SymgradError,
+                     UnknownNameError, ValuesError)
+from .model.limits import Limits
 from .model.losses import LOSSES
 from .model.graph import ACTIVATIONS, Dense, Graph, from_expression, network, neuron, with_loss
 from .render.notation import PRESETS, Notation, get_notation
@@ -32,6 +35,8 @@ def __getattr__(name: str) -> object:
     if name in COMPILED:
         from .numeric import compile as compiled  # deferred: see COMPILED
         value = getattr(compiled, name)
+        if name == "compile":
+            value = _checked(value, "compile")
         globals()[name] = value
         return value
     raise AttributeError(f"module 'symgrad' has no attribute {name!r}")
@@ -39,6 +44,22 @@ def __getattr__(name: str) -> object:
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *COMPILED})
+
+
+def _checked(function, name: str):
+    """``function`` (``compile``) refusing, in one line, a first argument that is not a
+    ``Derivation``."""
+    @functools.wraps(function)
+    def checked(derivation, *args, **options):
+        _need_derivation(derivation, name)
+        return function(derivation, *args, **options)
+    return checked
+
+
+def _need_derivation(value: object, name: str) -> None:
+    if not isinstance(value, Derivation):
+        raise DerivationError(f"{name} takes a Derivation (from symgrad.derive), got a "
+                              f"{type(value).__name__}")
 
 
 # Defined after the import of the ``render`` module, so the name is this function.
@@ -50,12 +71,13 @@ def render(derivation: Derivation, fmt: str = "markdown", *, detail: str = "stan
     backpropagation is written. ``notation`` (a preset's name from ``PRESETS`` or a
     ``Notation``, e.g. ``get_notation("nielsen").named({"L": "E"})``) sets the letters.
     ``template_dirs`` puts folders of your own templates first."""
+    _need_derivation(derivation, "render")
     return _render(derivation, fmt, detail=detail, **options)
 
 
 __all__ = [
     "ACTIVATIONS", "DETAILS", "FORMATS", "LOSSES", "PRESETS", "Adjoint", "Compiled", "Dense", "Derivation", "DerivationError",
-    "Evaluation", "Factor", "Gradient", "Graph", "Notation", "ParseError", "Path", "Rule", "Spec",
+    "Evaluation", "Factor", "Gradient", "Graph", "Limits", "LimitError", "Notation", "ParseError", "Path", "Rule", "Spec",
     "SpecError", "Step", "SymgradError", "UnknownNameError", "ValuesError", "Verification",
     "Worked", "compile", "derive", "differentiate", "from_expression", "get_notation", "load_spec", "network",
     "neuron", "parse_expression", "parse_spec", "render", "verify", "verify_step", "with_loss",

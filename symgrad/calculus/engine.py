@@ -10,9 +10,10 @@ from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
-from ..errors import DerivationError, SymgradWarning, ValuesError
+from ..errors import DerivationError, SymgradWarning, ValuesError, quoted
 from ..model.functions import numbers_refused, read_functions
 from ..model.graph import Graph, Model, Role, from_expression
+from ..model.limits import Limits, check_expression, check_graph, read_limits
 from ..model.values import read_rate, read_values
 from .backprop import backpropagate, gradient
 from .backward import Backward
@@ -24,8 +25,8 @@ from .worked import evaluate
 
 def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, *,
            at: Mapping[str, Any] | None = None, learning_rate: Any = None,
-           title: str | None = None, verify: bool = False, functions: Any = None
-           ) -> Derivation:
+           title: str | None = None, verify: bool = False, functions: Any = None,
+           limits: Limits | None = None) -> Derivation:
     """Derive dL/dp for each parameter p named by ``wrt`` (default: all), step by step.
 
     ``loss`` is a graph (``with_loss(network(...), "mse")``), an expression string such
@@ -41,15 +42,22 @@ def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, 
     or maps each to the activation it stands for (``{"f": "sigmoid"}``): left unspecified,
     a function's derivative is written f' and the loss has no numbers (``at`` raises
     ``ValuesError``); given one, the derivation is that activation's.
+
+    ``limits`` (a ``symgrad.Limits``) raises or lowers the limits of work: a loss with more
+    parameters or nodes than they allow raises ``LimitError`` before anything is derived.
     """
+    limits = read_limits(limits)
+    _check_options(title, verify)
     declared, choices = read_functions(functions)
     graph = as_graph(loss, declared)
+    check_graph(graph, limits)
     if choices:
         graph = graph.specified(choices)
     if at is not None and graph.unspecified:
         raise ValuesError(numbers_refused(graph.unspecified[0]))
     parameters = graph.resolve(wrt)
     backward = backpropagate(graph, parameters)
+    defined(backward)
     if graph.written.orders:  # sums derived from the author's keep their order
         steps = [f.step for f in backward.factors.values()]
         graph = replace(graph, written=with_results(graph.written, steps))
@@ -65,6 +73,27 @@ def derive(loss: Graph | str | sp.Expr, wrt: str | Sequence[str] | None = None, 
     derivation = Derivation(title or default_title(graph, parameters), graph, parameters,
                             backward, gradients, worked)
     return checked(derivation) if verify else derivation
+
+
+UNDEFINED = (sp.zoo, sp.nan, sp.oo, -sp.oo)
+"""What no derivative may hold: complex infinity (``log(0)`` is ``zoo``), NaN, infinities."""
+
+
+def defined(backward: Backward) -> None:
+    """DerivationError if a local derivative is undefined everywhere (d/dw 0**w holds
+    log(0), complex infinity): nothing could compute, check or write it."""
+    for factor in backward.factors.values():
+        if factor.result.has(*UNDEFINED):
+            raise DerivationError(f"d{factor.of}/d{factor.wrt} of {quoted(str(factor.expr))} is "
+                                  f"undefined everywhere (it holds {factor.result.atoms(*UNDEFINED).pop()}, "
+                                  f"as log(0) does)")
+
+
+def _check_options(title: Any, verify: Any) -> None:
+    if title is not None and not isinstance(title, str):
+        raise DerivationError(f"title must be a string, got {quoted(title)}")
+    if not isinstance(verify, bool):
+        raise DerivationError(f"verify must be True or False, got {quoted(verify)}")
 
 
 def checked(derivation: Derivation) -> Derivation:
@@ -112,6 +141,11 @@ def as_graph(loss: Graph | Model | str | sp.Expr, functions: Sequence[str] = ())
         return loss
     if isinstance(loss, Model):
         raise DerivationError("a model needs a loss: use with_loss(model, 'half_squared_error')")
+    if isinstance(loss, sp.Expr):
+        check_expression(loss)
+        if loss.has(*UNDEFINED):
+            raise DerivationError(f"the loss {quoted(str(loss))} is undefined: it holds zoo, "
+                                  f"nan or an infinity")
     if isinstance(loss, (str, sp.Expr)):
         return from_expression(loss, functions=functions)
     raise DerivationError(f"cannot derive a {type(loss).__name__}: give a graph or an expression")

@@ -7,7 +7,6 @@ Builders make graphs for a neuron, for dense networks, and from a free expressio
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from enum import Enum
@@ -16,20 +15,18 @@ from typing import Iterable, Sequence
 
 import sympy as sp
 
-from ..errors import DerivationError, UnknownNameError
+from ..errors import DerivationError, UnknownNameError, quoted, unknown
 from .functions import (ACTIVATION_FUNCTIONS, LEAKY_RELU_SLOPE, Activation, Unspecified,
                         leaky_relu, softmax, specify, unspecified, unspecified_names)
 from .authored import NOTHING, AsWritten
+from .limits import DEFAULT_LIMITS, Limits
 from .losses import Loss, get_loss
 from .parse import declared_functions, parse_written
+from .names import data_roles, fresh, numbered
 from .symbols import Var, layered
 
 PARAMETER_ROLES = ("parameter", "variable")
 """The roles of the leaves gradient descent updates; the others ("input", "target") are data."""
-
-DATA_NAMES = {"input": re.compile(r"x(_?\d+)?"), "target": re.compile(r"y(_?\d+)?")}
-"""The names a free expression takes for data unless told otherwise: x, x1, x_1 (inputs)
-and y, y1, y_1 (targets)."""
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity", "softmax")
 
@@ -171,7 +168,9 @@ class Graph:
 
     def resolve(self, wrt: str | Sequence[str] | None) -> tuple[sp.Symbol, ...]:
         """The symbols named by ``wrt``: ``all``, a group name, an element name, or a list."""
-        names = ["all"] if wrt is None else [wrt] if isinstance(wrt, str) else list(wrt)
+        names = ["all"] if wrt is None else [wrt] if isinstance(wrt, str) else wrt
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            raise DerivationError(f"wrt must be a name or a list of names, got {quoted(wrt)}")
         if not names:
             raise DerivationError("wrt is empty: name at least one parameter")
         symbols: dict[sp.Symbol, None] = {}
@@ -213,9 +212,10 @@ def activate(name: str, zs: Sequence[sp.Symbol], j: int) -> sp.Expr:
 def check_activation(name: str, functions: Sequence[str] = ()) -> str:
     """Return ``name`` if it is a known activation, ``f`` or a name declared in
     ``functions`` (an unspecified activation); raise UnknownNameError otherwise."""
-    if name not in ACTIVATIONS and name not in declared_functions(functions):
-        raise UnknownNameError(f"unknown activation {name!r} (known: {', '.join(ACTIVATIONS)}; "
-                               f"f, or a name declared in functions, is an unspecified one)")
+    if not isinstance(name, str) or (name not in ACTIVATIONS
+                                      and name not in declared_functions(functions)):
+        raise unknown("activation", name, ACTIVATIONS,
+                      "f, or a name declared in functions, is an unspecified one")
     return name
 
 
@@ -259,19 +259,16 @@ class Dense:
 
 
 def network(inputs: int, layers: Sequence[Dense | tuple[int, str]], batch: int | None = None,
-            functions: Sequence[str] = ()) -> Model:
+            functions: Sequence[str] = (), limits: Limits = DEFAULT_LIMITS) -> Model:
     """Dense layers stacked: layer l has W<l> of shape (units, inputs) and b<l>; outputs yhat.
 
     With ``batch`` = N, the inputs x and targets y have one column per sample (shape
     inputs x N, outputs x N) and every weighted sum and activation is computed per sample.
     A layer's activation ``f`` (or a name declared in ``functions``) is refused: the
-    network's documents need a concrete one.
+    network's documents need a concrete one. A network over ``limits`` (its parameters,
+    its inputs times its samples) raises LimitError before it is built.
     """
-    layers = [layer if isinstance(layer, Dense) else Dense(*layer) for layer in layers]
-    if inputs < 1 or not layers or any(layer.units < 1 for layer in layers):
-        raise DerivationError("a network needs at least one input, one layer and one unit per layer")
-    if batch is not None and batch < 1:
-        raise DerivationError(f"a batch needs at least one sample, not {batch}")
+    layers = network_size(inputs, layers, batch, limits)
     samples = range(batch or 1)
     x = _group("x", "input", "x", None, (inputs,), batch)
     groups, definitions = [x], []
@@ -302,6 +299,32 @@ def network(inputs: int, layers: Sequence[Dense | tuple[int, str]], batch: int |
     return Model(tuple(groups), tuple(definitions), outputs, y, "network", batch)
 
 
+def network_size(inputs: int, layers: Sequence, batch: int | None, limits: Limits) -> list[Dense]:
+    """The layers as ``Dense``, after checking the sizes' types and ``limits``."""
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise DerivationError(f"a network's layers must be a non-empty list of (units, "
+                              f"activation), got {quoted(layers)}")
+    layers = [layer if isinstance(layer, Dense) else Dense(*layer)
+              if isinstance(layer, (list, tuple)) and len(layer) == 2 else _bad_layer(layer)
+              for layer in layers]
+    for what, size in [("inputs", inputs), ("batch", batch)] + [("units", l.units) for l in layers]:
+        if size is None and what == "batch":
+            continue
+        if isinstance(size, bool) or not hasattr(size, "__index__") or size < 1:
+            raise DerivationError(f"a network's {what} must be a whole number of at least 1, "
+                                  f"got {quoted(size)}")
+    limits.check("max_inputs", inputs * (batch or 1), "a network of {} input values")
+    widths = [inputs] + [layer.units for layer in layers]
+    limits.check("max_parameters", sum((a + 1) * b for a, b in zip(widths, widths[1:])),
+                 "a network of {} parameters")
+    return layers
+
+
+def _bad_layer(layer: object) -> Dense:
+    raise DerivationError(f"a network's layer must be Dense(units, activation) or a pair "
+                          f"(units, activation), got {quoted(layer)}")
+
+
 def weighted_sums(rows: Sequence[Sequence[sp.Symbol]], inputs: Sequence[sp.Symbol],
                   biases: Sequence[sp.Symbol]) -> list[sp.Expr]:
     """Each unit's sum_k W_jk a_k + b_j, exactly as SymPy builds it, for one layer.
@@ -326,7 +349,10 @@ def _per_sample(base: str, layer: int | None, units: int, n: int, batch: int | N
 def with_loss(model: Model, loss: str | Loss) -> Graph:
     """The graph of ``loss`` applied to the model's outputs and targets; for a batch, the
     mean over the samples of each sample's loss."""
-    loss = get_loss(loss) if isinstance(loss, str) else loss
+    if not isinstance(model, Model):
+        raise DerivationError(f"with_loss takes a model (neuron(...) or network(...)), got "
+                              f"a {type(model).__name__}")
+    loss = loss if isinstance(loss, Loss) else get_loss(loss)
     L = Var("L")
     if model.batch is None:
         expr = loss.build(model.outputs, model.targets.symbols)
@@ -354,32 +380,12 @@ def from_expression(text: str | sp.Expr, inputs: Sequence[str] | None = None,
     if not leaves:
         raise DerivationError(f"expression {str(text)!r} has no symbols to differentiate by")
     taken = {s.name for s in leaves}
-    roles = _data_roles(taken, {"input": inputs, "target": targets})
+    roles = data_roles(taken, {"input": inputs, "target": targets})
     definitions, named = _decompose(expr, taken)
-    loss = Var(next(n for n in ("L", "E", "J", "loss") if n not in taken))
+    loss = Var(fresh(("L", "E", "J", "loss"), taken, "the loss"))
     definitions.append(Definition(loss, expr.xreplace(named), Role.LOSS))
     groups = tuple(Group(s.name, roles.get(s.name, "variable"), (), (s,)) for s in leaves)
     return Graph(groups, tuple(definitions), "expression", written=written.xreplace(named))
-
-
-def _data_roles(names: set[str], declared: dict[str, Sequence[str] | None]) -> dict[str, str]:
-    """The role ("input" or "target") of each name that is data: as declared, else by
-    ``DATA_NAMES``. Raises UnknownNameError for a declared name the expression lacks."""
-    roles: dict[str, str] = {}
-    if all(listed is None for listed in declared.values()) \
-            and all(any(p.fullmatch(n) for p in DATA_NAMES.values()) for n in names):
-        return roles  # a function of x (and y) alone: they are its variables
-    for role, listed in declared.items():
-        if listed is None:
-            listed = [n for n in sorted(names) if DATA_NAMES[role].fullmatch(n)]
-        for name in listed:
-            if name not in names:
-                raise UnknownNameError(f"{role} {name!r} is not in the expression "
-                                       f"(its names: {', '.join(sorted(names))})")
-            if roles.get(name, role) != role:
-                raise DerivationError(f"{name!r} cannot be both an input and a target")
-            roles[name] = role
-    return roles
 
 
 def _is_named_call(e: sp.Expr) -> bool:
@@ -390,9 +396,9 @@ def _decompose(expr: sp.Expr, taken: set[str]) -> tuple[list[Definition], dict]:
     """Definitions z = argument, a = f(z) for each activation call, innermost first."""
     calls = list(dict.fromkeys(e for e in sp.postorder_traversal(expr) if _is_named_call(e)))
     arguments = list(dict.fromkeys(c.args[0] for c in calls if not c.args[0].is_Symbol))
-    z_base = next(b for b in ("z", "u", "s", "v") if not _taken(b, taken))
-    a_base = next(b for b in ("a", "h", "g", "q") if not _taken(b, taken))
-    zs = {arg: _numbered(z_base, i, len(arguments)) for i, arg in enumerate(arguments)}
+    z_base = fresh(("z", "u", "s", "v"), taken, "an argument", indexed=True)
+    a_base = fresh(("a", "h", "g", "q"), taken | {z_base}, "an activation", indexed=True)
+    zs = {arg: numbered(z_base, i, len(arguments)) for i, arg in enumerate(arguments)}
     definitions: list[Definition] = []
     named: dict[sp.Expr, sp.Symbol] = {}
     for i, call in enumerate(calls):
@@ -400,16 +406,8 @@ def _decompose(expr: sp.Expr, taken: set[str]) -> tuple[list[Definition], dict]:
         if arg in zs and arg not in named:
             definitions.append(Definition(zs[arg], arg.xreplace(named), Role.ARGUMENT))
             named[arg] = zs[arg]
-        a = _numbered(a_base, i, len(calls))
+        a = numbered(a_base, i, len(calls))
         name = "tanh" if call.func is sp.tanh else call.func.__name__
         definitions.append(Definition(a, call.xreplace(named), Role.ACTIVATION, name))
         named[call] = a
     return definitions, named
-
-
-def _taken(base: str, taken: set[str]) -> bool:
-    return any(re.fullmatch(re.escape(base) + r"_?\d*", n) for n in taken)
-
-
-def _numbered(base: str, i: int, count: int) -> Var:
-    return Var(base) if count == 1 else Var(f"{base}{i + 1}", base, None, (i + 1,))

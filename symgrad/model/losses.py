@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 import sympy as sp
 
-from ..errors import UnknownNameError
+from ..errors import unknown
 from .symbols import Var
 
 _k, _n = sp.symbols("k n", integer=True, positive=True)
@@ -66,7 +66,6 @@ LOSSES: dict[str, Loss] = {
 
 def get_loss(name: str) -> Loss:
     """The loss called ``name``; raise UnknownNameError listing the known ones."""
-    try:
-        return LOSSES[name]
-    except (KeyError, TypeError):
-        raise UnknownNameError(f"unknown loss {name!r} (known: {', '.join(LOSSES)})") from None
+    if not isinstance(name, str) or name not in LOSSES:
+        raise unknown("loss", name, LOSSES)
+    return LOSSES[name]

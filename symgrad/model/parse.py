@@ -13,26 +13,34 @@ argument (``functions.Unspecified``); any other unknown name called is refused.
 from __future__ import annotations
 
 import ast
+import math
 import re
 from contextvars import ContextVar
 from typing import Callable, Iterable
 
 import sympy as sp
 
-from ..errors import ParseError
+from ..errors import LimitError, ParseError, quoted, unknown
 from .authored import AsWritten, written_order
 from .functions import (LEAKY_RELU_SLOPE, Unspecified, leaky_relu, relu, sigmoid, softplus,
                         unspecified)
+from .limits import MAX_DEPTH, MAX_DIGITS, MAX_LENGTH, check_number, check_power
 from .symbols import real_symbol
 
-MAX_LENGTH = 10_000
-MAX_EXPONENT = 1_000
+
+def _leaky_relu(z: sp.Expr, alpha: sp.Expr = LEAKY_RELU_SLOPE) -> sp.Expr:
+    """leaky_relu(z) or leaky_relu(z, alpha), whose slope alpha must be a number."""
+    if not (alpha.is_Number and alpha.is_finite):
+        raise ParseError(f"leaky_relu's slope must be a number, as in leaky_relu(z, 0.01); "
+                         f"got {quoted(str(alpha))}")
+    return leaky_relu(z, alpha)
+
 
 FUNCTIONS: dict[str, Callable[..., sp.Expr]] = {
     "sigmoid": sigmoid,
     "tanh": sp.tanh,
     "relu": relu,
-    "leaky_relu": lambda z, alpha=LEAKY_RELU_SLOPE: leaky_relu(z, alpha),
+    "leaky_relu": _leaky_relu,
     "softplus": softplus,
     "exp": sp.exp,
     "log": sp.log,
@@ -100,38 +108,87 @@ def parse_written(text: str, functions: Iterable[str] = ()) -> tuple[sp.Expr, As
         _DECLARED.reset(token)
 
 
+LONG_DIGITS = re.compile(r"\d{%d,}" % (MAX_DIGITS + 1))
+
+
 def _parse(text: str) -> tuple[sp.Expr, AsWritten]:
+    if not isinstance(text, str):
+        raise ParseError(f"an expression must be a string, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
-        raise ParseError(f"expression is longer than {MAX_LENGTH} characters")
+        raise LimitError(f"the expression has {len(text):,} characters, over the limit of "
+                         f"{MAX_LENGTH:,} (MAX_LENGTH)")
+    shown = f"expression {quoted(text)}"
+    if LONG_DIGITS.search(text):
+        raise LimitError(f"a number in {shown} has more than {MAX_DIGITS} digits (the limit "
+                         f"MAX_DIGITS)")
     try:
         tree = ast.parse(text.strip().replace("^", "**"), mode="eval")
     except SyntaxError as error:
-        raise ParseError(f"cannot parse expression {text!r}: {error.msg}") from None
+        if "too many nested" in error.msg:  # Python's parser stops at 200 parentheses
+            raise _too_deep(shown) from None
+        raise ParseError(f"cannot parse {shown}: {error.msg}") from None
     except (RecursionError, MemoryError, ValueError):
-        raise ParseError(f"cannot parse expression {text!r}: it is too deeply nested") from None
+        raise _too_deep(shown) from None
+    if nesting(tree.body) > MAX_DEPTH:
+        raise _too_deep(shown)
     recorder = _Recorder(text.strip().replace("^", "**"))
     token = _RECORDER.set(recorder)
     try:
         expr = _convert(tree.body, text)
     except RecursionError:
-        raise ParseError(f"cannot parse expression {text!r}: it is too deeply nested") from None
+        raise _too_deep(shown) from None
     finally:
         _RECORDER.reset(token)
+    check_numbers(expr, shown)
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-        raise ParseError(f"cannot parse expression {text!r}: it divides by zero or is "
-                         f"otherwise undefined")
+        raise ParseError(f"cannot parse {shown}: it divides by zero or is otherwise undefined")
     both = {s.name for s in expr.free_symbols} & {e.base for e in expr.atoms(Unspecified)}
     if both:
-        raise ParseError(f"cannot parse expression {text!r}: {sorted(both)[0]!r} is used both "
+        raise ParseError(f"cannot parse expression {quoted(text)}: {sorted(both)[0]!r} is used both "
                          f"as a function and as a quantity")
     return expr, AsWritten(recorder.orders, recorder.numbers)
+
+
+FAMILIES = {ast.Add: "sum", ast.Sub: "sum", ast.Mult: "product", ast.Div: "product"}
+"""The operators SymPy flattens (a + b - c is one sum): a chain of them is one level deep."""
+
+
+def _family(node: ast.AST) -> str | None:
+    return FAMILIES.get(type(node.op)) if isinstance(node, ast.BinOp) else None
+
+
+def nesting(root: ast.AST) -> int:
+    """How deeply ``root`` nests operations and calls, as SymPy will build it: each call,
+    power and sign is a level, a chain of sums (or of products) one level however long.
+    Walked without recursion, so any tree Python's parser returns can be measured."""
+    deepest, stack = 0, [(root, 0, None)]
+    while stack:
+        node, depth, family = stack.pop()
+        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call)):
+            own = _family(node)
+            depth += 0 if own is not None and own == family else 1
+            family = own
+        deepest = max(deepest, depth)
+        stack += [(child, depth, family) for child in ast.iter_child_nodes(node)]
+    return deepest
+
+
+def _too_deep(shown: str) -> LimitError:
+    return LimitError(f"{shown} nests operations and calls more than {MAX_DEPTH} levels deep "
+                      f"(the limit MAX_DEPTH)")
+
+
+def check_numbers(expr: sp.Expr, shown: str) -> None:
+    """LimitError if a number of ``expr`` has more than ``MAX_DIGITS`` digits."""
+    for number in expr.atoms(sp.Rational):
+        check_number(number, shown)
 
 
 def _convert(node: ast.AST, text: str) -> sp.Expr:
     handler = _HANDLERS.get(type(node))
     if handler is None:
         snippet = ast.get_source_segment(text, node) or type(node).__name__
-        raise ParseError(f"cannot parse expression {text!r}: {snippet!r} is not allowed")
+        raise ParseError(f"cannot parse expression {quoted(text)}: {snippet!r} is not allowed")
     result = handler(node, text)
     recorder = _RECORDER.get()
     if recorder is not None:
@@ -189,7 +246,11 @@ _RECORDER: ContextVar[_Recorder | None] = ContextVar("symgrad_parse_recorder", d
 def _constant(node: ast.Constant, text: str) -> sp.Expr:
     value = node.value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ParseError(f"cannot parse expression {text!r}: {value!r} is not a number")
+        raise ParseError(f"cannot parse expression {quoted(text)}: {quoted(value)} is not a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        snippet = ast.get_source_segment(text.strip().replace("^", "**"), node) or repr(value)
+        raise ParseError(f"cannot parse expression {quoted(text)}: {quoted(snippet)} is not a "
+                         f"finite number (a float64 is at most about 1.8e308)")
     return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
 
 
@@ -197,24 +258,39 @@ def _name(node: ast.Name, text: str) -> sp.Expr:
     if node.id in CONSTANTS:
         return CONSTANTS[node.id]
     if node.id in FUNCTIONS:
-        raise ParseError(f"cannot parse expression {text!r}: function {node.id!r} needs an argument")
+        raise ParseError(f"cannot parse expression {quoted(text)}: function {node.id!r} needs an argument")
     return real_symbol(node.id)
 
 
 def _binary(node: ast.BinOp, text: str) -> sp.Expr:
-    left, right = _convert(node.left, text), _convert(node.right, text)
+    """A binary operation; a chain of them down the left (a + b + c + ...: a sum of
+    thousands of terms) is converted in a loop, not by a recursion as deep as it is long."""
+    spine = [node]
+    while isinstance(spine[-1].left, ast.BinOp) and _family(spine[-1].left) is not None:
+        spine.append(spine[-1].left)
+    recorder = _RECORDER.get()
+    left = _convert(spine[-1].left, text)
+    for inner in reversed(spine):
+        result = _operation(inner, left, _convert(inner.right, text), text)
+        if inner is not node and recorder is not None:
+            recorder.note(inner, result)
+        left = result
+    return left
+
+
+def _operation(node: ast.BinOp, left: sp.Expr, right: sp.Expr, text: str) -> sp.Expr:
     if isinstance(node.op, ast.Pow):
         return _power(left, right, text)
     operation = BINARY.get(type(node.op))
     if operation is None:
-        raise ParseError(f"cannot parse expression {text!r}: operator "
+        raise ParseError(f"cannot parse expression {quoted(text)}: operator "
                          f"{type(node.op).__name__} is not allowed")
-    return operation(left, right)
+    result = operation(left, right)
+    return check_number(result, f"expression {quoted(text)}") if result.is_Rational else result
 
 
 def _power(base: sp.Expr, exponent: sp.Expr, text: str) -> sp.Expr:
-    if exponent.is_Number and abs(exponent) > MAX_EXPONENT and base.is_Number:
-        raise ParseError(f"cannot parse expression {text!r}: exponent {exponent} is too large")
+    check_power(base, exponent, f"expression {quoted(text)}")
     return base**exponent
 
 
@@ -224,7 +300,7 @@ def _unary(node: ast.UnaryOp, text: str) -> sp.Expr:
         return -operand
     if isinstance(node.op, ast.UAdd):
         return operand
-    raise ParseError(f"cannot parse expression {text!r}: operator "
+    raise ParseError(f"cannot parse expression {quoted(text)}: operator "
                      f"{type(node.op).__name__} is not allowed")
 
 
@@ -234,15 +310,15 @@ def _call(node: ast.Call, text: str) -> sp.Expr:
         return _unspecified(node, text, name)
     if name not in FUNCTIONS:
         shown = name or ast.get_source_segment(text, node.func)
-        known = ", ".join(sorted(FUNCTIONS))
-        raise ParseError(f"unknown function {shown!r} in expression {text!r} (known: {known}; "
-                         f"f, or a name declared in functions, is an unspecified function)")
+        refused = unknown("function", shown, sorted(FUNCTIONS),
+                          "f, or a name declared in functions, is an unspecified function")
+        raise ParseError(refused.message)
     if node.keywords:
-        raise ParseError(f"cannot parse expression {text!r}: {name}() takes no keyword arguments")
+        raise ParseError(f"cannot parse expression {quoted(text)}: {name}() takes no keyword arguments")
     low, high = ARITY.get(name, (1, 1))
     if not low <= len(node.args) <= high:
         count = str(low) if low == high else f"{low} or {high}"
-        raise ParseError(f"cannot parse expression {text!r}: {name}() takes {count} argument(s), "
+        raise ParseError(f"cannot parse expression {quoted(text)}: {name}() takes {count} argument(s), "
                          f"got {len(node.args)}")
     return FUNCTIONS[name](*(_convert(arg, text) for arg in node.args))
 
@@ -250,7 +326,7 @@ def _call(node: ast.Call, text: str) -> sp.Expr:
 def _unspecified(node: ast.Call, text: str, name: str) -> sp.Expr:
     """A call of an unspecified function: one argument, no keywords."""
     if node.keywords or len(node.args) != 1:
-        raise ParseError(f"cannot parse expression {text!r}: the unspecified function {name}() "
+        raise ParseError(f"cannot parse expression {quoted(text)}: the unspecified function {name}() "
                          f"takes one argument")
     return unspecified(name)(_convert(node.args[0], text))
 

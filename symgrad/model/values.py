@@ -9,21 +9,31 @@ from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
-from ..errors import SpecError, ValuesError
+from ..errors import LimitError, SpecError, ValuesError, quoted
+from .limits import MAX_DIGITS, too_long
 
 
 def read_number(value: Any, where: str) -> sp.Rational:
     """An exact rational for a number as a user gives it (int, float, or numeric string)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValuesError(f"{where} is not a number: {value!r}")
+        raise ValuesError(f"{where} is not a number: {quoted(value)}")
     if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ValuesError(f"{where} is not a number: {value!r}") from None
+        value = _from_text(value, where)
     if isinstance(value, float) and not math.isfinite(value):
         raise ValuesError(f"{where} is not a finite number: {value!r}")
+    if isinstance(value, int) and too_long(value):
+        raise LimitError(f"{where} has more than {MAX_DIGITS} digits (the limit MAX_DIGITS)")
     return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
+
+
+def _from_text(text: str, where: str) -> float:
+    """The float a numeric string gives ("0.8", "1e-3"); ValuesError for any other text."""
+    try:
+        if len(text) <= MAX_DIGITS:
+            return float(text)
+    except ValueError:
+        pass
+    raise ValuesError(f"{where} is not a number: {quoted(text)}")
 
 
 def read_rate(value: Any, where: str = "learning_rate") -> sp.Rational:
