@@ -253,14 +253,27 @@ NETWORK = "model: {inputs: 2, layers: [{units: 1}]}\nloss: mse\n"  # W1 (1x2) an
 def test_max_parameters_refuses_a_bigger_network(capsys, tmp_path):
     spec = write(tmp_path, NETWORK)
     code, _, err = run(capsys, "derive", spec, "--max-parameters", "2")
-    assert code == 2 and err == (f"symgrad: error: {spec}: model: the network has 3 parameters, "
-                                 f"more than the 2 symgrad derives (raise it with --max-parameters)\n")
+    assert code == 2 and err == (f"symgrad: error: {spec}: model: a network of 3 parameters is over "
+                                 f"the limit of 2 (--max-parameters N or Limits(max_parameters=N) "
+                                 f"raises it)\n")
     assert run(capsys, "derive", spec, "--max-parameters", "3", "--no-verify")[0] == 0
 
 
+def test_max_parameters_reaches_the_derivation(capsys, tmp_path):
+    wide = "model: {inputs: 2, layers: [{units: 700}, {units: 1}]}\nloss: mse\n"  # 2,801
+    spec = write(tmp_path, wide)
+    code, _, err = run(capsys, "derive", spec, "--no-verify")
+    assert code == 2 and "2,801 parameters is over the limit of 2,000" in err
+    code, _, err = run(capsys, "derive", spec, "--no-verify", "--max-parameters", "3000",
+                       "--max-nodes", "5")
+    assert code == 2 and "over the limit of 5 (--max-nodes N" in err
+
+
 @pytest.mark.parametrize("model, fragment", [
-    ("{inputs: 100000000000000000000, layers: [{units: 1}]}", r"over 10\^18 parameters, more than the 100,000"),
-    ("{inputs: 2, layers: [{units: 1}], batch: 100000000}", "quantities"),
+    ("{inputs: 100000000000000000000, layers: [{units: 1}]}",
+     "100,000,000,000,000,000,000 input values is over the limit of 1,000"),
+    ("{inputs: 2, layers: [{units: 1}], batch: 100000000}",
+     "200,000,000 input values is over the limit of 1,000"),
 ])
 def test_a_network_beyond_the_limits_is_refused_before_it_is_built(model, fragment):
     with pytest.raises(SymgradError, match=fragment):

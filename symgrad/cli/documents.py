@@ -21,7 +21,7 @@ def derive_spec(spec: Spec, *, source: str | None = None, verify: bool = True) -
     """Derive (and by default verify) what ``spec`` asks for; errors name ``source``."""
     try:
         return derive(spec.graph, spec.wrt, at=spec.at, learning_rate=spec.learning_rate,
-                      title=spec.title, verify=verify)
+                      title=spec.title, verify=verify, limits=spec.limits)
     except SymgradError as error:
         raise error.located(source=source) from None
 

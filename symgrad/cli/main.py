@@ -21,6 +21,7 @@ from .. import __version__
 from ..calculus.derivation import Derivation
 from ..errors import SpecError, SymgradError, SymgradWarning, suggestion
 from ..model.graph import from_expression
+from ..model.limits import Limits
 from ..render.notation import DEFAULT, using
 from ..render.flavours import FLAVOURS
 from ..render.chapter import VIEWS
@@ -255,7 +256,8 @@ def _quick_spec(args: argparse.Namespace) -> Spec:
     functions = function_options(args.function)
     graph = specified(from_expression(args.expr, **data, functions=list(functions)), functions)
     return Spec(graph, split(args.wrt) if args.wrt else "all", at,
-                args.learning_rate, args.title, notation=chosen_notation(args, DEFAULT))
+                args.learning_rate, args.title, notation=chosen_notation(args, DEFAULT),
+                limits=_limits(args))
 
 
 def _spec_with_overrides(args: argparse.Namespace) -> Spec:
@@ -263,12 +265,13 @@ def _spec_with_overrides(args: argparse.Namespace) -> Spec:
         raise SpecError("give a spec file or --expr, not both")
     if args.inputs or args.targets:
         raise SpecError("--inputs and --targets go with --expr (a spec has the keys inputs, targets)")
-    spec = load_spec(args.spec, args.notation, **_limits(args))
+    spec = load_spec(args.spec, args.notation, limits=_limits(args))
     return Spec(specified(spec.graph, function_options(args.function)),
                 split(args.wrt) if args.wrt else spec.wrt,
                 _merged_at(spec.at, args.at),
                 args.learning_rate if args.learning_rate is not None else spec.learning_rate,
-                args.title or spec.title, spec.detail, spec.view, chosen_notation(args, spec.notation))
+                args.title or spec.title, spec.detail, spec.view, chosen_notation(args, spec.notation),
+                spec.limits)
 
 
 def _merged_at(at: Any, given: str | None) -> Any:
@@ -279,11 +282,14 @@ def _merged_at(at: Any, given: str | None) -> Any:
     return {**(at or {}), **parse_assignments(given)}
 
 
-def _limits(args: argparse.Namespace) -> dict[str, int]:
-    """The limits of work the command line was given (``--max-parameters``), as keywords:
-    the one place they are read. The spec reader takes them (a network's size, checked
-    before it is built); ``derive`` will take the same keywords once it has them."""
-    return {} if args.max_parameters is None else {"max_parameters": args.max_parameters}
+def _limits(args: argparse.Namespace) -> Limits | None:
+    """The limits of work the command line was given (``--max-parameters``, ``--max-inputs``,
+    ``--max-nodes``; None: the defaults), the one place they are read: the spec keeps them,
+    the spec reader checks a network's size with them before it is built, and ``derive``
+    the derivation's."""
+    given = {f"max_{n}": getattr(args, f"max_{n}") for n in ("parameters", "inputs", "nodes")}
+    given = {k: v for k, v in given.items() if v is not None}
+    return Limits(**given) if given else None
 
 
 def _format_for(output: str | None) -> str:

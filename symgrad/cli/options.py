@@ -9,6 +9,7 @@ import argparse
 from typing import Any
 
 from ..errors import SpecError, SymgradError, quoted
+from ..model.limits import DEFAULT_LIMITS
 from ..render.notation import PRESETS, Notation, get_notation
 from ..spec.reading import load_value
 from ..teaching.batch import job_count
@@ -81,10 +82,13 @@ def global_options(command: argparse.ArgumentParser, *, top: bool) -> None:
 
 
 def limit_options(command: argparse.ArgumentParser) -> None:
-    """The limits of work a command can raise (``derive``)."""
-    command.add_argument("--max-parameters", type=positive_count, metavar="N",
-                         help="refuse a network with more than N parameters before building it "
-                              "(default: 100,000); raise it for a bigger network")
+    """The limits of work a command can raise (``derive``): ``Limits``'s fields."""
+    for name, what in (("parameters", "a network or expression with more than N parameters"),
+                       ("inputs", "a network of more than N input values (inputs times samples)"),
+                       ("nodes", "a loss of more than N nodes (symbols, numbers, operations)")):
+        default = getattr(DEFAULT_LIMITS, f"max_{name}")
+        command.add_argument(f"--max-{name}", type=positive_count, metavar="N",
+                             help=f"refuse {what} before the work starts (default: {default:,})")
 
 
 def positive_count(text: str) -> int:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..errors import LimitError, SpecError, SymgradError, quoted, suggestion
+from ..errors import SpecError, SymgradError, quoted, suggestion
 from ..model.functions import read_functions, softmax
+from ..model.limits import DEFAULT_LIMITS, Limits
 from ..model.graph import Dense, Graph, check_activation, from_expression, network, neuron, with_loss
 from ..render.notation import DEFAULT, Notation, get_notation
 from ..render.chapter import VIEWS
@@ -30,13 +31,6 @@ NETWORK_KEYS = ("inputs", "layers", "batch")
 LAYER_KEYS = ("units", "activation")
 SOFTMAX_KEYS = ("inputs", "output")
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-MAX_PARAMETERS = 100_000
-"""The most parameters a spec's network may have (``--max-parameters`` or ``max_parameters``
-raises it): checked on the spec's numbers, before a symbol is made. The derivation's own
-limit (``model/limits``) may be lower; this one only keeps the building bounded."""
-MAX_QUANTITIES = 1_000_000
-"""The most quantities a spec's network may name: its parameters, and per sample its
-inputs, weighted sums and activations (a batch multiplies those)."""
 __all__ = ["MAX_SPEC_BYTES", "MAX_SPEC_DEPTH", "MAX_SPEC_NODES", "Spec", "load_spec", "load_yaml",
            "parse_spec", "read_spec_text", "spec_from_data"]
 
@@ -55,35 +49,37 @@ class Spec:
     detail: str = "standard"
     view: str | None = None
     notation: Notation = DEFAULT
+    limits: Limits | None = None
+    """The limits of work to derive it within (None: ``DEFAULT_LIMITS``)."""
 
 
 def load_spec(path: str | Path, notation: str | None = None, *,
-              max_parameters: int | None = None) -> Spec:
+              limits: Limits | None = None) -> Spec:
     """Read and check the spec file at ``path`` (``notation``: a preset in place of the
-    spec's own, and ``max_parameters``, as ``parse_spec`` takes them)."""
-    return parse_spec(read_spec_text(path), str(path), notation, max_parameters=max_parameters)
+    spec's own, and ``limits``, as ``parse_spec`` takes them)."""
+    return parse_spec(read_spec_text(path), str(path), notation, limits=limits)
 
 
 def parse_spec(text: str, source: str = "<spec>", notation: str | None = None, *,
-               max_parameters: int | None = None) -> Spec:
+               limits: Limits | None = None) -> Spec:
     """Check a spec given as YAML text; ``source`` names it in error messages. A
     ``notation`` (a preset's name) replaces the spec's own, before ``loss: quadratic`` is
-    read in its convention; the spec's ``names`` still apply. A network with more than
-    ``max_parameters`` parameters (default ``MAX_PARAMETERS``) is refused before it is built
-    (``LimitError``)."""
-    return spec_from_data(load_yaml(text, source), source, notation, max_parameters=max_parameters)
+    read in its convention; the spec's ``names`` still apply. A network beyond ``limits``
+    (default ``DEFAULT_LIMITS``: its parameters, its input values) is refused before it is
+    built (``LimitError``), and the spec keeps the limits for its derivation."""
+    return spec_from_data(load_yaml(text, source), source, notation, limits=limits)
 
 
 def spec_from_data(data: Any, source: str = "<spec>", notation: str | None = None, *,
-                   max_parameters: int | None = None) -> Spec:
+                   limits: Limits | None = None) -> Spec:
     """Check a spec already read from YAML (``load_yaml``), as ``parse_spec`` does."""
     try:
-        return _spec(data, notation, max_parameters or MAX_PARAMETERS)
+        return _spec(data, notation, limits)
     except SymgradError as error:
         raise error.located(source=source) from None
 
 
-def _spec(data: Any, preset: str | None = None, max_parameters: int = 0) -> Spec:
+def _spec(data: Any, preset: str | None = None, limits: Limits | None = None) -> Spec:
     mapping = _mapping(data, None, KEYS)
     given = [key for key in LOSS_SOURCES if key in mapping]
     if len(given) != 1:
@@ -97,7 +93,7 @@ def _spec(data: Any, preset: str | None = None, max_parameters: int = 0) -> Spec
     except SymgradError as error:
         raise error.located(key="functions") from None
     if given[0] == "model":
-        graph = _model(mapping, notation, declared, max_parameters)
+        graph = _model(mapping, notation, declared, limits)
     elif given[0] == "expression":
         graph = _expression(mapping, declared)
     else:
@@ -122,7 +118,7 @@ def _spec(data: Any, preset: str | None = None, max_parameters: int = 0) -> Spec
     if detail not in DETAILS:
         raise SpecError(f"detail must be one of {', '.join(DETAILS)}", key="detail")
     return Spec(graph, wrt, at, mapping.get("learning_rate"), title, detail, _view(mapping, graph),
-                notation)
+                notation, limits)
 
 
 def _notation(mapping: Mapping[str, Any]) -> Notation:
@@ -216,7 +212,7 @@ def _softmax(mapping: Mapping[str, Any]) -> Graph:
 
 
 def _model(mapping: Mapping[str, Any], notation: Notation = DEFAULT,
-           functions: tuple[str, ...] = (), max_parameters: int = 0) -> Graph:
+           functions: tuple[str, ...] = (), limits: Limits | None = None) -> Graph:
     """The model with its loss; ``quadratic`` is the squared error in ``notation``'s
     convention (half of it, or all of it)."""
     if "loss" not in mapping:
@@ -229,7 +225,7 @@ def _model(mapping: Mapping[str, Any], notation: Notation = DEFAULT,
         raise SpecError(f"loss must be a loss's name, such as squared_error; got {quoted(loss)}",
                         key="loss")
     is_network = "layers" in model
-    built = _network(model, functions, max_parameters) if is_network else _neuron(model, functions)
+    built = _network(model, functions, limits) if is_network else _neuron(model, functions)
     loss = notation.quadratic if loss == "quadratic" else loss
     try:
         return with_loss(built, loss)
@@ -248,7 +244,7 @@ def _neuron(data: Any, functions: tuple[str, ...] = ()):
         raise error.located(key="model.activation") from None
 
 
-def _network(data: Any, functions: tuple[str, ...] = (), max_parameters: int = 0):
+def _network(data: Any, functions: tuple[str, ...] = (), limits: Limits | None = None):
     mapping = _mapping(data, "model", NETWORK_KEYS)
     inputs = mapping.get("inputs")
     if not _positive_int(inputs):
@@ -261,29 +257,11 @@ def _network(data: Any, functions: tuple[str, ...] = (), max_parameters: int = 0
         raise SpecError("batch must be a positive whole number (the samples, one column each)",
                         key="model.batch")
     dense = [_layer(layer, f"model.layers[{i}]", functions) for i, layer in enumerate(layers)]
-    _check_size(inputs, [layer.units for layer in dense], batch, max_parameters or MAX_PARAMETERS)
-    return network(inputs, dense, batch=batch, functions=functions)
-
-
-def _check_size(inputs: int, units: list[int], batch: int | None, max_parameters: int) -> None:
-    """Refuse, before a symbol is made, a network with more parameters than ``max_parameters``
-    or more quantities (per sample, times the batch) than ``MAX_QUANTITIES``."""
-    widths = [inputs, *units]
-    parameters = sum(n * (m + 1) for m, n in zip(widths, units))
-    if parameters > max_parameters:
-        raise LimitError(f"the network has {_count(parameters)} parameters, more than the "
-                         f"{max_parameters:,} symgrad derives (raise it with --max-parameters)",
-                         key="model")
-    quantities = parameters + (batch or 1) * (inputs + 2 * sum(units))
-    if quantities > MAX_QUANTITIES:
-        raise LimitError(f"the network has {_count(quantities)} quantities (parameters, and inputs, "
-                         f"sums and activations per sample), more than the {MAX_QUANTITIES:,} "
-                         f"symgrad derives", key="model")
-
-
-def _count(n: int) -> str:
-    """A count for a message: ``12,610``, or ``over 10^18`` for a count no one wrote down."""
-    return f"{n:,}" if n < 10**18 else "over 10^18"
+    try:
+        return network(inputs, dense, batch=batch, functions=functions,
+                       limits=limits or DEFAULT_LIMITS)
+    except SymgradError as error:
+        raise error.located(key="model") from None
 
 
 def _layer(data: Any, key: str, functions: tuple[str, ...] = ()) -> Dense:
