@@ -220,9 +220,9 @@ def test_numbers_of_any_size_are_written(value, text):
     assert num(value) == text
 
 
-@pytest.mark.parametrize("expr, at", [("10**300*w*10**300", {"w": 1}), ("10**300*w*10**300", None),
+@pytest.mark.parametrize("expr, at", [("10**154*w*10**155", {"w": 1}), ("10**154*w*10**155", None),
                                       ("exp(w)*x", {"w": 710, "x": 1e-10}),
-                                      ("w/3*10**600 + w**2", {"w": 2})])
+                                      ("w/3*10**350 + w**2", {"w": 2})])
 def test_verification_beyond_float64_does_not_overflow(expr, at):
     """Step equations with numbers float64 cannot hold, and forward values whose float64
     working overflows on the way (e^710 * 1e-10), are skipped or checked, never raised."""
@@ -309,3 +309,12 @@ def test_a_function_of_a_sum_keeps_the_digits_of_its_smallest_term(w):
     exact and one not, compared)."""
     d = derive("log(1 + exp(w))", "w", at={"w": w}, learning_rate=1e308)
     assert _relative(d.worked.loss, mpmath.log1p(mpmath.exp(w))) < 1e-25
+
+
+def test_numbers_whose_exponent_passes_a_floats_range_are_written_not_a_crash():
+    # softplus(w x + b) at w = b = 1e308, x = -3: exp(-2e308) has a binary exponent of
+    # about -3e308, which no float can hold
+    d = derive("softplus(w*x + b)**2", wrt="all", at={"b": 1e308, "x": -3.0, "w": 1e308},
+               learning_rate=0.5)
+    for fmt in ("html", "latex", "json", "notebook"):
+        assert render(d, fmt)

@@ -154,9 +154,6 @@ def _mpf(value: Value) -> mpmath.mpf:
     return _rational(value) if isinstance(value, Fraction) else value
 
 
-LOG10_2 = 0.30102999566398120
-
-
 def _value(expr: sp.Expr, env: dict[sp.Expr, Value], argument: bool = False) -> Value:
     """Sums, products and integer powers by Python (a wide layer's weighted sums, which
     SymPy would rebuild product by product); a function or power of worked arguments by
@@ -198,7 +195,7 @@ def _argument(value: Value) -> Value:
     """``value``, if a function may be evaluated at it (exp(10^10000) would not end)."""
     size = (value.numerator.bit_length() - value.denominator.bit_length()
             if isinstance(value, Fraction) else mpmath.mag(value) if value else 0)
-    if size * LOG10_2 > MAX_ARGUMENT:
+    if size * 30103 // 100000 > MAX_ARGUMENT:  # in integers: size may pass a float's range
         raise _Range(f"is a function of a number beyond 10^{MAX_ARGUMENT}, which worked "
                      f"numbers do not evaluate")
     return value

@@ -68,7 +68,7 @@ def _beyond_decimal(value: Any) -> str | None:
     if not (number.is_Number and number.is_finite and number):
         return None
     magnitude = mpmath.mpf(sp.Float(number, 30)._mpf_)
-    if abs(mpmath.mag(magnitude)) * 0.30103 < MAX_EXPONENT:  # mag is log2, to within 1
+    if abs(mpmath.mag(magnitude)) * 30103 // 100000 < MAX_EXPONENT:  # mag: log2, within 1
         return None
     with mpmath.workdps(30):
         exponent = mpmath.log10(abs(magnitude))
