@@ -61,8 +61,8 @@ def check_power(base: sp.Expr, exponent: sp.Expr, text: str) -> None:
         raise LimitError(f"the exponent {_shown(exponent)} in {text} is over the limit of "
                          f"{MAX_EXPONENT} in magnitude (MAX_EXPONENT)")
     numbers = [base] if base.is_Rational else base.atoms(sp.Rational)
-    largest = max((max(_digits(n.p), _digits(n.q)) for n in numbers), default=0)
-    if exponent.is_Rational and exponent.is_integer and largest * abs(int(exponent)) > MAX_DIGITS + 1:
+    largest = max((max(_log10(n.p), _log10(n.q)) for n in numbers), default=0.0)
+    if exponent.is_Rational and exponent.is_integer and largest * abs(int(exponent)) >= MAX_DIGITS:
         raise LimitError(f"a power in {text} would hold a number of more than {MAX_DIGITS} "
                          f"digits (the limit MAX_DIGITS)")
 
@@ -74,6 +74,11 @@ LARGEST = 10**MAX_DIGITS
 def too_long(n: int) -> bool:
     """True when the whole number ``n`` has more than ``MAX_DIGITS`` digits."""
     return abs(n) >= LARGEST
+
+
+def _log10(n: int) -> float:
+    """The decimal logarithm of ``|n|`` (0 for 0): ``n**k`` has ``k * _log10(n) + 1`` digits."""
+    return math.log10(abs(n)) if n else 0.0
 
 
 def _digits(n: int) -> int:
