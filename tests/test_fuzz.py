@@ -5,7 +5,8 @@ Whatever the input, the API either returns or raises a ``SymgradError``, and the
 exits 0 or 2; on 2 it writes one line to stderr and leaves no file behind; no input runs past
 ``BOUND`` seconds. Hypothesis draws the inputs with a fixed seed (``derandomize``), so a run
 is the same on every machine; ``SYMGRAD_FUZZ_EXAMPLES`` sets how many inputs each test draws
-(a few hundred in all by default; ``SYMGRAD_FUZZ_EXAMPLES=2000`` for a long hunt, with
+(a few hundred in all by default; ``SYMGRAD_FUZZ_EXAMPLES=2000`` for a long hunt, another
+seed with ``SYMGRAD_FUZZ_SEED``, and
 ``SYMGRAD_FUZZ_COLLECT=FILE`` to log every failure to FILE rather than stop at the first).
 """
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import symgrad
@@ -36,8 +37,16 @@ BOUND = 30
 beyond symgrad's limits is refused up front, well before this)."""
 COUNT = int(os.environ.get("SYMGRAD_FUZZ_EXAMPLES", "80"))
 
-FUZZ = settings(max_examples=COUNT, derandomize=True, deadline=None, database=None,
-                suppress_health_check=list(HealthCheck))
+SEED = os.environ.get("SYMGRAD_FUZZ_SEED")
+"""Another fixed seed than the derandomized one (``SYMGRAD_FUZZ_SEED=7``), for a hunt that
+draws other inputs."""
+
+
+def FUZZ(test):
+    """``test`` run by hypothesis on ``COUNT`` inputs, with a fixed seed."""
+    test = settings(max_examples=COUNT, derandomize=SEED is None, deadline=None, database=None,
+                    suppress_health_check=list(HealthCheck))(test)
+    return test if SEED is None else seed(int(SEED))(test)
 
 FORMATS = {"markdown": ".md", "latex": ".tex", "latex-fragment": ".tex", "beamer": ".tex",
            "html": ".html", "notebook": ".ipynb", "json": ".json"}
