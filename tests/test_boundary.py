@@ -83,6 +83,20 @@ def test_debug_prints_the_traceback_before_the_line(capsys, monkeypatch, where):
                                     "it): ZeroDivisionError: boom")
 
 
+def _warning(args: Any) -> int:
+    import numpy as np
+    with np.errstate(over="warn"):
+        np.exp(np.float64(1000.0))  # numpy's "overflow encountered in exp", as a plot may meet
+    return 0
+
+
+@pytest.mark.parametrize("where, shown", [(["derive"], False), (["--debug", "derive"], True)])
+def test_a_librarys_warning_is_shown_only_with_debug(capsys, monkeypatch, where, shown):
+    monkeypatch.setattr(cli, "_derive", _warning)
+    code, _, err = run(capsys, *where, "--expr", "x**2")
+    assert code == 0 and ("overflow encountered in exp" in err) == shown
+
+
 def test_an_interrupt_is_one_word_and_exit_130(capsys, monkeypatch):
     monkeypatch.setattr(cli, "_derive", _raising(KeyboardInterrupt()))
     assert run(capsys, "derive", "--expr", "x**2") == (130, "", "symgrad: interrupted\n")

@@ -56,9 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     bug in symgrad, 130 interrupted). The one boundary for errors: a ``SymgradError`` is one
     line; any other exception is one line saying it is a bug (``--debug``: the traceback);
     standard output that cannot be written (a full disk) is one line, a closed pipe ends
-    quietly. Each warning (``SymgradWarning``) is one line on standard error, once."""
+    quietly. Each warning (``SymgradWarning``) is one line on standard error, once; the
+    libraries' own warnings (numpy's overflow inside a plot) only with ``--debug``."""
     argv = sys.argv[1:] if argv is None else list(argv)
     with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # each library warning once: --debug shows them
         warnings.simplefilter("always", SymgradWarning)
         try:
             args = _build_parser().parse_args(argv)
@@ -72,8 +74,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _failed("interrupted", 130)
         except Exception as error:  # the boundary: anything else is a bug in symgrad
             return _internal_error(error, _debugging(argv))
-    for other in (w for w in caught if w.category is not SymgradWarning):
-        warnings.showwarning(other.message, other.category, other.filename, other.lineno)
+    if _debugging(argv):  # a library's warning (numpy's overflow in a plot) is symgrad's
+        for other in (w for w in caught if w.category is not SymgradWarning):  # business
+            print(warnings.formatwarning(other.message, other.category, other.filename,
+                                         other.lineno), end="", file=sys.stderr)
     for message in dict.fromkeys(str(w.message) for w in caught if w.category is SymgradWarning):
         print(f"symgrad: warning: {_one_line(message)}", file=sys.stderr)
     return code
