@@ -331,9 +331,14 @@ def test_a_value_that_is_not_real_outside_the_pictures_is_one_line_error(tmp_pat
     assert "log(w) is not a real number at w = -0.5" in err
 
 
-def test_a_step_beyond_a_doubles_range_is_said_not_plotted(tmp_path):
-    out = tmp_path / "doc.md"
-    argv = ["derive", "--expr", "log(1 + exp(w*x))", "--wrt", "w", "--inputs", "x",
-            "--at", "w=-1e-300,x=-3", "--learning-rate", "1e308", "-o", str(out)]
-    assert main(argv) == 0
+@pytest.mark.parametrize("suffix", [".md", ".tex", ".html"])
+@pytest.mark.parametrize("argv", [
+    ["--expr", "log(1 + exp(w*x))", "--wrt", "w", "--inputs", "x", "--at", "w=-1e-300,x=-3",
+     "--learning-rate", "1e308"],  # the step passes a double's range
+    ["--expr", "w", "--wrt", "w", "--at", "w=1e308", "--learning-rate", "0.5"],  # no axis ticks
+    ["--expr", "leaky_relu(w*x, 0.1)", "--inputs", "x", "--at", "w=1e308,x=-3"],
+])
+def test_a_loss_too_large_to_plot_is_said_not_plotted(tmp_path, argv, suffix):
+    out = tmp_path / f"doc{suffix}"
+    assert main(["derive", *argv, "-o", str(out)]) == 0
     assert "so the loss is not plotted" in out.read_text(encoding="utf-8")

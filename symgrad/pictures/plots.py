@@ -139,9 +139,22 @@ def _tangent(derivation: Derivation, composed: sp.Expr, parameter: sp.Symbol) ->
     xs = np.linspace(low, high, POINTS)
     with np.errstate(all="ignore"):
         losses = real(curve(xs), xs.shape)
+    if not plottable(xs, losses):
+        return None
     step_loss = None if step_to is None else at(curve, step_to)
     return Tangent(parameter, xs, losses, value, loss, slope, rate,
                    step_to, step_loss, curve, bounds)
+
+
+PLOTTABLE = 1e100
+"""The largest magnitude a plot's axis takes: matplotlib cannot place ticks on an axis that
+spans numbers near a double's largest (1e308), so a curve beyond this is not plotted."""
+
+
+def plottable(*arrays: np.ndarray) -> bool:
+    """Whether every finite number of ``arrays`` is within ``PLOTTABLE`` in magnitude."""
+    finite = [a[np.isfinite(a)] for a in arrays]
+    return all(f.size == 0 or float(np.abs(f).max()) <= PLOTTABLE for f in finite)
 
 
 @dataclass(frozen=True)
@@ -250,12 +263,14 @@ def training(derivation: Derivation, steps: int = TRAINING_STEPS) -> Training | 
             if not np.isfinite(loss):
                 if step == 0:
                     return None
-                return Training(tuple(losses), float(rate), steps, step, loss)
+                shown = Training(tuple(losses), float(rate), steps, step, loss)
+                return shown if shown.logarithmic or plottable(np.array(losses)) else None
             losses.append(loss)
             for parameter, gradient in zip(derivation.parameters, gradients):
                 if derivation.graph.is_parameter(parameter):  # the data stays as given
                     values[parameter] = values[parameter] - rate * gradient
-    return Training(tuple(losses), float(rate), steps)
+    shown = Training(tuple(losses), float(rate), steps)
+    return shown if shown.logarithmic or plottable(np.array(losses)) else None  # log axes tick
 
 
 def _evaluate(function: Callable[..., list], arguments: list) -> tuple[float, list]:
