@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 import numpy as np
 import pytest
+import sympy as sp
 
 import symgrad
 from symgrad import network, neuron, with_loss
@@ -316,3 +318,11 @@ def test_a_batchs_saturated_outputs_under_cross_entropy_are_one_note():
     assert "saturated in the output layer at every sample" in text
     assert "$(\\hat{y} - y) / 2$, is not made small by it" in text
     assert "saturated in layer 1 for unit 2 at sample 2 ($z^{(1)}_{2,2} = 4$)" in text
+
+
+def test_about_writes_a_factor_past_a_doubles_range_as_a_power_of_ten():
+    from symgrad.numeric.reading import about
+    assert [about(v) for v in (347.9, 13.6, 99.6, 1356.2)] == [350, 14, 100, 1400]
+    assert about(sp.Integer(3) * sp.Integer(10)**400) == "$10^{400}$"
+    huge = sp.Float(mpmath.power(10, mpmath.mpf("4.34e307")), 30)  # a ratio of 10^(4.34e307)
+    assert about(huge) == r"$10^{4.34 \times 10^{307}}$"

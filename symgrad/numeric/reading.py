@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mpmath
 import sympy as sp
 
 from ..calculus.backward import Factor
@@ -156,17 +157,30 @@ class Across:
         return self.ratio * VANISHING <= 1
 
     @property
-    def about(self) -> int:
+    def about(self) -> int | str:
         """The factor between the two, the larger over the smaller, to two significant
-        figures (350 for 347.9, 14 for 13.6)."""
+        figures (350 for 347.9, 14 for 13.6; ``$10^{400}$`` past ``ABOUT_DIGITS`` digits)."""
         return about(self.ratio if self.ratio >= 1 else 1 / self.ratio)
 
 
-def about(value: sp.Expr) -> int:
-    """``value`` (at least 10) rounded to two significant figures, as a whole number."""
-    x = float(value)
-    scale = 10 ** (len(str(int(x))) - 2)
-    return int(round(x / scale)) * scale
+ABOUT_DIGITS = 15
+"""The most digits of a factor ``about`` writes out; a larger one is a power of ten."""
+
+
+def about(value: sp.Expr) -> int | str:
+    """``value`` (at least 10) rounded to two significant figures, as a whole number, or
+    past ``ABOUT_DIGITS`` digits as its power of ten in math (``$10^{400}$``): the value
+    may pass a double's range (a weight of -1e308 upstream)."""
+    with mpmath.workdps(30):
+        x = mpmath.mpf(sp.Float(value, 30)._mpf_)
+        exponent = int(mpmath.floor(mpmath.log10(x)))
+        if exponent >= 10**ABOUT_DIGITS:  # 10^(4.34 x 10^307), not 308 digits of exponent
+            mantissa, power = mpmath.nstr(mpmath.log10(x), 3, min_fixed=1, max_fixed=0).split("e")
+            return f"$10^{{{mantissa} \\times 10^{{{int(power)}}}}}$"
+        if exponent >= ABOUT_DIGITS:
+            return f"$10^{{{exponent}}}$"
+        scale = 10 ** (exponent - 1)
+        return int(mpmath.nint(x / scale)) * scale
 
 
 @dataclass(frozen=True)
