@@ -318,3 +318,23 @@ def test_numbers_whose_exponent_passes_a_floats_range_are_written_not_a_crash():
                learning_rate=0.5)
     for fmt in ("html", "latex", "json", "notebook"):
         assert render(d, fmt)
+
+
+@pytest.mark.parametrize("where", ["spec", "command line", "api"])
+def test_a_given_value_a_double_cannot_hold_is_read_exactly(tmp_path, where):
+    out = tmp_path / "doc.json"
+    if where == "api":
+        d = derive("w*x", "w", at={"w": "1.5e-350", "x": 2})
+        assert abs(d.worked.loss / sp.Rational(3, 10**350) - 1) < 1e-25  # not 0: 1.5e-350 * 2
+        return
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("expression: w*x\nwrt: w\nat: {w: 1.5e-350, x: 2}\n")
+    argv = ["derive", str(spec), "-o", str(out)]
+    if where == "command line":
+        argv += ["--at", "w=1.5e-350"]
+        spec.write_text("expression: w*x\nwrt: w\nat: {w: 0.5, x: 2}\n")
+    assert main(argv) == 0
+    document = json.loads(out.read_text())
+    assert document["loss"] == 0.0  # 3e-350 underflows float64 to 0.0, and the notes say so
+    assert {"path": "loss", "value": "3.0e-350", "note": "underflows float64 to 0.0"} in \
+        document["notes"]

@@ -4,6 +4,7 @@ checked against the quantities' names and shapes, and values shaped back like th
 
 from __future__ import annotations
 
+import decimal
 import math
 from typing import Any, Mapping, Sequence
 
@@ -19,6 +20,8 @@ def read_number(value: Any, where: str) -> sp.Rational:
         raise ValuesError(f"{where} is not a number: {quoted(value)}")
     if isinstance(value, str):
         value = _from_text(value, where)
+        if isinstance(value, sp.Rational):
+            return value
     if isinstance(value, float) and not math.isfinite(value):
         raise ValuesError(f"{where} is not a finite number: {value!r}")
     if isinstance(value, int) and too_long(value):
@@ -26,12 +29,23 @@ def read_number(value: Any, where: str) -> sp.Rational:
     return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(value))
 
 
-def _from_text(text: str, where: str) -> float:
-    """The float a numeric string gives ("0.8", "1e-3"); ValuesError for any other text."""
+def _from_text(text: str, where: str) -> float | sp.Rational:
+    """The float a numeric string gives ("0.8", "1e-3"), or the exact rational of one a
+    double cannot hold ("1e-400" is not 0.0, "1e400" not infinity: LimitError past
+    ``MAX_DIGITS`` digits); ValuesError for any other text."""
     try:
         if len(text) <= MAX_DIGITS:
-            return float(text)
-    except ValueError:
+            number = float(text)
+            if number and math.isfinite(number) or "inf" in text.lower() or "nan" in text.lower():
+                return number
+            exact = decimal.Decimal(text.strip().replace("_", ""))
+            if not exact:
+                return number
+            if abs(exact.adjusted()) >= MAX_DIGITS:
+                raise LimitError(f"{where} = {quoted(text)} has more than {MAX_DIGITS} digits "
+                                 f"(the limit MAX_DIGITS)")
+            return sp.Rational(str(exact))
+    except (ValueError, decimal.InvalidOperation):
         pass
     raise ValuesError(f"{where} is not a number: {quoted(text)}")
 
@@ -48,7 +62,10 @@ def read_rate(value: Any, where: str = "learning_rate") -> sp.Rational:
 
 def literal(value: Any) -> str:
     """How a given number is shown: as the user wrote it (1.0 stays 1.0)."""
-    return repr(float(value)) if isinstance(value, str) else repr(value)
+    if not isinstance(value, str):
+        return repr(value)
+    number = float(value)
+    return repr(number) if number and math.isfinite(number) else value.strip()  # 1e-400
 
 
 def read_values(graph, at: Mapping[str, Any]) -> tuple[dict, dict]:

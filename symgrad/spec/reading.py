@@ -119,6 +119,16 @@ class _NoDuplicates:
                 lines[key] = line
         return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
 
+    def construct_yaml_float(self, node: Any) -> Any:
+        """A float, or its text where a double cannot hold it (``1e-400`` is not 0.0 and
+        ``1e400`` not infinity): the values reader reads that text exactly."""
+        value = super().construct_yaml_float(node)  # type: ignore[misc]
+        text = str(node.value)
+        if (value == 0.0 and any(c in "123456789" for c in text.split("e")[0].split("E")[0])) \
+                or (value in (float("inf"), float("-inf")) and "inf" not in text.lower()):
+            return text
+        return value
+
 
 class _FastLoader(_NoDuplicates, FAST_LOADER):  # type: ignore[valid-type,misc]
     """libyaml's parser, refusing duplicate keys."""
@@ -126,6 +136,10 @@ class _FastLoader(_NoDuplicates, FAST_LOADER):  # type: ignore[valid-type,misc]
 
 class _PureLoader(_NoDuplicates, yaml.SafeLoader):
     """The pure-Python parser, refusing duplicate keys (for its words on malformed YAML)."""
+
+
+for _loader in (_FastLoader, _PureLoader):
+    _loader.add_constructor("tag:yaml.org,2002:float", _NoDuplicates.construct_yaml_float)
 
 
 def _check_size(data: Any) -> None:
