@@ -342,3 +342,13 @@ def test_a_loss_too_large_to_plot_is_said_not_plotted(tmp_path, argv, suffix):
     out = tmp_path / f"doc{suffix}"
     assert main(["derive", *argv, "-o", str(out)]) == 0
     assert "so the loss is not plotted" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("suffix", [".md", ".tex", ".html"])
+def test_a_training_curve_past_a_doubles_decades_is_left_out_not_a_crash(tmp_path, suffix):
+    # w**200 from w = 1 with a rate of 0.1: the loss is 1, then 5.6e255, then overflows;
+    # a log axis up to 1e255 asks matplotlib for ticks past 1e308
+    out = tmp_path / f"doc{suffix}"
+    argv = ["derive", "--expr", "w**200", "--wrt", "w", "--at", "w=1", "--learning-rate", "0.1"]
+    assert main([*argv, "-o", str(out)]) == 0
+    assert out.stat().st_size > 0

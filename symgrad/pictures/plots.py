@@ -139,7 +139,7 @@ def _tangent(derivation: Derivation, composed: sp.Expr, parameter: sp.Symbol) ->
     xs = np.linspace(low, high, POINTS)
     with np.errstate(all="ignore"):
         losses = real(curve(xs), xs.shape)
-    if not plottable(xs, losses):
+    if not plottable(xs):  # an axis of w near 1e308 (the losses' axis takes up to 1.8e308)
         return None
     step_loss = None if step_to is None else at(curve, step_to)
     return Tangent(parameter, xs, losses, value, loss, slope, rate,
@@ -147,8 +147,9 @@ def _tangent(derivation: Derivation, composed: sp.Expr, parameter: sp.Symbol) ->
 
 
 PLOTTABLE = 1e100
-"""The largest magnitude a plot's axis takes: matplotlib cannot place ticks on an axis that
-spans numbers near a double's largest (1e308), so a curve beyond this is not plotted."""
+"""The largest magnitude a plot's parameter axis, or a training curve's (log-scaled) loss
+axis, takes: matplotlib cannot place their ticks near a double's largest (w = 1e308, or a
+loss of 1e255 whose next decade of ticks is past 1e308), so such a plot is not drawn."""
 
 
 def plottable(*arrays: np.ndarray) -> bool:
@@ -264,13 +265,13 @@ def training(derivation: Derivation, steps: int = TRAINING_STEPS) -> Training | 
                 if step == 0:
                     return None
                 shown = Training(tuple(losses), float(rate), steps, step, loss)
-                return shown if shown.logarithmic or plottable(np.array(losses)) else None
+                return shown if plottable(np.array(losses)) else None
             losses.append(loss)
             for parameter, gradient in zip(derivation.parameters, gradients):
                 if derivation.graph.is_parameter(parameter):  # the data stays as given
                     values[parameter] = values[parameter] - rate * gradient
     shown = Training(tuple(losses), float(rate), steps)
-    return shown if shown.logarithmic or plottable(np.array(losses)) else None  # log axes tick
+    return shown if plottable(np.array(losses)) else None
 
 
 def _evaluate(function: Callable[..., list], arguments: list) -> tuple[float, list]:
