@@ -149,7 +149,8 @@ def _tangent(derivation: Derivation, composed: sp.Expr, parameter: sp.Symbol) ->
 PLOTTABLE = 1e100
 """The largest magnitude a plot's parameter axis, or a training curve's (log-scaled) loss
 axis, takes: matplotlib cannot place their ticks near a double's largest (w = 1e308, or a
-loss of 1e255 whose next decade of ticks is past 1e308), so such a plot is not drawn."""
+loss of 1e255 whose next decade of ticks is past 1e308). A tangent plot beyond it is not
+drawn; a training curve is drawn up to its last loss within it (``Training.drawn``)."""
 
 
 def plottable(*arrays: np.ndarray) -> bool:
@@ -237,6 +238,12 @@ class Training:
         return self.last is not None and self.last == np.inf
 
     @property
+    def drawn(self) -> tuple[float, ...]:
+        """The losses the plot draws: those up to the first beyond ``PLOTTABLE``."""
+        beyond = [i for i, loss in enumerate(self.losses) if abs(loss) > PLOTTABLE]
+        return self.losses[:beyond[0]] if beyond else self.losses
+
+    @property
     def logarithmic(self) -> bool:
         """Whether the plot's loss axis is logarithmic: for positive losses spanning more
         than three orders of magnitude."""
@@ -264,14 +271,12 @@ def training(derivation: Derivation, steps: int = TRAINING_STEPS) -> Training | 
             if not np.isfinite(loss):
                 if step == 0:
                     return None
-                shown = Training(tuple(losses), float(rate), steps, step, loss)
-                return shown if plottable(np.array(losses)) else None
+                return Training(tuple(losses), float(rate), steps, step, loss)
             losses.append(loss)
             for parameter, gradient in zip(derivation.parameters, gradients):
                 if derivation.graph.is_parameter(parameter):  # the data stays as given
                     values[parameter] = values[parameter] - rate * gradient
-    shown = Training(tuple(losses), float(rate), steps)
-    return shown if plottable(np.array(losses)) else None
+    return Training(tuple(losses), float(rate), steps)
 
 
 def _evaluate(function: Callable[..., list], arguments: list) -> tuple[float, list]:

@@ -139,7 +139,7 @@ def training_figure(shown: Training, extension: str) -> bytes:
 def _draw_training(ax, shown: Training) -> None:  # type: ignore[no-untyped-def]
     from matplotlib.ticker import MaxNLocator
 
-    ax.plot(range(len(shown.losses)), shown.losses, "o-", color="#1f4e9c", markersize=3)
+    ax.plot(range(len(shown.drawn)), shown.drawn, "o-", color="#1f4e9c", markersize=3)
     if shown.stopped is not None:
         ax.axvline(shown.stopped, color="#b00020", linestyle="--", lw=1,
                    label=f"step {shown.stopped}: the loss is not finite")
