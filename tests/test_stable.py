@@ -27,6 +27,16 @@ Z = np.array(EDGES + list(np.random.default_rng(13).normal(0.0, 30.0, 9)))
 RTOL, ATOL = 1e-12, 1e-15
 
 
+def assert_compiled(f, values, loss, grads, how: str) -> None:
+    """``f`` at ``values``, with no numpy warning, gives the reference loss and gradients."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = f(**values)
+    assert_close(np.asarray(result.loss), loss, f"{how} loss")
+    for name, expected in grads.items():
+        assert_close(np.asarray(result.gradients[name]), expected, f"{how} dL/d{name}")
+
+
 def assert_close(actual, expected, what: str) -> None:
     """Finite wherever the reference is, and within RTOL (ATOL near 0)."""
     actual = np.asarray(actual.detach() if hasattr(actual, "detach") else actual, dtype=float)
@@ -125,12 +135,7 @@ def test_softmax_with_cross_entropy_is_log_softmax(how, scale, target):
     else:
         form, _, backend = how.partition("-")
         f = symgrad.compile(d, form=form, backend=backend or "numpy")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        result = f(**values)
-    assert_close(np.asarray(result.loss), loss, f"{how} loss")
-    for name, expected in grads.items():
-        assert_close(np.asarray(result.gradients[name]), expected, f"{how} dL/d{name}")
+    assert_compiled(f, values, loss, grads, how)
 
 
 def test_the_softmax_alone_is_stable_at_large_logits():
@@ -234,9 +239,4 @@ def test_a_sigmoid_output_layer_with_cross_entropy_matches_torch(how, scale):
     grads = dict(zip(names, torch.autograd.grad(loss, [t[n] for n in names])))
     f = compile_matrix(matrix_form(graph)) if how == "compile_matrix" else \
         symgrad.compile(symgrad.derive(graph, wrt="all"), form=how)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        result = f(**values)
-    assert_close(np.asarray(result.loss), loss, f"{how} loss")
-    for name, expected in grads.items():
-        assert_close(np.asarray(result.gradients[name]), expected, f"{how} dL/d{name}")
+    assert_compiled(f, values, loss, grads, how)

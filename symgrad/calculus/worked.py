@@ -49,6 +49,12 @@ this a sum that cancels to nothing is taken to be 0."""
 MAX_ARGUMENT = 1000
 """The largest decimal exponent of a number a function (exp, sin, ...) is evaluated at."""
 
+def decimal_digits(bits: int) -> int:
+    """The decimal digits (rounded down) of ``bits`` binary digits, in integers: a binary
+    exponent (``mpmath.mag``) may be past a float's range (e^(-2 x 10^308))."""
+    return bits * 30103 // 100000
+
+
 MAX_EXACT_BITS = 10**5
 """The largest exact fraction (bits of its numerator and denominator) an integer power
 builds; a larger one is worked in mpmath."""
@@ -195,7 +201,7 @@ def _argument(value: Value) -> Value:
     """``value``, if a function may be evaluated at it (exp(10^10000) would not end)."""
     size = (value.numerator.bit_length() - value.denominator.bit_length()
             if isinstance(value, Fraction) else mpmath.mag(value) if value else 0)
-    if size * 30103 // 100000 > MAX_ARGUMENT:  # in integers: size may pass a float's range
+    if decimal_digits(size) > MAX_ARGUMENT:
         raise _Range(f"is a function of a number beyond 10^{MAX_ARGUMENT}, which worked "
                      f"numbers do not evaluate")
     return value
@@ -245,7 +251,7 @@ def _check_cancellation(terms: list[Value], total: mpmath.mpf, smallest: bool = 
     if not total:
         raise _Cancelled(None)
     gap = mpmath.mag(total) - min(sizes) if smallest else max(sizes) - mpmath.mag(total)
-    lost = gap * 30103 // 100000 + 1  # decimal digits, in integers: gap may pass a float's range
+    lost = decimal_digits(gap) + 1
     if mpmath.mp.dps - lost < PRECISION + AGREE // 2:
         raise _Cancelled(lost)
 

@@ -106,7 +106,7 @@ def _text(value: sp.Float) -> str:
     past 10^(+-10^9), as ``latex.num`` writes it, a power of ten whose exponent is rounded:
     ``10^(-4.40475e+303)``."""
     number = mpmath.mpf(value._mpf_)
-    if abs(mpmath.mag(number)) * 30103 // 100000 < latex.text.MAX_EXPONENT:
+    if not latex.text.beyond_written(number):
         return mpmath.nstr(number, 6, min_fixed=1, max_fixed=0)
     with mpmath.workdps(30):
         exponent = mpmath.nstr(mpmath.log10(abs(number)), 6, min_fixed=1, max_fixed=0)

@@ -10,6 +10,7 @@ from typing import Any
 import mpmath
 import sympy as sp
 
+from ...calculus.worked import decimal_digits
 from .pieces import Math
 
 
@@ -62,13 +63,19 @@ MAX_EXPONENT = 10**9
 """The largest decimal exponent ``num`` writes out in full."""
 
 
+def beyond_written(number: mpmath.mpf) -> bool:
+    """Whether ``number``'s decimal exponent is past ``MAX_EXPONENT`` in magnitude (to
+    within one: ``mpmath.mag`` is its binary exponent, give or take one)."""
+    return decimal_digits(abs(mpmath.mag(number))) >= MAX_EXPONENT
+
+
 def _beyond_decimal(value: Any) -> str | None:
     """``value`` as ``10^{exponent}`` (signed), if it is beyond 10^(+-``MAX_EXPONENT``)."""
     number = sp.sympify(value)
     if not (number.is_Number and number.is_finite and number):
         return None
     magnitude = mpmath.mpf(sp.Float(number, 30)._mpf_)
-    if abs(mpmath.mag(magnitude)) * 30103 // 100000 < MAX_EXPONENT:  # mag: log2, within 1
+    if not beyond_written(magnitude):
         return None
     with mpmath.workdps(30):
         exponent = mpmath.log10(abs(magnitude))
