@@ -268,8 +268,8 @@ def training(derivation: Derivation, steps: int = TRAINING_STEPS) -> Training | 
     with np.errstate(all="ignore"):
         for step in range(steps + 1):
             loss, gradients = _evaluate(function, [values[s] for s in leaves])
-            if not np.isfinite(loss):
-                if step == 0:
+            if not np.isfinite(loss) or step == 0 and abs(loss) > PLOTTABLE:
+                if step == 0:  # no finite loss to start from, or none a plot can draw
                     return None
                 return Training(tuple(losses), float(rate), steps, step, loss)
             losses.append(loss)
